@@ -1,0 +1,311 @@
+package wsproto
+
+import (
+	"encoding/binary"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+	"github.com/valyala/bytebufferpool"
+)
+
+// Message is one complete message or control frame returned by Reader.Next.
+type Message struct {
+	// Op is OpText, OpBinary, OpPing, OpPong or OpClose; never OpContinuation.
+	Op OpCode
+	// Payload is, for data, the whole (reassembled, inflated) message; for a
+	// control frame its payload; for OpClose the reason bytes after the code.
+	// It aliases the buffer passed to Next or the Reader's own buffer and is
+	// valid until the next Next or Release call.
+	Payload []byte
+	// Code is, for OpClose, the status code: CloseNoStatus (1005) when the
+	// close frame had an empty body.
+	Code uint16
+}
+
+// Reader parses frames of one connection from byte slices (RFC 6455 section
+// 5, with RFC 7692 decompression). It keeps the state that spans frames:
+// a fragmented message in progress, its UTF-8 state, and whether a close
+// frame has been received. The zero Reader is a server-side reader without
+// extensions and the default message limit. A Reader is not safe for
+// concurrent use.
+type Reader struct {
+	role       Role
+	maxMessage int
+	deflate    bool
+
+	closeReceived bool
+
+	// Fragmented message in progress.
+	inMessage  bool
+	op         OpCode // OpText or OpBinary
+	compressed bool
+	size       int // payload bytes of the message's frames so far
+	utf8       utf8Validator
+	frag       *bytebufferpool.ByteBuffer // reassembled (still compressed) fragments
+
+	// out holds the last inflated or reassembled message until the next call.
+	out *bytebufferpool.ByteBuffer
+}
+
+// Init resets r for a new connection. maxMessage <= 0 selects
+// DefaultMaxMessageSize; it bounds the payload of one message, summed over
+// its fragments and measured both compressed and inflated. deflate nil means
+// no extension was negotiated, so RSV1 is a protocol error.
+func (r *Reader) Init(role Role, maxMessage int, deflate *Deflate) {
+	r.Release()
+	if maxMessage <= 0 {
+		maxMessage = DefaultMaxMessageSize
+	}
+	*r = Reader{role: role, maxMessage: maxMessage, deflate: deflate != nil}
+}
+
+// CloseReceived reports whether a close frame has been returned by Next.
+// Any frame after it is a protocol error.
+func (r *Reader) CloseReceived() bool { return r.closeReceived }
+
+// InMessage reports whether a fragmented message has started and not ended.
+func (r *Reader) InMessage() bool { return r.inMessage }
+
+// Release returns the Reader's pooled buffers. Call it when the connection
+// closes; Payloads returned earlier become invalid. The Reader stays usable.
+func (r *Reader) Release() {
+	if r.frag != nil {
+		bytebufferpool.Put(r.frag)
+		r.frag = nil
+	}
+	r.releaseOut()
+}
+
+func (r *Reader) releaseOut() {
+	if r.out != nil {
+		bytebufferpool.Put(r.out)
+		r.out = nil
+	}
+}
+
+func (r *Reader) limit() int {
+	if r.maxMessage <= 0 {
+		return DefaultMaxMessageSize
+	}
+	return r.maxMessage
+}
+
+// Next parses at most one frame from buf, which must start at a frame
+// boundary.
+//
+//   - n == 0 && err == nil: more bytes are needed; nothing was consumed and
+//     buf is untouched (not unmasked).
+//   - n > 0: the caller drops buf[:n]; ok reports that msg holds a complete
+//     message or control frame (false after a non-final fragment).
+//   - err != nil: a *CloseError with the code to send. The connection is
+//     then unusable.
+//
+// The header is checked as soon as it is complete, before the payload
+// arrives: reserved bits and opcodes, masking for the Role, control frame
+// rules, fragmentation order, and the declared length against the message
+// limit (1009). The payload is unmasked in place in buf only once the whole
+// frame is there. A single-frame uncompressed message aliases buf; fragments
+// are reassembled into a pooled buffer; compressed messages are inflated
+// into a pooled buffer bounded by the message limit. Text is validated as
+// UTF-8 fragment by fragment (1007).
+func (r *Reader) Next(buf []byte) (n int, msg Message, ok bool, err error) {
+	r.releaseOut()
+	if len(buf) < 2 {
+		return 0, msg, false, nil
+	}
+	b0, b1 := buf[0], buf[1]
+	fin := b0&bitFin != 0
+	op := OpCode(b0 & 0x0F)
+	rsv1 := b0&bitRsv1 != 0
+	masked := b1&bitMask != 0
+
+	// Checks that need only the first two bytes.
+	if r.closeReceived {
+		return 0, msg, false, errAfterClose
+	}
+	if b0&(bitRsv2|bitRsv3) != 0 {
+		return 0, msg, false, errReservedBits
+	}
+	if op.IsReserved() {
+		return 0, msg, false, errReservedOpcode
+	}
+	if rsv1 {
+		switch {
+		case !r.deflate:
+			return 0, msg, false, errReservedBits
+		case op.IsControl():
+			return 0, msg, false, errControlCompressed
+		case op == OpContinuation:
+			return 0, msg, false, errContinuationRSV1
+		}
+	}
+	if masked != (r.role == Server) {
+		if masked {
+			return 0, msg, false, errMasked
+		}
+		return 0, msg, false, errUnmasked
+	}
+	len7 := int(b1 & 0x7F)
+	if op.IsControl() {
+		if !fin {
+			return 0, msg, false, errControlFragmented
+		}
+		if len7 > MaxControlPayload {
+			return 0, msg, false, errControlTooLong
+		}
+	} else if op == OpContinuation {
+		if !r.inMessage {
+			return 0, msg, false, errNoMessage
+		}
+	} else if r.inMessage {
+		return 0, msg, false, errMessageInProgress
+	}
+
+	// Extended length and mask.
+	hlen := 2
+	switch len7 {
+	case 126:
+		hlen += 2
+	case 127:
+		hlen += 8
+	}
+	if masked {
+		hlen += 4
+	}
+	if len(buf) < hlen {
+		return 0, msg, false, nil
+	}
+	var plen uint64
+	switch len7 {
+	case 126:
+		plen = uint64(binary.BigEndian.Uint16(buf[2:4]))
+	case 127:
+		plen = binary.BigEndian.Uint64(buf[2:10])
+		if plen>>63 != 0 {
+			return 0, msg, false, errLength63
+		}
+	default:
+		plen = uint64(len7)
+	}
+	if !op.IsControl() {
+		var sofar int
+		if op == OpContinuation {
+			sofar = r.size
+		}
+		if plen > uint64(r.limit()-sofar) {
+			return 0, msg, false, errTooBig
+		}
+	}
+	total := hlen + int(plen)
+	if len(buf) < total {
+		return 0, msg, false, nil
+	}
+	payload := buf[hlen:total]
+	if masked {
+		var mask [4]byte
+		copy(mask[:], buf[hlen-4:hlen])
+		ws.Cipher(payload, mask, 0)
+	}
+
+	switch op {
+	case OpPing, OpPong:
+		return total, Message{Op: op, Payload: payload}, true, nil
+	case OpClose:
+		msg, err = parseClose(payload)
+		if err != nil {
+			return 0, Message{}, false, err
+		}
+		r.closeReceived = true
+		return total, msg, true, nil
+	case OpContinuation:
+		msg, ok, err = r.continueMessage(payload, fin)
+	default:
+		msg, ok, err = r.startMessage(op, payload, fin, rsv1)
+	}
+	if err != nil {
+		return 0, Message{}, false, err
+	}
+	return total, msg, ok, nil
+}
+
+// parseClose validates a close frame body (RFC 6455 5.5.1 and 7.4).
+func parseClose(p []byte) (Message, error) {
+	switch len(p) {
+	case 0:
+		return Message{Op: OpClose, Code: CloseNoStatus}, nil
+	case 1:
+		return Message{}, errCloseBody1
+	}
+	code := binary.BigEndian.Uint16(p)
+	if !ValidCloseCode(code) {
+		return Message{}, errCloseCode
+	}
+	reason := p[2:]
+	if !utf8.Valid(reason) {
+		return Message{}, errCloseReason
+	}
+	return Message{Op: OpClose, Payload: reason, Code: code}, nil
+}
+
+// startMessage handles the first frame of a text or binary message.
+func (r *Reader) startMessage(op OpCode, p []byte, fin, compressed bool) (Message, bool, error) {
+	if fin {
+		if compressed {
+			return r.finishCompressed(op, p)
+		}
+		if op == OpText && !utf8.Valid(p) {
+			return Message{}, false, errInvalidUTF8
+		}
+		return Message{Op: op, Payload: p}, true, nil
+	}
+	r.inMessage, r.op, r.compressed, r.size = true, op, compressed, len(p)
+	r.utf8.reset()
+	if op == OpText && !compressed && !r.utf8.feed(p) {
+		return Message{}, false, errInvalidUTF8
+	}
+	r.frag = bytebufferpool.Get()
+	r.frag.B = append(r.frag.B[:0], p...)
+	return Message{}, false, nil
+}
+
+// continueMessage handles a continuation frame.
+func (r *Reader) continueMessage(p []byte, fin bool) (Message, bool, error) {
+	r.size += len(p)
+	if r.op == OpText && !r.compressed && !r.utf8.feed(p) {
+		return Message{}, false, errInvalidUTF8
+	}
+	r.frag.B = append(r.frag.B, p...)
+	if !fin {
+		return Message{}, false, nil
+	}
+	frag := r.frag
+	r.frag, r.inMessage = nil, false
+	if r.compressed {
+		defer bytebufferpool.Put(frag)
+		return r.finishCompressed(r.op, frag.B)
+	}
+	if r.op == OpText && !r.utf8.complete() {
+		bytebufferpool.Put(frag)
+		return Message{}, false, errInvalidUTF8
+	}
+	r.out = frag
+	return Message{Op: r.op, Payload: frag.B}, true, nil
+}
+
+// finishCompressed inflates a whole compressed message.
+func (r *Reader) finishCompressed(op OpCode, p []byte) (Message, bool, error) {
+	in := bytebufferpool.Get()
+	in.B = append(append(in.B[:0], p...), inflateTail[:]...)
+	out := bytebufferpool.Get()
+	err := inflate(out, in.B, r.limit())
+	bytebufferpool.Put(in)
+	if err == nil && op == OpText && !utf8.Valid(out.B) {
+		err = errInvalidUTF8
+	}
+	if err != nil {
+		bytebufferpool.Put(out)
+		return Message{}, false, err
+	}
+	r.out = out
+	return Message{Op: op, Payload: out.B}, true, nil
+}

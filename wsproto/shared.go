@@ -1,0 +1,93 @@
+package wsproto
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/valyala/bytebufferpool"
+)
+
+// SharedFrame is a text or binary server message encoded once as an
+// unmasked frame and shared by many receivers. It is reference counted:
+// every holder calls Release once, and at zero its buffers return to the
+// pool. The compressed form is computed on first use and shared as well.
+type SharedFrame struct {
+	refs atomic.Int32
+	op   OpCode
+	hlen int
+	buf  *bytebufferpool.ByteBuffer
+
+	once sync.Once
+	comp *bytebufferpool.ByteBuffer // nil: not computed, or did not shrink
+}
+
+var sharedFramePool = sync.Pool{New: func() any { return new(SharedFrame) }}
+
+// NewSharedFrame encodes payload as one unmasked final frame of opcode op
+// into a pooled buffer (payload is copied) and returns it with one
+// reference.
+func NewSharedFrame(op OpCode, payload []byte) *SharedFrame {
+	f := sharedFramePool.Get().(*SharedFrame)
+	f.op = op
+	f.buf = bytebufferpool.Get()
+	f.buf.B = appendHeader(f.buf.B[:0], op, true, 0, len(payload), false, [4]byte{})
+	f.hlen = len(f.buf.B)
+	f.buf.B = append(f.buf.B, payload...)
+	f.refs.Store(1)
+	return f
+}
+
+// Bytes returns the encoded frame. It must not be modified.
+func (f *SharedFrame) Bytes() []byte { return f.buf.B }
+
+// Payload returns the message inside the frame. It must not be modified.
+func (f *SharedFrame) Payload() []byte { return f.buf.B[f.hlen:] }
+
+// Op returns the frame's opcode.
+func (f *SharedFrame) Op() OpCode { return f.op }
+
+// Compressed returns the same message as one compressed frame (RSV1 set,
+// no context takeover), for receivers that negotiated permessage-deflate.
+// It is computed once, by the first caller; later and concurrent callers
+// get the same bytes. It returns nil when compression does not make the
+// frame smaller; send Bytes then.
+func (f *SharedFrame) Compressed() []byte {
+	f.once.Do(f.compress)
+	if f.comp == nil {
+		return nil
+	}
+	return f.comp.B
+}
+
+func (f *SharedFrame) compress() {
+	b := bytebufferpool.Get()
+	var err error
+	b.B, err = AppendCompressedFrame(b.B[:0], f.op, f.Payload())
+	if err != nil || len(b.B) >= len(f.buf.B) {
+		bytebufferpool.Put(b)
+		return
+	}
+	f.comp = b
+}
+
+// Retain adds a reference. Safe from any goroutine, on a frame that still
+// holds one.
+func (f *SharedFrame) Retain() { f.refs.Add(1) }
+
+// Release drops a reference; the last one returns the buffers to the pool.
+// Bytes, Payload and Compressed are invalid for this holder afterwards.
+// Releasing more often than retained panics.
+func (f *SharedFrame) Release() {
+	switch n := f.refs.Add(-1); {
+	case n > 0:
+		return
+	case n < 0:
+		panic("wsproto: SharedFrame released more often than retained")
+	}
+	bytebufferpool.Put(f.buf)
+	if f.comp != nil {
+		bytebufferpool.Put(f.comp)
+	}
+	f.buf, f.comp, f.once = nil, nil, sync.Once{}
+	sharedFramePool.Put(f)
+}
