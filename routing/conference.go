@@ -1,0 +1,291 @@
+package routing
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Conference is one conference on this bridge: its local endpoints, its
+// relays to other bridges, and the endpoints reached through them.
+//
+// Membership is a copy-on-write snapshot: routing reads it with one atomic
+// load and no lock; joins and leaves copy it under the conference mutex.
+// Conferences hold tens to hundreds of endpoints and membership changes are
+// rare next to messages, so the copy is cheap where it happens.
+type Conference struct {
+	id, meetingID, name string
+	table               *Table
+	created             time.Time
+
+	mu      sync.Mutex
+	state   atomic.Pointer[members]
+	expired atomic.Bool
+}
+
+// members is an immutable snapshot of a conference's membership.
+type members struct {
+	endpoints []*Endpoint          // local endpoints, in join order
+	byID      map[string]*Endpoint // local endpoints by id
+	relays    []*Relay
+	relayByID map[string]*Relay
+	remote    map[string]*Relay // relayed (remote) endpoint id -> its relay
+}
+
+// ID returns the bridge's hex conference id (the one in WebSocket URLs).
+func (c *Conference) ID() string { return c.id }
+
+// MeetingID returns the colibri2 meeting-id.
+func (c *Conference) MeetingID() string { return c.meetingID }
+
+// Name returns the conference name given at creation.
+func (c *Conference) Name() string { return c.name }
+
+// Created returns the creation time.
+func (c *Conference) Created() time.Time { return c.created }
+
+// Expired reports whether the conference has been expired.
+func (c *Conference) Expired() bool { return c.expired.Load() }
+
+// Endpoint returns the local endpoint with id, or nil.
+func (c *Conference) Endpoint(id string) *Endpoint { return c.state.Load().byID[id] }
+
+// Relay returns the relay with id, or nil.
+func (c *Conference) Relay(id string) *Relay { return c.state.Load().relayByID[id] }
+
+// Endpoints returns the local endpoints. The slice is shared: do not modify it.
+func (c *Conference) Endpoints() []*Endpoint { return c.state.Load().endpoints }
+
+// Relays returns the relays. The slice is shared: do not modify it.
+func (c *Conference) Relays() []*Relay { return c.state.Load().relays }
+
+// RelayOf returns the relay through which the remote endpoint id is reached, or nil.
+func (c *Conference) RelayOf(endpointID string) *Relay { return c.state.Load().remote[endpointID] }
+
+// HasEndpoint reports whether id is a local or a relayed endpoint.
+func (c *Conference) HasEndpoint(id string) bool {
+	m := c.state.Load()
+	return m.byID[id] != nil || m.remote[id] != nil
+}
+
+// clone returns a modifiable deep copy of the snapshot's containers.
+func (m *members) clone() *members {
+	n := &members{
+		endpoints: append([]*Endpoint(nil), m.endpoints...),
+		byID:      make(map[string]*Endpoint, len(m.byID)+1),
+		relays:    append([]*Relay(nil), m.relays...),
+		relayByID: make(map[string]*Relay, len(m.relayByID)+1),
+		remote:    make(map[string]*Relay, len(m.remote)),
+	}
+	for k, v := range m.byID {
+		n.byID[k] = v
+	}
+	for k, v := range m.relayByID {
+		n.relayByID[k] = v
+	}
+	for k, v := range m.remote {
+		n.remote[k] = v
+	}
+	return n
+}
+
+// EndpointOptions are the colibri2 attributes of an endpoint that routing uses.
+type EndpointOptions struct {
+	// Visitor endpoints receive but may not send EndpointMessage or EndpointStats.
+	Visitor bool
+}
+
+// CreateEndpoint adds a local endpoint with a fresh URL secret.
+func (c *Conference) CreateEndpoint(id string, opt EndpointOptions) (*Endpoint, error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("endpoint %q: %w", id, ErrInvalidID)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.expired.Load() {
+		return nil, ErrExpired
+	}
+	m := c.state.Load()
+	if m.byID[id] != nil || m.remote[id] != nil {
+		return nil, fmt.Errorf("endpoint %q: %w", id, ErrExists)
+	}
+	ep := &Endpoint{id: id, conf: c, visitor: opt.Visitor, created: time.Now()}
+	ep.pwd = NewPassword()
+	ep.fromMember = []byte(`"from":"` + id + `"`)
+	n := m.clone()
+	n.endpoints = append(n.endpoints, ep)
+	n.byID[id] = ep
+	c.state.Store(n)
+	return ep, nil
+}
+
+// ExpireEndpoint removes a local endpoint and closes its socket with 1001
+// "endpoint closed". It reports whether the endpoint existed.
+func (c *Conference) ExpireEndpoint(id string) bool {
+	c.mu.Lock()
+	m := c.state.Load()
+	ep := m.byID[id]
+	if ep == nil {
+		c.mu.Unlock()
+		return false
+	}
+	n := m.clone()
+	delete(n.byID, id)
+	n.endpoints = removeEndpoint(n.endpoints, ep)
+	ep.expired = true
+	c.state.Store(n)
+	conn := ep.Conn()
+	c.mu.Unlock()
+	if conn != nil {
+		conn.Close(1001, ReasonEndpointClosed)
+	}
+	c.notifyExpired("endpoint", id)
+	return true
+}
+
+func removeEndpoint(list []*Endpoint, ep *Endpoint) []*Endpoint {
+	for i, e := range list {
+		if e == ep {
+			return append(list[:i], list[i+1:]...)
+		}
+	}
+	return list
+}
+
+// expireAll marks the conference expired and closes every socket.
+func (c *Conference) expireAll() {
+	c.mu.Lock()
+	c.expired.Store(true)
+	m := c.state.Load()
+	var conns []Conn
+	var reasons []string
+	for _, ep := range m.endpoints {
+		ep.expired = true
+		if cn := ep.Conn(); cn != nil {
+			conns = append(conns, cn)
+			reasons = append(reasons, ReasonEndpointClosed)
+		}
+	}
+	for _, r := range m.relays {
+		r.expired = true
+		if cn := r.Conn(); cn != nil {
+			conns = append(conns, cn)
+			reasons = append(reasons, ReasonRelayClosed)
+		}
+	}
+	c.state.Store(&members{})
+	c.mu.Unlock()
+	for i, cn := range conns {
+		cn.Close(1001, reasons[i])
+	}
+	for _, r := range m.relays {
+		r.stopDialer()
+	}
+	c.notifyExpired("conference", c.id)
+}
+
+func (c *Conference) notifyExpired(kind, id string) {
+	if f := c.table.OnExpired; f != nil {
+		f(kind, c.id, id)
+	}
+}
+
+// Endpoint is a local conference endpoint: one browser or client, reached
+// over /colibri-ws/{server-id}/{conf-id}/{endpoint-id}.
+type Endpoint struct {
+	port
+	id         string
+	conf       *Conference
+	visitor    bool
+	created    time.Time
+	fromMember []byte // `"from":"<id>"`, spliced into rewritten messages
+
+	// Counters of this endpoint's traffic, for /debug.
+	Received ClassCounters
+	Sent     ClassCounters
+	Dropped  atomic.Uint64
+}
+
+// ID returns the endpoint id.
+func (e *Endpoint) ID() string { return e.id }
+
+// Conference returns the conference of the endpoint.
+func (e *Endpoint) Conference() *Conference { return e.conf }
+
+// Visitor reports whether the endpoint is a visitor.
+func (e *Endpoint) Visitor() bool { return e.visitor }
+
+// Created returns when the endpoint was created.
+func (e *Endpoint) Created() time.Time { return e.created }
+
+// Attach makes conn the endpoint's current socket and returns the socket it
+// replaces, which the caller closes with 1000 "replaced". It fails with
+// ErrExpired if the endpoint was expired meanwhile.
+func (e *Endpoint) Attach(conn Conn) (old Conn, err error) {
+	return e.conf.attach(&e.port, conn)
+}
+
+// Detach clears the current socket if it is still conn; a close event of a
+// socket that was already replaced changes nothing.
+func (e *Endpoint) Detach(conn Conn) bool { return detach(&e.port, conn) }
+
+// IsCurrent reports whether conn is the endpoint's current socket. Text from
+// any other socket is dropped.
+func (e *Endpoint) IsCurrent(conn Conn) bool { return isCurrent(&e.port, conn) }
+
+// Expired reports whether the endpoint has been expired.
+func (e *Endpoint) Expired() bool {
+	e.conf.mu.Lock()
+	defer e.conf.mu.Unlock()
+	return e.expired
+}
+
+func (c *Conference) attach(p *port, conn Conn) (Conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p.expired {
+		return nil, ErrExpired
+	}
+	old := p.conn.Swap(&connRef{c: conn})
+	p.since.Store(time.Now().UnixNano())
+	if old == nil {
+		return nil, nil
+	}
+	return old.c, nil
+}
+
+func detach(p *port, conn Conn) bool {
+	for {
+		cur := p.conn.Load()
+		if cur == nil || cur.c != conn {
+			return false
+		}
+		if p.conn.CompareAndSwap(cur, nil) {
+			p.since.Store(0)
+			return true
+		}
+	}
+}
+
+func isCurrent(p *port, conn Conn) bool {
+	cur := p.conn.Load()
+	return cur != nil && cur.c == conn
+}
+
+// ClassCounters counts messages by class. The zero value is ready.
+type ClassCounters [numClasses]atomic.Uint64
+
+// Add counts one message of class c.
+func (cc *ClassCounters) Add(c Class) { cc[c].Add(1) }
+
+// Map returns the non-zero counts keyed by class name.
+func (cc *ClassCounters) Map() map[string]uint64 {
+	out := make(map[string]uint64)
+	for i := range cc {
+		if v := cc[i].Load(); v != 0 {
+			out[Class(i).String()] = v
+		}
+	}
+	return out
+}

@@ -1,0 +1,222 @@
+package routing
+
+import "encoding/json"
+
+// HandleEndpoint routes one text message received on conn, the socket of
+// local endpoint ep. out is the sink of the calling transport goroutine;
+// nil means the router's own. msg is only read during the call.
+func (r *Router) HandleEndpoint(ep *Endpoint, conn Conn, msg []byte, out Sink) {
+	r.stats.Received.Add(1)
+	if out == nil {
+		out = r.sink
+	}
+	if !ep.IsCurrent(conn) {
+		r.stats.drop(DropNotCurrent)
+		return
+	}
+	var env envelope
+	class, ok := r.classify(msg, &env)
+	if !ok {
+		return
+	}
+	ep.Received.Add(class)
+	switch class {
+	case ClassEndpointMessage:
+		r.endpointMessage(ep, msg, &env, out)
+	case ClassEndpointStats:
+		r.endpointStats(ep, msg, &env, out)
+	case ClassClientHello:
+		r.sendServerHello(conn, out)
+		ep.Sent.Add(ClassServerHello)
+	case ClassLastNChangedEvent:
+		var m LastNChangedEvent
+		if r.decode(msg, &m, nil) && r.hooks.LastN != nil {
+			r.hooks.LastN(ep, &m)
+		}
+	case ClassReceiverVideoConstraints:
+		var m ReceiverVideoConstraints
+		if r.decode(msg, &m, m.validate) && r.hooks.ReceiverVideoConstraints != nil {
+			r.hooks.ReceiverVideoConstraints(ep, &m)
+		}
+	case ClassReceiverAudioSubscription:
+		var m ReceiverAudioSubscription
+		if r.decode(msg, &m, m.validate) && r.hooks.ReceiverAudioSubscription != nil {
+			r.hooks.ReceiverAudioSubscription(ep, &m)
+		}
+	case ClassSourceVideoTypeMessage:
+		var m SourceVideoTypeMessage
+		if r.decode(msg, &m, m.validate) {
+			m.EndpointID = ep.id
+			r.sourceVideoType(ep.conf, nil, &m, out)
+		}
+	case ClassVideoTypeMessage:
+		var v videoTypeMessage
+		if r.decode(msg, &v, nil) {
+			m := SourceVideoTypeMessage{ColibriClass: "SourceVideoTypeMessage",
+				SourceName: ep.id + "-v0", VideoType: v.VideoType, EndpointID: ep.id}
+			if err := m.validate(); err != nil {
+				r.stats.drop(DropInvalidFields)
+				return
+			}
+			r.sourceVideoType(ep.conf, nil, &m, out)
+		}
+	default:
+		r.stats.drop(DropUnexpectedClass)
+	}
+}
+
+// decode decodes a consumed message strictly and validates it.
+func (r *Router) decode(msg []byte, v any, validate func() error) bool {
+	if err := decodeStrict(msg, v); err != nil {
+		r.stats.drop(DropInvalidFields)
+		return false
+	}
+	if validate != nil {
+		if err := validate(); err != nil {
+			r.stats.drop(DropInvalidFields)
+			return false
+		}
+	}
+	return true
+}
+
+// endpointMessage routes an EndpointMessage from a local endpoint: from is
+// rewritten; to "" (or blank) goes to every other local endpoint and every
+// relay, otherwise to the one local or relayed target.
+func (r *Router) endpointMessage(ep *Endpoint, msg []byte, env *envelope, out Sink) {
+	if env.toKind != '"' {
+		r.stats.drop(DropInvalidFields) // "to" is required and must be a string
+		return
+	}
+	if ep.visitor {
+		r.stats.drop(DropVisitor)
+		return
+	}
+	c := ep.conf
+	if c.expired.Load() {
+		r.stats.drop(DropExpired)
+		return
+	}
+	to := env.to.of(msg)
+	m := c.state.Load()
+	conns := r.getConns()
+	defer r.putConns(conns)
+	if isBlank(to) {
+		for _, dst := range m.endpoints {
+			if dst != ep {
+				*conns = appendEndpoint(*conns, dst, ClassEndpointMessage)
+			}
+		}
+		for _, rl := range m.relays {
+			*conns = appendRelay(*conns, rl, ClassEndpointMessage)
+		}
+	} else {
+		target := string(to) // not escaped: ids never need escapes
+		if env.escaped {
+			target = decodeKey(to)
+		}
+		if dst := m.byID[target]; dst != nil {
+			*conns = appendEndpoint(*conns, dst, ClassEndpointMessage)
+		} else if rl := m.remote[target]; rl != nil {
+			*conns = appendRelay(*conns, rl, ClassEndpointMessage)
+		} else {
+			r.stats.drop(DropUnknownTarget)
+			return
+		}
+	}
+	r.sendRewritten(ep, msg, env, ClassEndpointMessage, *conns, out)
+}
+
+// endpointStats fans EndpointStats out to the other local endpoints that
+// want them, and to every relay.
+func (r *Router) endpointStats(ep *Endpoint, msg []byte, env *envelope, out Sink) {
+	if ep.visitor {
+		r.stats.drop(DropVisitor)
+		return
+	}
+	c := ep.conf
+	if c.expired.Load() {
+		r.stats.drop(DropExpired)
+		return
+	}
+	m := c.state.Load()
+	conns := r.getConns()
+	defer r.putConns(conns)
+	wants := r.hooks.WantsStats
+	for _, dst := range m.endpoints {
+		if dst != ep && (wants == nil || wants(dst, ep.id)) {
+			*conns = appendEndpoint(*conns, dst, ClassEndpointStats)
+		}
+	}
+	for _, rl := range m.relays {
+		*conns = appendRelay(*conns, rl, ClassEndpointStats)
+	}
+	r.sendRewritten(ep, msg, env, ClassEndpointStats, *conns, out)
+}
+
+// sendRewritten encodes msg with from = ep once and delivers it to conns.
+func (r *Router) sendRewritten(ep *Endpoint, msg []byte, env *envelope, class Class, conns []Conn, out Sink) {
+	if len(conns) == 0 {
+		return
+	}
+	buf := getBuf()
+	buf.B = appendWithFrom(buf.B[:0], msg, env, ep.fromMember)
+	f := newFrame(buf.B)
+	putBuf(buf)
+	r.deliver(out, f, class, conns)
+	f.Release()
+}
+
+// appendEndpoint adds dst's socket to conns, counting a drop if it has none.
+func appendEndpoint(conns []Conn, dst *Endpoint, class Class) []Conn {
+	if cn := dst.Conn(); cn != nil {
+		dst.Sent.Add(class)
+		return append(conns, cn)
+	}
+	dst.Dropped.Add(1)
+	return conns
+}
+
+func appendRelay(conns []Conn, rl *Relay, class Class) []Conn {
+	if cn := rl.Conn(); cn != nil {
+		rl.Sent.Add(class)
+		return append(conns, cn)
+	}
+	rl.Dropped.Add(1)
+	return conns
+}
+
+// sourceVideoType hands m to the embedder and forwards it to relays (all of
+// them for a local source, other meshes only for one that came over from).
+func (r *Router) sourceVideoType(c *Conference, from *Relay, m *SourceVideoTypeMessage, out Sink) {
+	if h := r.hooks.SourceVideoType; h != nil {
+		h(c, from, m)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return
+	}
+	conns := r.getConns()
+	defer r.putConns(conns)
+	for _, rl := range c.state.Load().relays {
+		if from == nil || rl.meshID != from.meshID {
+			*conns = appendRelay(*conns, rl, ClassSourceVideoTypeMessage)
+		}
+	}
+	if len(*conns) == 0 {
+		return
+	}
+	f := newFrame(b)
+	r.deliver(out, f, ClassSourceVideoTypeMessage, *conns)
+	f.Release()
+}
+
+// isBlank reports whether s is empty or only white space, Jitsi's broadcast test.
+func isBlank(s []byte) bool {
+	for _, c := range s {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,192 @@
+package routing
+
+import (
+	"log/slog"
+	"sync"
+
+	"github.com/colibri-bus/colibri/wsproto"
+	"github.com/valyala/bytebufferpool"
+)
+
+// Sink delivers routed frames to connections. The transport implements it.
+type Sink interface {
+	// Deliver queues f on every connection in to. f is shared by all of
+	// them: Deliver takes its own references (f.Retain) for writes it keeps
+	// past its return and releases them when written; the caller keeps and
+	// releases its own. Deliver must not block and must not keep to.
+	// class tells a slow receiver's queue what it may drop first.
+	Deliver(f *wsproto.SharedFrame, class Class, to []Conn)
+}
+
+// Hooks connect an embedder (an SFU) to the messages the bridge consumes.
+// They run on the transport's event loop: they must return quickly and never
+// block. A nil hook is skipped.
+type Hooks struct {
+	// WantsStats filters EndpointStats fan-out: it reports whether receiver
+	// wants the stats of the endpoint senderID. Nil: every receiver does.
+	// Jitsi filters past 20 endpoints using speaker ranks the bus does not have.
+	WantsStats func(receiver *Endpoint, senderID string) bool
+	// EndpointConnected runs after ServerHello went out on a new socket, the
+	// place to send the state burst (ForwardedSources, ...).
+	EndpointConnected func(ep *Endpoint)
+	// RelayConnected runs when a relay's socket becomes current.
+	RelayConnected func(r *Relay)
+
+	LastN                     func(ep *Endpoint, m *LastNChangedEvent)
+	ReceiverVideoConstraints  func(ep *Endpoint, m *ReceiverVideoConstraints)
+	ReceiverAudioSubscription func(ep *Endpoint, m *ReceiverAudioSubscription)
+	// SourceVideoType reports a source's video type, from a local endpoint
+	// (r nil) or from a relay (r the link it came over).
+	SourceVideoType func(c *Conference, r *Relay, m *SourceVideoTypeMessage)
+	// AddReceiver reports a remote bridge's request for a local source.
+	AddReceiver func(r *Relay, m *AddReceiver)
+}
+
+// Router applies the Colibri routing rules (reference sections 4.4 and 5)
+// to text messages received on endpoint and relay sockets.
+type Router struct {
+	hooks Hooks
+	sink  Sink
+	log   *slog.Logger
+	stats Stats
+
+	serverHello *wsproto.SharedFrame // shared forever
+	scratch     sync.Pool            // *[]Conn
+}
+
+// NewRouter returns a router. sink is used for messages that originate
+// outside a transport callback (Send*, from any goroutine).
+func NewRouter(hooks Hooks, sink Sink, log *slog.Logger) *Router {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Router{hooks: hooks, sink: sink, log: log}
+	r.serverHello = wsproto.NewSharedFrame(wsproto.OpText, []byte(`{"colibriClass":"ServerHello"}`))
+	r.scratch.New = func() any { s := make([]Conn, 0, 64); return &s }
+	return r
+}
+
+// Stats returns the router's counters.
+func (r *Router) Stats() *Stats { return &r.stats }
+
+// Hooks returns the hooks the router was built with.
+func (r *Router) Hooks() *Hooks { return &r.hooks }
+
+func (r *Router) getConns() *[]Conn { return r.scratch.Get().(*[]Conn) }
+
+func (r *Router) putConns(p *[]Conn) {
+	s := *p
+	clear(s)
+	*p = s[:0]
+	r.scratch.Put(p)
+}
+
+// EndpointConnected is called by the transport once conn became ep's
+// current socket: ServerHello goes out first, then the embedder's hook runs.
+func (r *Router) EndpointConnected(ep *Endpoint, conn Conn, out Sink) {
+	r.sendServerHello(conn, out)
+	ep.Sent.Add(ClassServerHello)
+	if h := r.hooks.EndpointConnected; h != nil {
+		h(ep)
+	}
+}
+
+// RelayConnected is called by the transport once conn became r's current
+// socket. The dialled side sends ServerHello, as Jitsi's passive side does.
+func (r *Router) RelayConnected(rl *Relay, conn Conn, dialled bool, out Sink) {
+	if dialled {
+		r.sendServerHello(conn, out)
+		rl.Sent.Add(ClassServerHello)
+	}
+	if h := r.hooks.RelayConnected; h != nil {
+		h(rl)
+	}
+}
+
+func (r *Router) sendServerHello(conn Conn, out Sink) {
+	if out == nil {
+		out = r.sink
+	}
+	one := [1]Conn{conn}
+	out.Deliver(r.serverHello, ClassServerHello, one[:])
+	r.stats.Delivered.Add(1)
+}
+
+// classify scans msg and returns its class, or records the drop.
+func (r *Router) classify(msg []byte, env *envelope) (Class, bool) {
+	if err := scan(msg, env); err != nil {
+		if err == ErrDuplicateKey {
+			r.stats.drop(DropDuplicateKey)
+		} else {
+			r.stats.drop(DropInvalidJSON)
+		}
+		return ClassUnknown, false
+	}
+	if !env.hasClass {
+		r.stats.drop(DropUnknownClass)
+		return ClassUnknown, false
+	}
+	name := env.class.of(msg)
+	var c Class
+	if env.escaped {
+		c = classOf([]byte(decodeKey(name)))
+	} else {
+		c = classOf(name)
+	}
+	if c == ClassUnknown {
+		r.stats.drop(DropUnknownClass)
+		return ClassUnknown, false
+	}
+	return c, true
+}
+
+// newFrame encodes one text frame around payload.
+func newFrame(payload []byte) *wsproto.SharedFrame {
+	return wsproto.NewSharedFrame(wsproto.OpText, payload)
+}
+
+// deliver sends f to conns through out and counts.
+func (r *Router) deliver(out Sink, f *wsproto.SharedFrame, c Class, conns []Conn) {
+	if len(conns) == 0 {
+		return
+	}
+	out.Deliver(f, c, conns)
+	r.stats.Delivered.Add(uint64(len(conns)))
+}
+
+// appendWithFrom appends msg with its "from" member replaced by fromMember
+// (`"from":"<id>"`), every other byte verbatim. fromMember goes first.
+func appendWithFrom(dst, msg []byte, env *envelope, fromMember []byte) []byte {
+	open := 0
+	for msg[open] != '{' {
+		open++
+	}
+	dst = append(dst, '{')
+	dst = append(dst, fromMember...)
+	rest := msg[open+1:]
+	base := open + 1
+	if env.hasFrom {
+		cutStart, cutEnd := int(env.from.start), int(env.from.end)
+		switch {
+		case env.fromNext >= 0:
+			cutEnd = int(env.fromNext)
+		case env.fromPrev >= 0:
+			cutStart = int(env.fromPrev)
+		}
+		others := env.fromNext >= 0 || env.fromPrev >= 0
+		if others {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, msg[base:cutStart]...)
+		return append(dst, msg[cutEnd:]...)
+	}
+	if env.lastEnd >= 0 { // other members: keep them after a comma
+		dst = append(dst, ',')
+	} else { // empty object: only the closing brace remains
+		return append(dst, '}')
+	}
+	return append(dst, rest...)
+}
+
+func getBuf() *bytebufferpool.ByteBuffer  { return bytebufferpool.Get() }
+func putBuf(b *bytebufferpool.ByteBuffer) { bytebufferpool.Put(b) }

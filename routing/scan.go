@@ -1,0 +1,394 @@
+package routing
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+)
+
+// Scan errors. Each one drops the message; none closes the socket.
+var (
+	ErrInvalidJSON  = errors.New("routing: invalid JSON")
+	ErrNotObject    = errors.New("routing: message is not a JSON object")
+	ErrDuplicateKey = errors.New("routing: duplicate key")
+	ErrTooDeep      = errors.New("routing: JSON nested too deeply")
+)
+
+// maxDepth bounds the nesting of a message; Colibri messages nest 3 or 4 levels.
+const maxDepth = 64
+
+// span is a half-open byte range [start, end) of the scanned message.
+type span struct{ start, end int32 }
+
+func (s span) of(b []byte) []byte { return b[s.start:s.end] }
+
+// envelope is what the router needs from the top level of a message. It is
+// filled by scan without allocating for objects of up to len(members) members.
+type envelope struct {
+	class      span // value of "colibriClass", without quotes; empty if absent
+	hasClass   bool
+	to         span // value of "to", without quotes
+	toKind     byte // 0 absent, '"' string, 'n' null, 'x' other
+	endpointID span // value of "endpointId", without quotes
+	hasEPID    bool
+	escaped    bool // colibriClass, to or endpointId holds escapes
+
+	// The "from" member, located so that it can be cut out verbatim:
+	// from spans key to value; fromPrev is the end of the previous member's
+	// value (-1 if from is first); fromNext the start of the next member's
+	// key (-1 if from is last).
+	hasFrom            bool
+	from               span
+	fromPrev, fromNext int32
+	lastEnd            int32 // end of the last member value seen
+}
+
+// scanner validates one JSON document strictly (RFC 8259, duplicate keys
+// rejected at every depth, as Jitsi's STRICT_DUPLICATE_DETECTION does).
+type scanner struct {
+	b   []byte
+	pos int
+}
+
+// scan validates msg and fills env from its top-level object.
+func scan(msg []byte, env *envelope) error {
+	s := scanner{b: msg}
+	env.hasFrom = false
+	env.fromPrev, env.fromNext, env.lastEnd = -1, -1, -1
+	env.hasClass = false
+	env.hasEPID = false
+	env.toKind = 0
+	env.escaped = false
+	s.skipSpace()
+	if s.pos >= len(s.b) || s.b[s.pos] != '{' {
+		if s.pos < len(s.b) && (s.b[s.pos] == '[' || s.b[s.pos] == '"') {
+			return ErrNotObject
+		}
+		return ErrInvalidJSON
+	}
+	if err := s.object(1, env); err != nil {
+		return err
+	}
+	s.skipSpace()
+	if s.pos != len(s.b) {
+		return ErrInvalidJSON
+	}
+	return nil
+}
+
+func (s *scanner) skipSpace() {
+	for s.pos < len(s.b) {
+		switch s.b[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+// keysSeen remembers the keys of one object for duplicate detection. Small
+// objects are checked pairwise on the stack; large ones spill into a map.
+type keysSeen struct {
+	inline [16]span
+	n      int
+	spill  map[string]struct{}
+}
+
+func (k *keysSeen) add(b []byte, key span, escaped bool) bool {
+	if k.spill != nil {
+		return k.addSpill(b, key, escaped)
+	}
+	kb := key.of(b)
+	for i := 0; i < k.n; i++ {
+		if keyEqual(k.inline[i].of(b), kb) {
+			return false
+		}
+	}
+	if k.n < len(k.inline) {
+		k.inline[k.n] = key
+		k.n++
+		return true
+	}
+	k.spill = make(map[string]struct{}, 2*len(k.inline))
+	for i := 0; i < k.n; i++ {
+		k.spill[decodeKey(k.inline[i].of(b))] = struct{}{}
+	}
+	return k.addSpill(b, key, escaped)
+}
+
+func (k *keysSeen) addSpill(b []byte, key span, _ bool) bool {
+	d := decodeKey(key.of(b))
+	if _, dup := k.spill[d]; dup {
+		return false
+	}
+	k.spill[d] = struct{}{}
+	return true
+}
+
+// keyEqual compares two raw (still escaped) keys by their decoded value.
+func keyEqual(a, b []byte) bool {
+	if bytes.IndexByte(a, '\\') < 0 && bytes.IndexByte(b, '\\') < 0 {
+		return bytes.Equal(a, b)
+	}
+	return decodeKey(a) == decodeKey(b)
+}
+
+// decodeKey unescapes a raw key; it is only reached for escaped keys or very
+// large objects, so its allocation is off the common path.
+func decodeKey(raw []byte) string {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw)
+	}
+	q := make([]byte, 0, len(raw)+2)
+	q = append(q, '"')
+	q = append(q, raw...)
+	q = append(q, '"')
+	v, err := strconv.Unquote(string(q))
+	if err != nil {
+		return string(raw)
+	}
+	return v
+}
+
+// object scans an object starting at '{'. env is non-nil for the top level.
+func (s *scanner) object(depth int, env *envelope) error {
+	if depth > maxDepth {
+		return ErrTooDeep
+	}
+	s.pos++ // '{'
+	var seen keysSeen
+	s.skipSpace()
+	if s.pos < len(s.b) && s.b[s.pos] == '}' {
+		s.pos++
+		return nil
+	}
+	for {
+		s.skipSpace()
+		if s.pos >= len(s.b) || s.b[s.pos] != '"' {
+			return ErrInvalidJSON
+		}
+		key, kesc, err := s.str()
+		if err != nil {
+			return err
+		}
+		if !seen.add(s.b, key, kesc) {
+			return ErrDuplicateKey
+		}
+		s.skipSpace()
+		if s.pos >= len(s.b) || s.b[s.pos] != ':' {
+			return ErrInvalidJSON
+		}
+		s.pos++
+		s.skipSpace()
+		vstart := s.pos
+		kind, vesc, err := s.value(depth)
+		if err != nil {
+			return err
+		}
+		if env != nil {
+			env.record(s.b, key, span{int32(vstart), int32(s.pos)}, kind, vesc || kesc)
+		}
+		s.skipSpace()
+		if s.pos >= len(s.b) {
+			return ErrInvalidJSON
+		}
+		switch s.b[s.pos] {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return nil
+		default:
+			return ErrInvalidJSON
+		}
+	}
+}
+
+// record notes a top-level member in the envelope.
+func (env *envelope) record(b []byte, key, val span, kind byte, escaped bool) {
+	keyStart := key.start - 1 // the opening quote
+	if env.hasFrom && env.fromNext < 0 {
+		env.fromNext = keyStart
+	}
+	prev := env.lastEnd
+	env.lastEnd = val.end
+	inner := span{val.start + 1, val.end - 1} // without quotes, for strings
+	switch string(key.of(b)) {
+	case "colibriClass":
+		if kind == '"' {
+			env.class, env.hasClass = inner, true
+			env.escaped = env.escaped || escaped
+		}
+	case "to":
+		env.toKind = kind
+		if kind == '"' {
+			env.to = inner
+			env.escaped = env.escaped || escaped
+		} else if kind != 'n' {
+			env.toKind = 'x'
+		}
+	case "from":
+		env.hasFrom = true
+		env.from = span{keyStart, val.end}
+		env.fromPrev = prev
+	case "endpointId":
+		if kind == '"' {
+			env.endpointID, env.hasEPID = inner, true
+			env.escaped = env.escaped || escaped
+		}
+	}
+}
+
+// value scans any JSON value and reports its kind: '"' string, '{' object,
+// '[' array, '0' number, 't'/'f' booleans, 'n' null.
+func (s *scanner) value(depth int) (kind byte, escaped bool, err error) {
+	if s.pos >= len(s.b) {
+		return 0, false, ErrInvalidJSON
+	}
+	c := s.b[s.pos]
+	switch {
+	case c == '"':
+		_, esc, err := s.str()
+		return '"', esc, err
+	case c == '{':
+		return '{', false, s.object(depth+1, nil)
+	case c == '[':
+		return '[', false, s.array(depth + 1)
+	case c == '-' || (c >= '0' && c <= '9'):
+		return '0', false, s.number()
+	case c == 't':
+		return 't', false, s.literal("true")
+	case c == 'f':
+		return 'f', false, s.literal("false")
+	case c == 'n':
+		return 'n', false, s.literal("null")
+	}
+	return 0, false, ErrInvalidJSON
+}
+
+func (s *scanner) array(depth int) error {
+	if depth > maxDepth {
+		return ErrTooDeep
+	}
+	s.pos++ // '['
+	s.skipSpace()
+	if s.pos < len(s.b) && s.b[s.pos] == ']' {
+		s.pos++
+		return nil
+	}
+	for {
+		s.skipSpace()
+		if _, _, err := s.value(depth); err != nil {
+			return err
+		}
+		s.skipSpace()
+		if s.pos >= len(s.b) {
+			return ErrInvalidJSON
+		}
+		switch s.b[s.pos] {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return nil
+		default:
+			return ErrInvalidJSON
+		}
+	}
+}
+
+func (s *scanner) literal(word string) error {
+	if len(s.b)-s.pos < len(word) || string(s.b[s.pos:s.pos+len(word)]) != word {
+		return ErrInvalidJSON
+	}
+	s.pos += len(word)
+	return nil
+}
+
+// str scans a string starting at '"' and returns the span of its contents.
+// The bytes were UTF-8-validated by the frame reader; here only JSON's own
+// rules are checked: no raw control characters, valid escapes.
+func (s *scanner) str() (span, bool, error) {
+	s.pos++ // opening quote
+	start := s.pos
+	escaped := false
+	for s.pos < len(s.b) {
+		c := s.b[s.pos]
+		switch {
+		case c == '"':
+			sp := span{int32(start), int32(s.pos)}
+			s.pos++
+			return sp, escaped, nil
+		case c == '\\':
+			escaped = true
+			if s.pos+1 >= len(s.b) {
+				return span{}, false, ErrInvalidJSON
+			}
+			switch s.b[s.pos+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.pos += 2
+			case 'u':
+				if s.pos+6 > len(s.b) || !isHex4(s.b[s.pos+2:s.pos+6]) {
+					return span{}, false, ErrInvalidJSON
+				}
+				s.pos += 6
+			default:
+				return span{}, false, ErrInvalidJSON
+			}
+		case c < 0x20:
+			return span{}, false, ErrInvalidJSON
+		default:
+			s.pos++
+		}
+	}
+	return span{}, false, ErrInvalidJSON
+}
+
+func isHex4(b []byte) bool {
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// number scans a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *scanner) number() error {
+	if s.b[s.pos] == '-' {
+		s.pos++
+	}
+	if s.pos >= len(s.b) {
+		return ErrInvalidJSON
+	}
+	if s.b[s.pos] == '0' {
+		s.pos++
+	} else if !s.digits() {
+		return ErrInvalidJSON
+	}
+	if s.pos < len(s.b) && s.b[s.pos] == '.' {
+		s.pos++
+		if !s.digits() {
+			return ErrInvalidJSON
+		}
+	}
+	if s.pos < len(s.b) && (s.b[s.pos] == 'e' || s.b[s.pos] == 'E') {
+		s.pos++
+		if s.pos < len(s.b) && (s.b[s.pos] == '+' || s.b[s.pos] == '-') {
+			s.pos++
+		}
+		if !s.digits() {
+			return ErrInvalidJSON
+		}
+	}
+	return nil
+}
+
+func (s *scanner) digits() bool {
+	start := s.pos
+	for s.pos < len(s.b) && s.b[s.pos] >= '0' && s.b[s.pos] <= '9' {
+		s.pos++
+	}
+	return s.pos > start
+}

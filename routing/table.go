@@ -1,0 +1,233 @@
+package routing
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/puzpuzpuz/xsync/v4"
+)
+
+// Table errors, for the REST layer to turn into status codes.
+var (
+	ErrExists         = errors.New("routing: already exists")
+	ErrNotFound       = errors.New("routing: not found")
+	ErrExpired        = errors.New("routing: expired")
+	ErrTooMany        = errors.New("routing: too many conferences")
+	ErrDraining       = errors.New("routing: bridge is draining")
+	ErrInvalidID      = errors.New("routing: invalid id")
+	ErrLimitEndpoints = errors.New("routing: too many endpoints in conference")
+)
+
+// Close reasons the bridge sends (reference section 1.5).
+const (
+	ReasonReplaced       = "replaced"
+	ReasonEndpointClosed = "endpoint closed"
+	ReasonRelayClosed    = "relay_closed"
+)
+
+// Conn is the live WebSocket behind an endpoint or a relay. The transport
+// (engine, or a benchmark peer) implements it; routing only hands it to a
+// Sink and closes it.
+type Conn interface {
+	// Close starts the closing handshake with code and reason. It is safe
+	// from any goroutine, does not block, and is idempotent.
+	Close(code uint16, reason string)
+}
+
+// Table is the conference table: conferences keyed by the bridge's own hex
+// conference id and by meeting id. Lookups take no lock; creating and
+// expiring take the table's mutex. The message hot path never touches the
+// table: it goes from an endpoint to its conference directly.
+type Table struct {
+	mu       sync.Mutex
+	byID     *xsync.Map[string, *Conference]
+	byMeet   *xsync.Map[string, *Conference]
+	count    atomic.Int64
+	draining atomic.Bool
+
+	// MaxConferences refuses creation past this count (0: no limit).
+	MaxConferences int
+	// OnEndpointExpired, when set, is called after an endpoint or relay is
+	// removed (for logs and metrics). It must not block.
+	OnExpired func(kind, confID, id string)
+}
+
+// NewTable returns an empty table.
+func NewTable() *Table {
+	return &Table{
+		byID:   xsync.NewMap[string, *Conference](),
+		byMeet: xsync.NewMap[string, *Conference](),
+	}
+}
+
+// SetDraining makes CreateConference fail with ErrDraining while on.
+func (t *Table) SetDraining(on bool) { t.draining.Store(on) }
+
+// Draining reports whether the table refuses new conferences.
+func (t *Table) Draining() bool { return t.draining.Load() }
+
+// Len returns the number of live conferences.
+func (t *Table) Len() int { return int(t.count.Load()) }
+
+// CreateConference adds a conference for meetingID with a fresh random id.
+func (t *Table) CreateConference(meetingID, name string) (*Conference, error) {
+	if meetingID == "" {
+		return nil, fmt.Errorf("%w: empty meeting-id", ErrInvalidID)
+	}
+	if t.draining.Load() {
+		return nil, ErrDraining
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.byMeet.Load(meetingID); ok {
+		return nil, fmt.Errorf("conference %q: %w", meetingID, ErrExists)
+	}
+	if t.MaxConferences > 0 && int(t.count.Load()) >= t.MaxConferences {
+		return nil, ErrTooMany
+	}
+	c := &Conference{meetingID: meetingID, name: name, table: t, created: time.Now()}
+	for {
+		c.id = newConferenceID()
+		if _, taken := t.byID.Load(c.id); !taken {
+			break
+		}
+	}
+	c.state.Store(&members{})
+	t.byID.Store(c.id, c)
+	t.byMeet.Store(meetingID, c)
+	t.count.Add(1)
+	return c, nil
+}
+
+// Conference returns the conference with the bridge's id, or nil.
+func (t *Table) Conference(id string) *Conference {
+	c, _ := t.byID.Load(id)
+	return c
+}
+
+// ConferenceByMeeting returns the conference of a colibri2 meeting-id, or nil.
+func (t *Table) ConferenceByMeeting(meetingID string) *Conference {
+	c, _ := t.byMeet.Load(meetingID)
+	return c
+}
+
+// Conferences returns a snapshot of the live conferences, in no order.
+func (t *Table) Conferences() []*Conference {
+	out := make([]*Conference, 0, t.count.Load())
+	t.byID.Range(func(_ string, c *Conference) bool {
+		out = append(out, c)
+		return true
+	})
+	return out
+}
+
+// ExpireConference removes c and closes every socket of it with 1001.
+func (t *Table) ExpireConference(c *Conference) {
+	t.mu.Lock()
+	if cur, ok := t.byID.Load(c.id); !ok || cur != c {
+		t.mu.Unlock()
+		return
+	}
+	t.byID.Delete(c.id)
+	t.byMeet.Delete(c.meetingID)
+	t.count.Add(-1)
+	t.mu.Unlock()
+	c.expireAll()
+}
+
+// newConferenceID returns 16 hex digits, like Jitsi's conference ids.
+func newConferenceID() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("routing: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+const passwordAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// PasswordLength is the length of a WebSocket URL secret (Jitsi's, since 2026-08).
+const PasswordLength = 24
+
+// NewPassword returns a 24-character [A-Za-z0-9] secret from crypto/rand,
+// without modulo bias.
+func NewPassword() string {
+	var out [PasswordLength]byte
+	var buf [64]byte
+	n := 0
+	for n < len(out) {
+		if _, err := rand.Read(buf[:]); err != nil {
+			panic("routing: crypto/rand failed: " + err.Error())
+		}
+		for _, v := range buf {
+			if v >= 248 { // 248 = 4*62: reject to keep the draw uniform
+				continue
+			}
+			out[n] = passwordAlphabet[int(v)%len(passwordAlphabet)]
+			n++
+			if n == len(out) {
+				break
+			}
+		}
+	}
+	return string(out[:])
+}
+
+// validID reports whether id may name an endpoint or relay: it appears in
+// URL paths and JSON, so it is limited to printable characters that need no
+// escaping in either.
+func validID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '-' || c == '_' || c == '.' || c == '~' || c == ':' || c == '@' || c == '+' || c == '=':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// port is the attachment point of one WebSocket; endpoints and relays have one.
+type port struct {
+	conn    atomic.Pointer[connRef]
+	pwd     string
+	expired bool // guarded by the conference's mutex
+	since   atomic.Int64
+}
+
+type connRef struct{ c Conn }
+
+// Conn returns the current socket, or nil.
+func (p *port) Conn() Conn {
+	if r := p.conn.Load(); r != nil {
+		return r.c
+	}
+	return nil
+}
+
+// Password returns the URL secret.
+func (p *port) Password() string { return p.pwd }
+
+// CheckPassword compares pwd with the secret in constant time.
+func (p *port) CheckPassword(pwd string) bool {
+	return subtle.ConstantTimeCompare([]byte(pwd), []byte(p.pwd)) == 1
+}
+
+// ConnectedSince returns when the current socket attached, or the zero time.
+func (p *port) ConnectedSince() time.Time {
+	if ns := p.since.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
