@@ -50,7 +50,7 @@ type WebSockets struct {
 	Enabled               bool
 	TLS                   *bool    // nil: follow Public.TLS()
 	Domains               []string // "domain" prepended to "domains"
-	RelayDomains          []string // "relay-domain" prepended to "relay-domains", else Domains
+	RelayDomains          []string // "relay-domain" prepended to "relay-domains", else Domains (Load resolves it)
 	ServerID              string
 	EnableCompression     bool
 	SendKeepalivePings    bool
@@ -109,6 +109,7 @@ func Default() *Config {
 		WebSockets: WebSockets{
 			Enabled:               true,
 			Domains:               []string{"localhost:9090"},
+			RelayDomains:          []string{"localhost:9090"},
 			ServerID:              "default-id",
 			EnableCompression:     true,
 			SendKeepalivePings:    true,

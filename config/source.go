@@ -1,0 +1,87 @@
+package config
+
+import (
+	"regexp"
+	"strings"
+)
+
+// The hocon library reads unquoted values token by token and turns numeric
+// pieces into numbers, which corrupts strings that HOCON (and Jitsi's
+// Typesafe Config) keep as written: key-store-path=/opt/jvb-1.0/ks.p12 loses
+// ".0", server-id = 007 becomes 7, and host = 127.0.0.1 does not parse at
+// all. jvb.conf files write such values unquoted (the seed's TLS block does),
+// so before parsing, quoteStrings puts quotes around the unquoted value of
+// every key that this package reads as a string. The rest of the file is
+// left alone.
+
+// stringKeyNames are the last path segments of the string-typed keys.
+var stringKeyNames = []string{
+	"host", "key-store-path", "key-store-password", "cert-file", "key-file",
+	"domain", "relay-domain", "server-id", "relay-id",
+}
+
+// stringAssignment matches "name =", "name:" or "a.b.name=" at a key position.
+var stringAssignment = regexp.MustCompile(`(?:^|[\s{,.])(?:` + strings.Join(stringKeyNames, "|") + `)\s*[=:][ \t]*`)
+
+// quoteStrings returns src with the unquoted values of string-typed keys
+// quoted. A value runs to the end of the line, a ',', a '}' or a comment
+// ('#' or '//', except the '//' of "scheme://", so that a domain written
+// with a scheme gets a precise error). Values that are already quoted,
+// lists, objects, substitutions, null, and values containing '"' or '\' are
+// left as they are.
+func quoteStrings(src string) string {
+	lines := strings.SplitAfter(src, "\n")
+	for i, line := range lines {
+		lines[i] = quoteLine(line)
+	}
+	return strings.Join(lines, "")
+}
+
+func quoteLine(line string) string {
+	var out strings.Builder
+	for {
+		loc := stringAssignment.FindStringIndex(line)
+		if loc == nil {
+			out.WriteString(line)
+			return out.String()
+		}
+		start := loc[1]
+		end := valueEnd(line, start)
+		value := strings.TrimRight(line[start:end], " \t\r")
+		out.WriteString(line[:start])
+		if quotable(value) {
+			out.WriteString(`"` + value + `"`)
+			out.WriteString(line[start+len(value) : end])
+		} else {
+			out.WriteString(line[start:end])
+		}
+		line = line[end:]
+	}
+}
+
+// valueEnd returns the index where an unquoted value starting at start ends.
+func valueEnd(line string, start int) int {
+	for i := start; i < len(line); i++ {
+		switch line[i] {
+		case ',', '}', '#', '\n':
+			return i
+		case '/':
+			if i+1 < len(line) && line[i+1] == '/' && (i == start || line[i-1] != ':') {
+				return i
+			}
+		}
+	}
+	return len(line)
+}
+
+// quotable reports whether an unquoted value should be rewritten.
+func quotable(v string) bool {
+	if v == "" || v == "null" || strings.ContainsAny(v, `"\`) {
+		return false
+	}
+	switch v[0] {
+	case '[', '{', '$':
+		return false
+	}
+	return true
+}
