@@ -294,6 +294,11 @@ func (r *Reader) continueMessage(p []byte, fin bool) (Message, bool, error) {
 
 // finishCompressed inflates a whole compressed message.
 func (r *Reader) finishCompressed(op OpCode, p []byte) (Message, bool, error) {
+	if len(p) == 0 {
+		// Strictly an empty message is the single byte 0x00 (RFC 7692
+		// 7.2.3.6), but an empty body can only mean an empty message.
+		return Message{Op: op}, true, nil
+	}
 	in := bytebufferpool.Get()
 	in.B = append(append(in.B[:0], p...), inflateTail[:]...)
 	out := bytebufferpool.Get()
