@@ -71,7 +71,9 @@ var fields = []field{
 	boolKey(keyEnabled, func(c *Config) *bool { return &c.WebSockets.Enabled }),
 	{keyTLS, func(l *loader, v hocon.Value) error {
 		b, err := toBool(v)
-		l.cfg.WebSockets.TLS = &b
+		if err == nil {
+			l.cfg.WebSockets.TLS = &b
+		}
 		return err
 	}},
 	{keyDomain, func(l *loader, v hocon.Value) error {
@@ -125,7 +127,9 @@ var fields = []field{
 	// wins when both are set (see loader.readFile).
 	{keyOctoEnabled, func(l *loader, v hocon.Value) error {
 		b, err := toBool(v)
-		l.octo = &b
+		if err == nil {
+			l.octo = &b
+		}
 		return err
 	}},
 
@@ -184,7 +188,9 @@ func sectionKeys(section string) []string {
 func stringKey(path string, dst func(*Config) *string) field {
 	return field{path, func(l *loader, v hocon.Value) error {
 		s, err := toString(v)
-		*dst(l.cfg) = s
+		if err == nil {
+			*dst(l.cfg) = s
+		}
 		return err
 	}}
 }
@@ -192,7 +198,9 @@ func stringKey(path string, dst func(*Config) *string) field {
 func intKey(path string, dst func(*Config) *int) field {
 	return field{path, func(l *loader, v hocon.Value) error {
 		n, err := toInt(v)
-		*dst(l.cfg) = n
+		if err == nil {
+			*dst(l.cfg) = n
+		}
 		return err
 	}}
 }
@@ -200,7 +208,9 @@ func intKey(path string, dst func(*Config) *int) field {
 func boolKey(path string, dst func(*Config) *bool) field {
 	return field{path, func(l *loader, v hocon.Value) error {
 		b, err := toBool(v)
-		*dst(l.cfg) = b
+		if err == nil {
+			*dst(l.cfg) = b
+		}
 		return err
 	}}
 }
@@ -208,7 +218,9 @@ func boolKey(path string, dst func(*Config) *bool) field {
 func durationKey(path string, dst func(*Config) *time.Duration) field {
 	return field{path, func(l *loader, v hocon.Value) error {
 		d, err := toDuration(v)
-		*dst(l.cfg) = d
+		if err == nil {
+			*dst(l.cfg) = d
+		}
 		return err
 	}}
 }
@@ -219,7 +231,9 @@ func sizeKey(path string, dst func(*Config) *int) field {
 		if err == nil && n > math.MaxInt32 {
 			err = errors.New("too large (at most 2 GiB)")
 		}
-		*dst(l.cfg) = int(n)
+		if err == nil {
+			*dst(l.cfg) = int(n)
+		}
 		return err
 	}}
 }
@@ -227,7 +241,9 @@ func sizeKey(path string, dst func(*Config) *int) field {
 func size64Key(path string, dst func(*Config) *int64) field {
 	return field{path, func(l *loader, v hocon.Value) error {
 		n, err := toSize(v)
-		*dst(l.cfg) = n
+		if err == nil {
+			*dst(l.cfg) = n
+		}
 		return err
 	}}
 }

@@ -78,17 +78,17 @@ func (c *Config) printWebSockets(w *hoconWriter) {
 
 	lim := c.Limits
 	w.open("limits")
-	w.num("max-header-size", int64(lim.MaxHeaderSize))
+	w.line("max-header-size = " + formatSize(int64(lim.MaxHeaderSize)))
 	w.line("handshake-timeout = " + formatDuration(lim.HandshakeTimeout))
-	w.num("max-message-size", int64(lim.MaxMessageSize))
-	w.num("outbound-budget", int64(lim.OutboundBudget))
+	w.line("max-message-size = " + formatSize(int64(lim.MaxMessageSize)))
+	w.line("outbound-budget = " + formatSize(int64(lim.OutboundBudget)))
 	w.line("outbound-grace = " + formatDuration(lim.OutboundGrace))
-	w.num("global-outbound", lim.GlobalOutbound)
+	w.line("global-outbound = " + formatSize(lim.GlobalOutbound))
 	w.num("inbound-rate", int64(lim.InboundRate))
 	w.num("inbound-queue", int64(lim.InboundQueue))
 	w.num("max-connections", int64(lim.MaxConnections))
 	w.num("max-conferences", int64(lim.MaxConferences))
-	w.num("max-rest-body", lim.MaxRESTBody)
+	w.line("max-rest-body = " + formatSize(lim.MaxRESTBody))
 	w.line("shutdown-timeout = " + formatDuration(lim.ShutdownTimeout))
 	w.close()
 	w.close()
@@ -120,6 +120,20 @@ func formatDuration(d time.Duration) string {
 		}
 	}
 	return fmt.Sprintf("%d ns", int64(d))
+}
+
+// formatSize writes n bytes in the largest binary unit that represents it
+// exactly: "64 KiB", "1 MiB", or plain bytes.
+func formatSize(n int64) string {
+	for _, u := range []struct {
+		size int64
+		name string
+	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		if n != 0 && n%u.size == 0 {
+			return fmt.Sprintf("%d %s", n/u.size, u.name)
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // hoconWriter writes an indented HOCON document.

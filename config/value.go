@@ -57,11 +57,16 @@ func text(v hocon.Value) (string, error) {
 		return "", errors.New("is a list, want a single value")
 	}
 	if v.Type() == hocon.ConcatenationType {
+		// Pieces alternate value, whitespace, value...; the parser records
+		// each whitespace character as Go's quoted token string, " ".
 		var b strings.Builder
-		for _, piece := range pieces(v) {
+		for i, piece := range pieces(v) {
 			s, err := text(piece)
 			if err != nil {
 				return "", err
+			}
+			if i%2 == 1 {
+				s = unquoteSpace.Replace(s)
 			}
 			b.WriteString(s)
 		}
@@ -69,6 +74,8 @@ func text(v hocon.Value) (string, error) {
 	}
 	return "", fmt.Errorf("unsupported value %s", v)
 }
+
+var unquoteSpace = strings.NewReplacer(`" "`, " ", `"\t"`, "\t")
 
 // pieces returns the parts of a concatenation, whose type the hocon
 // package does not export (it is a []hocon.Value underneath).
