@@ -1,0 +1,305 @@
+package load
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// maxBatch bounds the frames written in one write(2) by a sender.
+const maxBatch = 64
+
+// maxFrame bounds a server frame the generator accepts.
+const maxFrame = 4 << 20
+
+// conn is one endpoint's WebSocket connection. A single reader goroutine
+// owns the read side; writes from the sender goroutines and from readers
+// that observe acknowledgements are serialised by wmu.
+type conn struct {
+	w  *worker
+	g  int    // index in the worker
+	id string // endpoint id
+	nc net.Conn
+
+	wmu  sync.Mutex
+	tp   *template // what this endpoint sends; nil for pure receivers
+	seq  uint64
+	wbuf []byte
+	mask [4]byte
+
+	record    bool  // record latency of messages received here
+	responder bool  // S4: answer every message with tp, echoing t and s
+	ackFor    *conn // closed loop: the sender whose progress this conn observes
+	ackIdx    int   // index carried by the messages that acknowledge ackFor
+
+	rbuf    []byte
+	r, n    int // unread bytes of rbuf are rbuf[r:n]
+	frag    []byte
+	helloed bool
+	replies []stamp
+}
+
+// dial connects to the endpoint's WebSocket URL from source address src,
+// completes the opening handshake and keeps any bytes that followed it.
+func (c *conn) dial(rawURL string, src net.IP, timeout time.Duration) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return err
+	}
+	d := net.Dialer{Timeout: timeout}
+	if src != nil {
+		d.LocalAddr = &net.TCPAddr{IP: src}
+	}
+	nc, err := d.Dial("tcp", u.Host)
+	if err != nil {
+		return err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	c.nc = nc
+	_ = nc.SetDeadline(time.Now().Add(timeout))
+	if err := c.handshake(u); err != nil {
+		nc.Close()
+		return err
+	}
+	_ = nc.SetDeadline(time.Time{})
+	return nil
+}
+
+const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// handshake sends the upgrade request and reads the 101 response into rbuf.
+func (c *conn) handshake(u *url.URL) error {
+	var key [16]byte
+	for i := range key {
+		key[i] = byte(rand.Uint32())
+	}
+	k := base64.StdEncoding.EncodeToString(key[:])
+	req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host +
+		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + k +
+		"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := c.nc.Write([]byte(req)); err != nil {
+		return err
+	}
+	for {
+		if c.n == len(c.rbuf) {
+			return errors.New("handshake response too large")
+		}
+		m, err := c.nc.Read(c.rbuf[c.n:])
+		c.n += m
+		if end := bytes.Index(c.rbuf[:c.n], []byte("\r\n\r\n")); end >= 0 {
+			c.r = end + 4
+			return checkAccept(c.rbuf[:end+4], k)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// checkAccept verifies the status line and Sec-WebSocket-Accept.
+func checkAccept(resp []byte, key string) error {
+	line, _, _ := bytes.Cut(resp, []byte("\r\n"))
+	if !bytes.HasPrefix(line, []byte("HTTP/1.1 101")) {
+		return fmt.Errorf("upgrade refused: %s", line)
+	}
+	h := sha1.Sum([]byte(key + wsGUID))
+	want := base64.StdEncoding.EncodeToString(h[:])
+	sc := bufio.NewScanner(bytes.NewReader(resp))
+	for sc.Scan() {
+		name, val, ok := bytes.Cut(sc.Bytes(), []byte(":"))
+		if ok && bytes.EqualFold(bytes.TrimSpace(name), []byte("Sec-WebSocket-Accept")) {
+			if string(bytes.TrimSpace(val)) == want {
+				return nil
+			}
+			return errors.New("bad Sec-WebSocket-Accept")
+		}
+	}
+	return errors.New("no Sec-WebSocket-Accept")
+}
+
+// send writes n messages stamped t0, t0+dt, … in as few writes as possible.
+func (c *conn) send(n int, t0, dt int64) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	for n > 0 {
+		b := min(n, maxBatch)
+		buf := c.wbuf[:0]
+		for k := 0; k < b; k++ {
+			t := t0 + int64(k)*dt
+			buf = c.tp.appendStamped(buf, t, c.seq)
+			c.seq++
+			c.w.countSent(t)
+		}
+		c.wbuf = buf
+		if _, err := c.nc.Write(buf); err != nil {
+			return err
+		}
+		n -= b
+		t0 += int64(b) * dt
+	}
+	return nil
+}
+
+// reply writes one response per stamp, echoing each stamp's t and s (S4).
+func (c *conn) reply(st []stamp) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	buf := c.wbuf[:0]
+	for _, s := range st {
+		buf = c.tp.appendStamped(buf, s.t, s.s)
+		c.w.countSent(s.t)
+	}
+	c.wbuf = buf
+	_, err := c.nc.Write(buf)
+	return err
+}
+
+// control writes a control frame (pong, close).
+func (c *conn) control(op byte, payload []byte) {
+	f := controlFrame(op, payload, c.mask)
+	c.wmu.Lock()
+	_, _ = c.nc.Write(f)
+	c.wmu.Unlock()
+}
+
+// readLoop parses server frames until the connection ends.
+func (c *conn) readLoop() {
+	defer c.w.readers.Done()
+	defer func() {
+		if !c.helloed {
+			c.helloed = true
+			c.w.hellos.Done()
+		}
+	}()
+	now := time.Now().UnixNano()
+	for {
+		acks, stop := c.parse(now)
+		if stop {
+			return
+		}
+		if acks > 0 && c.w.closedLoop() {
+			if err := c.ackFor.send(acks, now, 0); err != nil {
+				c.w.stats.writeErr.Add(1)
+			}
+		}
+		if len(c.replies) > 0 {
+			if err := c.reply(c.replies); err != nil {
+				c.w.stats.writeErr.Add(1)
+			}
+			c.replies = c.replies[:0]
+		}
+		if c.n == len(c.rbuf) {
+			if c.r > 0 {
+				c.n = copy(c.rbuf, c.rbuf[c.r:c.n])
+				c.r = 0
+			} else {
+				c.rbuf = append(c.rbuf, make([]byte, len(c.rbuf))...)
+			}
+		}
+		m, err := c.nc.Read(c.rbuf[c.n:])
+		if err != nil {
+			if !c.w.closing.Load() {
+				c.w.stats.dropped.Add(1)
+			}
+			return
+		}
+		c.n += m
+		now = time.Now().UnixNano()
+	}
+}
+
+// parse handles every complete frame in rbuf[r:n]; it returns the number
+// of acknowledgements seen and whether the connection is finished.
+func (c *conn) parse(now int64) (acks int, stop bool) {
+	for {
+		h, ok := parseHeader(c.rbuf[c.r:c.n])
+		if !ok {
+			break
+		}
+		if h.payLen > maxFrame {
+			c.w.stats.protoErr.Add(1)
+			return acks, true
+		}
+		end := c.r + h.hdrLen + h.payLen
+		if end > c.n {
+			if need := h.hdrLen + h.payLen; need > len(c.rbuf) {
+				nb := make([]byte, need)
+				c.n = copy(nb, c.rbuf[c.r:c.n])
+				c.r, c.rbuf = 0, nb
+			}
+			break
+		}
+		p := c.rbuf[c.r+h.hdrLen : end]
+		c.r = end
+		if h.masked {
+			for i := range p {
+				p[i] ^= h.mask[i&3]
+			}
+		}
+		switch h.op {
+		case 0x1, 0x2, 0x0:
+			if !h.fin || len(c.frag) > 0 {
+				c.frag = append(c.frag, p...)
+				if !h.fin {
+					continue
+				}
+				p = c.frag
+			}
+			if c.onMessage(p, now) {
+				acks++
+			}
+			c.frag = c.frag[:0]
+		case 0x9:
+			c.control(0xA, p)
+		case 0x8:
+			c.w.stats.serverClose.Add(1)
+			c.control(0x8, p)
+			return acks, true
+		}
+	}
+	if c.r == c.n {
+		c.r, c.n = 0, 0
+	}
+	return acks, false
+}
+
+// onMessage accounts one text message and reports whether it acknowledges
+// c.ackFor's progress.
+func (c *conn) onMessage(p []byte, now int64) bool {
+	w := c.w
+	st, ok := scanStamp(p)
+	if !ok {
+		if !c.helloed && bytes.Contains(p, hello) {
+			c.helloed = true
+			w.hellos.Done()
+		} else {
+			w.stats.other.Add(1)
+		}
+		return false
+	}
+	w.stats.delivered.Add(1)
+	in := w.inWindow(st.t)
+	if in {
+		w.stats.deliveredWin.Add(1)
+		if c.record {
+			w.hist.Record(now - st.t)
+		}
+	}
+	if w.cfg.VerifyFrom {
+		w.verifyFrom(p, st.i)
+	}
+	if c.responder {
+		c.replies = append(c.replies, st)
+	}
+	return c.ackFor != nil && st.i == c.ackIdx
+}

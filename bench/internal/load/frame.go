@@ -1,0 +1,176 @@
+package load
+
+import (
+	"encoding/binary"
+	"strconv"
+)
+
+// The generated fields are "~t" (send time), "~s" (sequence) and "~i"
+// (sender index): keys starting with a byte that appears nowhere else in
+// a Colibri message, so a receiver finds them with one SIMD byte scan.
+//
+// Widths of the patched numeric fields. JSON allows whitespace after a
+// number, so values are written left-aligned and padded with spaces; a
+// frame is built once and only these bytes change per message.
+const (
+	tWidth = 19 // unix nanoseconds
+	sWidth = 12 // sequence number
+	iWidth = 9  // sender index within its process
+)
+
+// template is one pre-built, masked client text frame whose timestamp and
+// sequence fields can be rewritten in place.
+type template struct {
+	frame []byte // header + mask key + masked payload
+	pay   int    // offset of the payload in frame
+	tOff  int    // offset of the timestamp digits, relative to the payload
+	sOff  int    // offset of the sequence digits, relative to the payload
+	mask  [4]byte
+}
+
+// buildMessage returns the JSON text a sender sends: class, optional to,
+// and the t/s/i fields padded to about size bytes in total.
+func buildMessage(class, to string, idx, size int) (msg []byte, tOff, sOff int) {
+	var b []byte
+	if class == "EndpointStats" {
+		b = append(b, `{"colibriClass":"EndpointStats","~t":`...)
+	} else {
+		b = append(b, `{"colibriClass":"`...)
+		b = append(b, class...)
+		b = append(b, `","to":"`...)
+		b = append(b, to...)
+		b = append(b, `","msgPayload":{"~t":`...)
+	}
+	tOff = len(b)
+	b = appendPadded(b, 0, tWidth)
+	b = append(b, `,"~s":`...)
+	sOff = len(b)
+	b = appendPadded(b, 0, sWidth)
+	b = append(b, `,"~i":`...)
+	b = appendPadded(b, uint64(idx), iWidth)
+	b = append(b, `,"p":"`...)
+	tail := `"}`
+	if class != "EndpointStats" {
+		tail = `"}}`
+	}
+	for n := size - len(b) - len(tail); n > 0; n-- {
+		b = append(b, 'x')
+	}
+	b = append(b, tail...)
+	return b, tOff, sOff
+}
+
+// appendPadded appends v in decimal, left-aligned, space-padded to width.
+func appendPadded(b []byte, v uint64, width int) []byte {
+	n := len(b)
+	b = strconv.AppendUint(b, v, 10)
+	for len(b)-n < width {
+		b = append(b, ' ')
+	}
+	return b
+}
+
+// newTemplate masks msg into a client text frame with the given key.
+func newTemplate(msg []byte, tOff, sOff int, mask [4]byte) *template {
+	f := appendFrameHeader(nil, 0x1, len(msg), mask)
+	pay := len(f)
+	f = append(f, msg...)
+	for i := range msg {
+		f[pay+i] ^= mask[i&3]
+	}
+	return &template{frame: f, pay: pay, tOff: tOff, sOff: sOff, mask: mask}
+}
+
+// appendFrameHeader appends a FIN client frame header with a mask key.
+func appendFrameHeader(b []byte, op byte, n int, mask [4]byte) []byte {
+	b = append(b, 0x80|op)
+	switch {
+	case n < 126:
+		b = append(b, 0x80|byte(n))
+	case n < 1<<16:
+		b = append(b, 0x80|126, byte(n>>8), byte(n))
+	default:
+		b = append(b, 0x80|127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	return append(b, mask[:]...)
+}
+
+// appendStamped appends one copy of the template with t and s written in.
+func (tp *template) appendStamped(dst []byte, t int64, s uint64) []byte {
+	off := len(dst)
+	dst = append(dst, tp.frame...)
+	p := dst[off+tp.pay:]
+	tp.put(p, tp.tOff, uint64(t), tWidth)
+	tp.put(p, tp.sOff, s, sWidth)
+	return dst
+}
+
+// put writes v (masked) into payload p at off, space-padded to width.
+func (tp *template) put(p []byte, off int, v uint64, width int) {
+	var d [20]byte
+	digits := strconv.AppendUint(d[:0], v, 10)
+	for k := 0; k < width; k++ {
+		c := byte(' ')
+		if k < len(digits) {
+			c = digits[k]
+		}
+		p[off+k] = c ^ tp.mask[(off+k)&3]
+	}
+}
+
+// controlFrame returns a masked client control frame (pong, close).
+func controlFrame(op byte, payload []byte, mask [4]byte) []byte {
+	f := appendFrameHeader(nil, op, len(payload), mask)
+	n := len(f)
+	f = append(f, payload...)
+	for i := range payload {
+		f[n+i] ^= mask[i&3]
+	}
+	return f
+}
+
+// frameHeader is a parsed server frame header.
+type frameHeader struct {
+	fin    bool
+	op     byte
+	hdrLen int
+	payLen int
+	masked bool
+	mask   [4]byte
+}
+
+// parseHeader parses a frame header from b; ok is false when b is too short.
+func parseHeader(b []byte) (h frameHeader, ok bool) {
+	if len(b) < 2 {
+		return h, false
+	}
+	h.fin = b[0]&0x80 != 0
+	h.op = b[0] & 0x0f
+	h.masked = b[1]&0x80 != 0
+	n := int(b[1] & 0x7f)
+	h.hdrLen = 2
+	switch n {
+	case 126:
+		if len(b) < 4 {
+			return h, false
+		}
+		n = int(binary.BigEndian.Uint16(b[2:]))
+		h.hdrLen = 4
+	case 127:
+		if len(b) < 10 {
+			return h, false
+		}
+		n = int(binary.BigEndian.Uint64(b[2:]) & (1<<62 - 1))
+		h.hdrLen = 10
+	}
+	if h.masked {
+		if len(b) < h.hdrLen+4 {
+			return h, false
+		}
+		copy(h.mask[:], b[h.hdrLen:])
+		h.hdrLen += 4
+	}
+	h.payLen = n
+	return h, true
+}

@@ -1,0 +1,193 @@
+package load
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/colibri-bus/colibri/bench/internal/hist"
+	"github.com/colibri-bus/colibri/bench/internal/procstat"
+)
+
+// part is one share of the run: this process or a worker process.
+type part interface {
+	setup() (connect time.Duration, err error)
+	run(start time.Time) (*Result, error)
+	close() error
+}
+
+// localPart runs a worker inside this process.
+type localPart struct{ w *worker }
+
+func (p localPart) setup() (time.Duration, error)        { return p.w.setup() }
+func (p localPart) run(start time.Time) (*Result, error) { return p.w.run(start), nil }
+func (p localPart) close() error                         { p.w.close(); return nil }
+
+// Run executes the scenario described by cfg (after Defaults) and
+// returns the aggregated result. Progress goes to log.
+func Run(cfg Config, log io.Writer) (*Result, error) {
+	if err := cfg.Defaults(); err != nil {
+		return nil, err
+	}
+	for _, a := range cfg.REST {
+		if err := waitReady(a, 30*time.Second); err != nil {
+			return nil, err
+		}
+	}
+	r := &Result{Scenario: cfg.Scenario, Server: cfg.Server, Date: time.Now().UTC().Format(time.RFC3339),
+		Mode: cfg.Mode(), Class: cfg.Class, Conns: cfg.Conns(), Confs: cfg.Confs, Endpoints: cfg.Endpoints,
+		Senders: cfg.Senders, MsgSize: cfg.Size, Rate: cfg.Rate, Window: cfg.Window, Procs: cfg.Procs,
+		Duration: cfg.Duration.Seconds(), ServerPID: cfg.ServerPID}
+	r.ServerRSSBefore = rss(cfg.ServerPID)
+
+	parts, err := startParts(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, p := range parts {
+			_ = p.close()
+		}
+	}()
+	if err := setupAll(parts, r); err != nil {
+		return nil, err
+	}
+	r.ServerRSSConn = rss(cfg.ServerPID)
+	if cfg.Scenario != "S6" {
+		fmt.Fprintf(log, "connected %d conns in %.2fs (%d failed)\n", r.Conns, r.ConnectSec, r.ConnectFailures)
+	}
+
+	start := time.Now().Add(200 * time.Millisecond)
+	cpu := measureCPU(cfg.ServerPID, start.Add(cfg.Warmup), cfg.Duration)
+	h, err := runAll(parts, start, r)
+	if err != nil {
+		return nil, err
+	}
+	r.ServerCPUPercent = <-cpu
+	r.ServerRSSAfter = rss(cfg.ServerPID)
+	finish(r, &cfg, h)
+	return r, nil
+}
+
+// startParts creates the in-process worker or the worker processes.
+func startParts(cfg Config, log io.Writer) ([]part, error) {
+	if cfg.Procs <= 1 {
+		cfg.nproc = 1
+		return []part{localPart{newWorker(cfg, log)}}, nil
+	}
+	var parts []part
+	for i := 0; i < cfg.Procs; i++ {
+		p, err := spawn(cfg, i)
+		if err != nil {
+			for _, q := range parts {
+				_ = q.close()
+			}
+			return nil, err
+		}
+		parts = append(parts, p)
+	}
+	return parts, nil
+}
+
+// setupAll connects every part in parallel.
+func setupAll(parts []part, r *Result) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(parts))
+	durs := make([]time.Duration, len(parts))
+	for i, p := range parts {
+		wg.Add(1)
+		go func() { defer wg.Done(); durs[i], errs[i] = p.setup() }()
+	}
+	wg.Wait()
+	for i := range parts {
+		if errs[i] != nil {
+			return errs[i]
+		}
+		r.ConnectSec = max(r.ConnectSec, durs[i].Seconds())
+	}
+	return nil
+}
+
+// runAll runs every part from the same start and merges their results.
+func runAll(parts []part, start time.Time, r *Result) (*hist.Histogram, error) {
+	var wg sync.WaitGroup
+	res := make([]*Result, len(parts))
+	errs := make([]error, len(parts))
+	for i, p := range parts {
+		wg.Add(1)
+		go func() { defer wg.Done(); res[i], errs[i] = p.run(start) }()
+	}
+	wg.Wait()
+	h := new(hist.Histogram)
+	for i := range parts {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		r.merge(res[i])
+		if res[i].Hist != nil {
+			h.AddSnapshot(*res[i].Hist)
+		}
+	}
+	return h, nil
+}
+
+// measureCPU reports the server's CPU use over [from, from+d).
+func measureCPU(pid int, from time.Time, d time.Duration) <-chan float64 {
+	ch := make(chan float64, 1)
+	go func() {
+		if pid <= 0 {
+			ch <- 0
+			return
+		}
+		time.Sleep(time.Until(from))
+		m := procstat.CPUMeter{Pid: pid}
+		m.Start()
+		time.Sleep(d)
+		ch <- m.Percent()
+	}()
+	return ch
+}
+
+func rss(pid int) int64 {
+	if pid <= 0 {
+		return 0
+	}
+	v, _ := procstat.RSS(pid)
+	return v
+}
+
+// finish derives rates, percentiles and per-connection figures.
+func finish(r *Result, c *Config, h *hist.Histogram) {
+	if r.ConnectSec > 0 {
+		r.ConnectRate = float64(r.Conns-int(r.ConnectFailures)) / r.ConnectSec
+	}
+	if r.Conns > 0 && r.ServerRSSBefore > 0 {
+		r.RSSPerConn = float64(r.ServerRSSConn-r.ServerRSSBefore) / float64(r.Conns)
+	}
+	d := c.Duration.Seconds()
+	fan := uint64(c.Endpoints - 1)
+	if c.Unicast {
+		fan = 1
+	}
+	r.ExpectedWindow = r.SentWindow * fan
+	r.SentPerSec = float64(r.SentWindow) / d
+	r.DeliveriesPerSec = float64(r.DeliveredWindow) / d
+	if r.ServerCPUPercent > 0 {
+		r.DelivPerCPUSec = r.DeliveriesPerSec / (r.ServerCPUPercent / 100)
+	}
+	r.CyclesPerS = float64(r.Cycles) / d
+	kind := "one-way"
+	switch {
+	case c.Unicast:
+		kind = "rtt"
+	case c.Scenario == "S6":
+		kind = "cycle"
+	}
+	r.setLatency(h, kind)
+	r.Hist = nil
+}
+
+// ensure os is used on every platform build.
+var _ = os.Getpid

@@ -1,0 +1,288 @@
+package rawgnet
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+	"sync"
+
+	"github.com/colibri-bus/colibri/bench/peers/internal/hub"
+	"github.com/panjf2000/gnet/v2"
+)
+
+const (
+	maxHeader  = 8 << 10  // bytes of an upgrade request
+	maxMessage = 64 << 10 // bytes of one frame
+	maxPending = 8 << 20  // queued bytes per receiver before frames are dropped
+)
+
+// wsConn is the state of one connection; only its loop touches the read
+// side, pending is guarded by its loop's mutex.
+type wsConn struct {
+	gc       gnet.Conn
+	loop     *loopState
+	ep       *hub.Endpoint
+	upgraded bool
+	pending  []byte
+	dirty    bool
+	closed   bool
+}
+
+// loopState collects the receivers with pending frames on one event loop.
+type loopState struct {
+	el        gnet.EventLoop
+	mu        sync.Mutex
+	dirty     []*wsConn
+	scheduled bool
+}
+
+type handler struct {
+	gnet.BuiltinEventEngine
+	s *Server
+}
+
+func (h *handler) OnBoot(e gnet.Engine) gnet.Action {
+	h.s.eng = e
+	close(h.s.boot)
+	return gnet.None
+}
+
+func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	el := c.EventLoop()
+	v, ok := h.s.loops.Load(el)
+	if !ok {
+		v, _ = h.s.loops.LoadOrStore(el, &loopState{el: el})
+	}
+	c.SetContext(&wsConn{gc: c, loop: v.(*loopState)})
+	return nil, gnet.None
+}
+
+func (h *handler) OnClose(c gnet.Conn, _ error) gnet.Action {
+	wc, _ := c.Context().(*wsConn)
+	if wc == nil {
+		return gnet.None
+	}
+	wc.loop.mu.Lock()
+	wc.closed = true
+	wc.pending = nil
+	wc.loop.mu.Unlock()
+	if wc.ep != nil {
+		h.s.tbl.Leave(wc.ep, wc)
+	}
+	return gnet.None
+}
+
+func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
+	wc := c.Context().(*wsConn)
+	if !wc.upgraded {
+		if a, more := h.upgrade(wc); !more {
+			return a
+		}
+	}
+	for {
+		n := c.InboundBuffered()
+		if n < 2 {
+			return gnet.None
+		}
+		hdr, _ := c.Peek(min(n, 14))
+		fin, op, hl, pl, mask, ok := parseClientHeader(hdr)
+		if !ok {
+			return gnet.None
+		}
+		if !fin || pl > maxMessage || mask == nil {
+			return gnet.Close // fragmentation is out of scope for the limit peer
+		}
+		if n < hl+pl {
+			return gnet.None
+		}
+		buf, _ := c.Peek(hl + pl)
+		p := buf[hl:]
+		for i := range p {
+			p[i] ^= mask[i&3]
+		}
+		switch op {
+		case 0x1, 0x2:
+			h.route(wc, p)
+		case 0x9:
+			_, _ = c.Write(serverFrame(nil, 0xA, p))
+		case 0x8:
+			_, _ = c.Write(serverFrame(nil, 0x8, p))
+			_, _ = c.Discard(hl + pl)
+			return gnet.Close
+		}
+		_, _ = c.Discard(hl + pl)
+	}
+}
+
+// upgrade handles the HTTP upgrade; more reports whether frames may follow.
+func (h *handler) upgrade(wc *wsConn) (a gnet.Action, more bool) {
+	c := wc.gc
+	buf, _ := c.Peek(-1)
+	end := bytes.Index(buf, []byte("\r\n\r\n"))
+	if end < 0 {
+		if len(buf) > maxHeader {
+			return gnet.Close, false
+		}
+		return gnet.None, false
+	}
+	line, rest, _ := bytes.Cut(buf[:end], []byte("\r\n"))
+	f := bytes.Fields(line)
+	key := header(rest, "sec-websocket-key")
+	if len(f) != 3 || string(f[0]) != "GET" || key == nil {
+		_, _ = c.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+		return gnet.Close, false
+	}
+	path, query, _ := bytes.Cut(f[1], []byte("?"))
+	ep, status := h.s.tbl.Authenticate(string(path), hub.PwdFromQuery(string(query)))
+	if ep == nil {
+		_, _ = c.Write(rejection(status))
+		return gnet.Close, false
+	}
+	sum := sha1.Sum(append(append([]byte(nil), key...), "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"...))
+	resp := []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ")
+	resp = base64.StdEncoding.AppendEncode(resp, sum[:])
+	resp = append(resp, "\r\n\r\n"...)
+	resp = serverFrame(resp, 0x1, hub.ServerHello)
+	_, _ = c.Discard(end + 4)
+	_, _ = c.Write(resp)
+	wc.ep, wc.upgraded = ep, true
+	if !h.s.tbl.Join(ep, wc) {
+		return gnet.Close, false
+	}
+	return gnet.None, true
+}
+
+func rejection(status int) []byte {
+	if status == 404 {
+		return []byte("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+	}
+	return []byte("HTTP/1.1 403 Forbidden\r\nContent-Length: 21\r\nConnection: close\r\n\r\nauthentication failed")
+}
+
+// header returns the value of a header line (name lower-case).
+func header(lines []byte, name string) []byte {
+	for len(lines) > 0 {
+		var l []byte
+		l, lines, _ = bytes.Cut(lines, []byte("\r\n"))
+		k, v, ok := bytes.Cut(l, []byte(":"))
+		if ok && bytes.EqualFold(bytes.TrimSpace(k), []byte(name)) {
+			return bytes.TrimSpace(v)
+		}
+	}
+	return nil
+}
+
+// parseClientHeader parses a frame header from b.
+func parseClientHeader(b []byte) (fin bool, op byte, hl, pl int, mask []byte, ok bool) {
+	fin, op = b[0]&0x80 != 0, b[0]&0x0f
+	masked := b[1]&0x80 != 0
+	pl, hl = int(b[1]&0x7f), 2
+	switch pl {
+	case 126:
+		if len(b) < 4 {
+			return
+		}
+		pl, hl = int(binary.BigEndian.Uint16(b[2:])), 4
+	case 127:
+		if len(b) < 10 {
+			return
+		}
+		v := binary.BigEndian.Uint64(b[2:])
+		if v > maxMessage {
+			return fin, op, 10, maxMessage + 1, []byte{0, 0, 0, 0}, true
+		}
+		pl, hl = int(v), 10
+	}
+	if masked {
+		if len(b) < hl+4 {
+			return
+		}
+		mask = b[hl : hl+4 : hl+4]
+		hl += 4
+	}
+	return fin, op, hl, pl, mask, true
+}
+
+// serverFrame appends an unmasked FIN frame.
+func serverFrame(b []byte, op byte, p []byte) []byte {
+	return append(appendLen(append(b, 0x80|op), len(p)), p...)
+}
+
+var keyTo = []byte(`"to":"`)
+
+// route forwards a message verbatim: to "to" when it names an endpoint,
+// otherwise to every other member of the conference.
+func (h *handler) route(wc *wsConn, p []byte) {
+	var to []byte
+	if k := bytes.Index(p, keyTo); k >= 0 {
+		rest := p[k+len(keyTo):]
+		if e := bytes.IndexByte(rest, '"'); e >= 0 {
+			to = rest[:e]
+		}
+	}
+	var hb [10]byte
+	hdr := appendLen(append(hb[:0], 0x81), len(p))
+	for _, m := range wc.ep.Conf().Members() {
+		rc := m.Conn.(*wsConn)
+		if rc == wc && len(to) == 0 {
+			continue
+		}
+		if len(to) > 0 && m.EP.ID != string(to) {
+			continue
+		}
+		rc.enqueue(hdr, p)
+	}
+}
+
+// appendLen appends a server frame's payload length.
+func appendLen(b []byte, n int) []byte {
+	switch {
+	case n < 126:
+		return append(b, byte(n))
+	case n < 1<<16:
+		return append(b, 126, byte(n>>8), byte(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, 127), uint64(n))
+	}
+}
+
+// enqueue appends a frame to the receiver's pending bytes and makes sure
+// its loop flushes them once this round is over.
+func (wc *wsConn) enqueue(hdr, p []byte) {
+	ls := wc.loop
+	ls.mu.Lock()
+	if wc.closed || len(wc.pending) > maxPending {
+		ls.mu.Unlock()
+		return
+	}
+	wc.pending = append(append(wc.pending, hdr...), p...)
+	if !wc.dirty {
+		wc.dirty = true
+		ls.dirty = append(ls.dirty, wc)
+	}
+	schedule := !ls.scheduled
+	ls.scheduled = true
+	ls.mu.Unlock()
+	if schedule {
+		_ = ls.el.Execute(context.Background(), gnet.RunnableFunc(ls.flush))
+	}
+}
+
+// flush writes every dirty receiver's pending bytes in one write each.
+func (ls *loopState) flush(context.Context) error {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	for i, wc := range ls.dirty {
+		if !wc.closed && len(wc.pending) > 0 {
+			_, _ = wc.gc.Write(wc.pending)
+		}
+		wc.pending = wc.pending[:0]
+		wc.dirty = false
+		ls.dirty[i] = nil
+	}
+	ls.dirty = ls.dirty[:0]
+	ls.scheduled = false
+	return nil
+}
