@@ -7,21 +7,21 @@ import (
 
 func TestScanRejects(t *testing.T) {
 	cases := map[string]error{
-		``:                                   ErrInvalidJSON,
-		`[]`:                                 ErrNotObject,
-		`{"a":1,}`:                           ErrInvalidJSON,
-		`{"a":1 "b":2}`:                      ErrInvalidJSON,
-		`{"a":01}`:                           ErrInvalidJSON,
-		`{"a":"\x"}`:                         ErrInvalidJSON,
-		"{\"a\":\"\x01\"}":                   ErrInvalidJSON,
-		`{"a":1}x`:                           ErrInvalidJSON,
-		`{"to":"a","to":"b"}`:                ErrDuplicateKey,
-		`{"x":{"y":1,"y":2}}`:                ErrDuplicateKey,
-		`{"x":[{"y":1,"\u0079":2}]}`:         ErrDuplicateKey,
-		`{"from":"a","fr\u006fm":"b"}`:       ErrDuplicateKey,
-		`{"a":tru}`:                          ErrInvalidJSON,
-		`{"a":1.}`:                           ErrInvalidJSON,
-		`{"a":-}`:                            ErrInvalidJSON,
+		``:                             ErrInvalidJSON,
+		`[]`:                           ErrNotObject,
+		`{"a":1,}`:                     ErrInvalidJSON,
+		`{"a":1 "b":2}`:                ErrInvalidJSON,
+		`{"a":01}`:                     ErrInvalidJSON,
+		`{"a":"\x"}`:                   ErrInvalidJSON,
+		"{\"a\":\"\x01\"}":             ErrInvalidJSON,
+		`{"a":1}x`:                     ErrInvalidJSON,
+		`{"to":"a","to":"b"}`:          ErrDuplicateKey,
+		`{"x":{"y":1,"y":2}}`:          ErrDuplicateKey,
+		`{"x":[{"y":1,"\u0079":2}]}`:   ErrDuplicateKey,
+		`{"from":"a","fr\u006fm":"b"}`: ErrDuplicateKey,
+		`{"a":tru}`:                    ErrInvalidJSON,
+		`{"a":1.}`:                     ErrInvalidJSON,
+		`{"a":-}`:                      ErrInvalidJSON,
 	}
 	for in, want := range cases {
 		var env envelope

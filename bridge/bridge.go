@@ -1,0 +1,110 @@
+// Package bridge assembles a complete Colibri WebSocket bridge from a
+// config: the conference table, the router, the public WebSocket engine and
+// the private REST server. It is the API for embedding the bus in an SFU:
+// create conferences and endpoints, send bridge-originated messages, and
+// receive the messages the bridge consumes through routing.Hooks.
+package bridge
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/colibri-bus/colibri/colibri2"
+	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/engine"
+	"github.com/colibri-bus/colibri/routing"
+)
+
+// Options customise a bridge beyond its config.
+type Options struct {
+	// Hooks receive consumed client messages; see routing.Hooks.
+	Hooks routing.Hooks
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// NoPrivateServer skips the REST listener (an embedder that drives the
+	// table directly).
+	NoPrivateServer bool
+}
+
+// Bridge is one running bridge.
+type Bridge struct {
+	cfg    *config.Config
+	table  *routing.Table
+	engine *engine.Engine
+	api    *colibri2.Server
+	log    *slog.Logger
+	opts   Options
+	done   chan struct{}
+}
+
+// New builds a bridge; nothing listens until Start.
+func New(cfg *config.Config, opts Options) *Bridge {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t := routing.NewTable()
+	t.MaxConferences = cfg.Limits.MaxConferences
+	e := engine.New(cfg, t, opts.Hooks, log)
+	b := &Bridge{cfg: cfg, table: t, engine: e, log: log, opts: opts, done: make(chan struct{})}
+	b.api = colibri2.New(cfg, t, e.Router(), e, log)
+	return b
+}
+
+// Start opens the public WebSocket listener(s) and the private server.
+func (b *Bridge) Start() error {
+	if err := b.engine.Start(); err != nil {
+		return err
+	}
+	if !b.opts.NoPrivateServer && b.cfg.Private.Port >= 0 {
+		if err := b.api.Start(); err != nil {
+			b.engine.Stop(context.Background())
+			return err
+		}
+	}
+	b.log.Info("bridge started", "public", b.engine.Addr(), "tls", b.engine.TLSAddr(), "private", b.api.Addr(),
+		"server-id", b.cfg.WebSockets.ServerID)
+	return nil
+}
+
+// Stop closes every WebSocket with 1001, waits for the closing handshakes
+// until ctx ends, and stops both servers.
+func (b *Bridge) Stop(ctx context.Context) error {
+	err := b.engine.Stop(ctx)
+	return errors.Join(err, b.api.Shutdown(ctx))
+}
+
+// Config returns the bridge's configuration.
+func (b *Bridge) Config() *config.Config { return b.cfg }
+
+// Table returns the conference table.
+func (b *Bridge) Table() *routing.Table { return b.table }
+
+// Router returns the router, for bridge-originated messages.
+func (b *Bridge) Router() *routing.Router { return b.engine.Router() }
+
+// Engine returns the WebSocket engine.
+func (b *Bridge) Engine() *engine.Engine { return b.engine }
+
+// API returns the private server, to register more handlers before Start.
+func (b *Bridge) API() *colibri2.Server { return b.api }
+
+// PublicAddr returns the plain WebSocket listener's address.
+func (b *Bridge) PublicAddr() string { return b.engine.Addr() }
+
+// PrivateAddr returns the REST listener's address.
+func (b *Bridge) PrivateAddr() string { return b.api.Addr() }
+
+// CreateConference creates a conference (as POST /colibri/v2/conferences).
+func (b *Bridge) CreateConference(meetingID, name string) (*routing.Conference, error) {
+	return b.table.CreateConference(meetingID, name)
+}
+
+// EndpointURLs returns the WebSocket URLs advertised for ep, one per domain.
+func (b *Bridge) EndpointURLs(ep *routing.Endpoint) []string {
+	return b.cfg.EndpointURLs(ep.Conference().ID(), ep.ID(), ep.Password())
+}
+
+// Done is closed when the bridge stops by itself (POST /colibri/shutdown).
+func (b *Bridge) Done() <-chan struct{} { return b.done }

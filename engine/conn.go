@@ -1,0 +1,452 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/colibri-bus/colibri/routing"
+	"github.com/colibri-bus/colibri/wsproto"
+	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
+)
+
+// Connection states.
+const (
+	stHandshake uint8 = iota // server: reading the HTTP upgrade request
+	stDialing                // client (relay): waiting for the 101 response
+	stOpen                   // WebSocket frames flow
+	stClosing                // our close frame is out; waiting for the peer's
+	stClosed                 // gnet closed the socket
+)
+
+// Kinds of WebSocket the engine serves.
+const (
+	kindNone uint8 = iota
+	kindEndpoint
+	kindRelay
+)
+
+// closeWait bounds how long a connection may take to answer our close frame.
+const closeWait = 2 * time.Second
+
+// compressMin is the smallest payload worth compressing for a receiver that
+// negotiated permessage-deflate.
+const compressMin = 128
+
+// conn is one TCP connection: the HTTP handshake, then a WebSocket. Every
+// field is owned by its loop's goroutine.
+type conn struct {
+	e     *Engine
+	loop  *loop
+	gc    gnet.Conn
+	slot  int
+	state uint8
+	kind  uint8
+
+	ep     *routing.Endpoint
+	relay  *routing.Relay
+	dial   *relayDial // set on the dialling side of a relay
+	reader wsproto.Reader
+	flate  *wsproto.Deflate
+	remote string
+	confID string
+	id     string // endpoint or relay id, for logs
+
+	openedNS, lastReadNS, pingSentNS, closeSentNS, overSinceNS int64
+
+	pend  *bytebufferpool.ByteBuffer // frames waiting for this round's flush
+	dirty bool
+
+	closeCode   uint16 // code of the close handshake, for metrics
+	closeReason string
+	closeLogged bool
+
+	tokens     float64 // inbound token bucket
+	tokensAtNS int64
+}
+
+// Close starts the closing handshake from any goroutine (routing.Conn).
+func (c *conn) Close(code uint16, reason string) {
+	c.loop.execute(func() { c.startClose(code, reason) })
+}
+
+// OnOpen sets up the connection record. Connections enrolled by the relay
+// dialer or the TLS listener carry their context already.
+func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	now := time.Now().UnixNano()
+	c := &conn{e: e, gc: gc, loop: e.loopOf(gc.EventLoop()), openedNS: now, lastReadNS: now, slot: -1}
+	switch v := gc.Context().(type) {
+	case *relayDial:
+		c.dial, c.state, c.remote = v, stDialing, v.remote
+	case *tlsPeer:
+		c.remote = v.remote
+	default:
+		if a := gc.RemoteAddr(); a != nil {
+			c.remote = a.String()
+		}
+	}
+	gc.SetContext(c)
+	c.loop.add(c)
+	e.stats.Conns.Add(1)
+	e.stats.Handshaking.Add(1)
+	if c.dial != nil {
+		return c.dial.request(), gnet.None
+	}
+	return nil, gnet.None
+}
+
+// OnTraffic runs the state machine over the bytes gnet has buffered.
+func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
+	c, ok := gc.Context().(*conn)
+	if !ok {
+		return gnet.Close
+	}
+	switch c.state {
+	case stHandshake:
+		if !c.serverHandshake() {
+			return gnet.Close
+		}
+	case stDialing:
+		if !c.clientHandshake() {
+			return gnet.Close
+		}
+	}
+	if c.state == stOpen || c.state == stClosing {
+		return c.readFrames()
+	}
+	if c.state == stClosed {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// OnClose tears the connection down: detach from its endpoint or relay,
+// return buffers, count and log.
+func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
+	c, ok := gc.Context().(*conn)
+	if !ok {
+		return gnet.None
+	}
+	wasOpen := c.state == stOpen || c.state == stClosing
+	if c.state == stHandshake || c.state == stDialing {
+		e.stats.Handshaking.Add(-1)
+	}
+	c.state = stClosed
+	c.loop.remove(c)
+	c.reader.Release()
+	if c.pend != nil {
+		e.globalOut.Add(-int64(len(c.pend.B)))
+		bytebufferpool.Put(c.pend)
+		c.pend = nil
+	}
+	e.stats.Conns.Add(-1)
+	if wasOpen {
+		e.stats.Open.Add(-1)
+		code := c.closeCode
+		if code == 0 {
+			code = wsproto.CloseAbnormal
+		}
+		e.stats.countClose(code)
+		switch c.kind {
+		case kindEndpoint:
+			c.ep.Detach(c)
+			e.stats.Endpoints.Add(-1)
+		case kindRelay:
+			c.relay.Detach(c)
+			e.stats.Relays.Add(-1)
+		}
+		e.log.Info("websocket closed", "kind", kindName(c.kind), "conf", c.confID, "id", c.id,
+			"remote", c.remote, "code", code, "reason", c.closeReason, "err", errString(err))
+	}
+	if c.dial != nil {
+		c.dial.closed(c.closeCode, c.closeReason, wasOpen)
+	}
+	return gnet.None
+}
+
+func kindName(k uint8) string {
+	switch k {
+	case kindEndpoint:
+		return "endpoint"
+	case kindRelay:
+		return "relay"
+	}
+	return "none"
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// opened moves a connection whose handshake succeeded to stOpen.
+func (c *conn) opened(deflate *wsproto.Deflate, role wsproto.Role) {
+	c.state = stOpen
+	c.flate = deflate
+	c.reader.Init(role, c.e.cfg.Limits.MaxMessageSize, deflate)
+	now := time.Now().UnixNano()
+	c.lastReadNS, c.pingSentNS = now, now
+	c.tokens, c.tokensAtNS = float64(c.e.cfg.Limits.InboundQueue), now
+	c.e.stats.Handshaking.Add(-1)
+	c.e.stats.Open.Add(1)
+}
+
+// readFrames parses every complete frame gnet has buffered.
+func (c *conn) readFrames() gnet.Action {
+	buf, _ := c.gc.Peek(-1)
+	if len(buf) == 0 {
+		return gnet.None
+	}
+	c.lastReadNS = time.Now().UnixNano()
+	off := 0
+	action := gnet.None
+	for off < len(buf) && c.state != stClosed {
+		n, msg, ok, err := c.reader.Next(buf[off:])
+		if err != nil {
+			c.fail(err)
+			action = gnet.Close
+			break
+		}
+		if n == 0 {
+			break
+		}
+		off += n
+		if ok && !c.handle(msg) {
+			action = gnet.Close
+			break
+		}
+	}
+	if off > 0 {
+		c.gc.Discard(off)
+	}
+	return action
+}
+
+// handle acts on one message or control frame; false closes the socket.
+func (c *conn) handle(msg wsproto.Message) bool {
+	switch msg.Op {
+	case wsproto.OpText:
+		if c.state != stOpen {
+			return true // after our close frame, data is ignored
+		}
+		c.e.stats.MessagesReceived.Add(1)
+		if !c.admit() {
+			c.e.router.Stats().Drop(routing.DropInboundFlood)
+			return true
+		}
+		switch c.kind {
+		case kindEndpoint:
+			c.e.router.HandleEndpoint(c.ep, c, msg.Payload, c.loop)
+		case kindRelay:
+			c.e.router.HandleRelay(c.relay, c, msg.Payload, c.loop)
+		}
+	case wsproto.OpBinary:
+		c.e.router.Stats().Drop(routing.DropBinary)
+	case wsproto.OpPing:
+		if c.state == stOpen {
+			c.writeControl(wsproto.OpPong, msg.Payload)
+		}
+	case wsproto.OpPong:
+		// lastReadNS was refreshed: the peer is alive.
+	case wsproto.OpClose:
+		return c.peerClosed(msg)
+	}
+	return true
+}
+
+// admit applies the inbound token bucket: InboundRate messages per second
+// with a burst of InboundQueue. It never blocks; excess messages are dropped.
+func (c *conn) admit() bool {
+	lim := &c.e.cfg.Limits
+	if lim.InboundRate <= 0 {
+		return true
+	}
+	now := time.Now().UnixNano()
+	c.tokens += float64(now-c.tokensAtNS) / 1e9 * float64(lim.InboundRate)
+	c.tokensAtNS = now
+	if burst := float64(max(lim.InboundQueue, 1)); c.tokens > burst {
+		c.tokens = burst
+	}
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+// peerClosed answers the peer's close frame. If we sent ours first, the
+// handshake is complete; otherwise echo its code. Either way the server
+// then closes the TCP connection.
+func (c *conn) peerClosed(msg wsproto.Message) bool {
+	if c.state == stOpen {
+		c.closeCode, c.closeReason = msg.Code, string(msg.Payload)
+		var body []byte
+		if msg.Code != wsproto.CloseNoStatus {
+			body = wsproto.AppendClose(nil, msg.Code, "")
+		} else {
+			body = wsproto.AppendFrame(nil, wsproto.OpClose, true, nil)
+		}
+		c.appendPending(body)
+		c.flushPending()
+	}
+	return false
+}
+
+// fail closes the connection for a protocol error with the error's code.
+func (c *conn) fail(err error) {
+	code, reason := wsproto.CloseProtocolError, err.Error()
+	if ce, ok := err.(*wsproto.CloseError); ok {
+		code, reason = ce.Code, ce.Reason
+	}
+	c.e.stats.ProtocolErrors.Add(1)
+	if c.state == stOpen {
+		c.closeCode, c.closeReason = code, reason
+		c.appendPending(wsproto.AppendClose(nil, code, reason))
+		c.flushPending()
+	}
+	c.state = stClosing
+}
+
+// startClose sends our close frame after any pending frames; the socket
+// closes when the peer answers or after closeWait.
+func (c *conn) startClose(code uint16, reason string) {
+	switch c.state {
+	case stOpen:
+		c.closeCode, c.closeReason = code, reason
+		c.appendPending(wsproto.AppendClose(nil, code, reason))
+		c.flushPending()
+		c.state = stClosing
+		c.closeSentNS = time.Now().UnixNano()
+	case stHandshake, stDialing:
+		c.state = stClosed
+		c.gc.Close()
+	}
+}
+
+// writeControl queues a control frame (pong, ping) for this round's flush.
+func (c *conn) writeControl(op wsproto.OpCode, payload []byte) {
+	if c.pend == nil {
+		c.pend = bytebufferpool.Get()
+	}
+	before := len(c.pend.B)
+	c.pend.B = wsproto.AppendFrame(c.pend.B, op, true, payload)
+	c.e.globalOut.Add(int64(len(c.pend.B) - before))
+	c.loop.markDirty(c)
+}
+
+func (c *conn) appendPending(b []byte) {
+	if c.pend == nil {
+		c.pend = bytebufferpool.Get()
+	}
+	c.pend.B = append(c.pend.B, b...)
+	c.e.globalOut.Add(int64(len(b)))
+}
+
+// enqueue copies a routed frame into the pending buffer, applying the
+// outbound budget: droppable classes go first, and a connection that stays
+// over budget is closed by its timer.
+func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
+	if c.state != stOpen {
+		return
+	}
+	b := f.Bytes()
+	if c.flate != nil && len(f.Payload()) >= compressMin {
+		if cb := f.Compressed(); cb != nil {
+			b = cb
+		}
+	}
+	lim := &c.e.cfg.Limits
+	queued := c.gc.OutboundBuffered()
+	if c.pend != nil {
+		queued += len(c.pend.B)
+	}
+	over := lim.OutboundBudget > 0 && queued+len(b) > lim.OutboundBudget
+	globalOver := lim.GlobalOutbound > 0 && c.e.globalOut.Load()+int64(len(b)) > lim.GlobalOutbound
+	if (over || globalOver) && class.Droppable() {
+		c.e.router.Stats().Drop(routing.DropSlowReceiver)
+		c.countDrop()
+		return
+	}
+	if over {
+		if c.overSinceNS == 0 {
+			c.overSinceNS = time.Now().UnixNano()
+		}
+		if queued > 4*lim.OutboundBudget {
+			// Far past the budget: do not let one reader grow memory further.
+			c.e.stats.SlowClosed.Add(1)
+			c.e.router.Stats().Drop(routing.DropSlowReceiver)
+			c.startClose(wsproto.ClosePolicyViolation, "slow consumer")
+			return
+		}
+	}
+	c.appendPending(b)
+	c.e.stats.MessagesSent.Add(1)
+	c.loop.markDirty(c)
+}
+
+func (c *conn) countDrop() {
+	switch c.kind {
+	case kindEndpoint:
+		c.ep.Dropped.Add(1)
+	case kindRelay:
+		c.relay.Dropped.Add(1)
+	}
+}
+
+// flushPending writes the pending buffer with one write; gnet keeps what
+// the socket does not take and sends it when writable.
+func (c *conn) flushPending() {
+	if c.pend == nil {
+		return
+	}
+	if n := len(c.pend.B); n > 0 && c.state != stClosed {
+		_, _ = c.gc.Write(c.pend.B)
+		c.e.globalOut.Add(-int64(n))
+	}
+	bytebufferpool.Put(c.pend)
+	c.pend = nil
+	if lim := c.e.cfg.Limits.OutboundBudget; lim > 0 && c.overSinceNS != 0 && c.gc.OutboundBuffered() <= lim {
+		c.overSinceNS = 0
+	}
+}
+
+// checkTimers applies the handshake timeout, keepalive pings, the idle
+// timeout, the slow-consumer grace and the close wait.
+func (c *conn) checkTimers(now int64) {
+	cfg := c.e.cfg
+	switch c.state {
+	case stHandshake, stDialing:
+		if t := cfg.Limits.HandshakeTimeout; t > 0 && now-c.openedNS > int64(t) {
+			c.e.stats.HandshakeTimeouts.Add(1)
+			c.state = stClosed
+			c.gc.Close()
+		}
+	case stOpen:
+		ws := cfg.WebSockets
+		if t := ws.IdleTimeout; t > 0 && now-c.lastReadNS > int64(t) {
+			c.e.stats.IdleClosed.Add(1)
+			c.startClose(wsproto.CloseGoingAway, "idle timeout")
+			return
+		}
+		if g := cfg.Limits.OutboundGrace; c.overSinceNS != 0 && now-c.overSinceNS > int64(g) {
+			if c.gc.OutboundBuffered() > cfg.Limits.OutboundBudget {
+				c.e.stats.SlowClosed.Add(1)
+				c.startClose(wsproto.ClosePolicyViolation, "slow consumer")
+				return
+			}
+			c.overSinceNS = 0
+		}
+		if iv := ws.KeepalivePingInterval; ws.SendKeepalivePings && iv > 0 &&
+			now-c.lastReadNS >= int64(iv) && now-c.pingSentNS >= int64(iv) {
+			c.pingSentNS = now
+			c.e.stats.PingsSent.Add(1)
+			c.writeControl(wsproto.OpPing, nil)
+		}
+	case stClosing:
+		if now-c.closeSentNS > int64(closeWait) {
+			c.state = stClosed
+			c.gc.Close()
+		}
+	}
+}

@@ -1,0 +1,266 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/routing"
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+)
+
+// Engine is the public WebSocket server of one bridge: a gnet reactor that
+// accepts /colibri-ws and /colibri-relay-ws connections, authenticates them
+// against the conference table and feeds their messages to the router.
+type Engine struct {
+	gnet.BuiltinEventEngine
+
+	cfg    *config.Config
+	table  *routing.Table
+	router *routing.Router
+	log    *slog.Logger
+	stats  Stats
+
+	eng       gnet.Engine
+	addr      string // the listener's address once started
+	booted    chan struct{}
+	done      chan error
+	stopping  atomic.Bool
+	loopsMu   sync.Mutex
+	loops     map[gnet.EventLoop]*loop
+	loopList  atomic.Pointer[[]*loop]
+	tick      time.Duration
+	globalOut atomic.Int64 // bytes queued for all connections
+	tls       *tlsListener
+	dialers   sync.WaitGroup
+	dialCtx   context.Context
+	dialStop  context.CancelFunc
+}
+
+// New builds an engine for cfg over table. hooks connect an embedder to the
+// messages the bridge consumes. log receives one line per connection
+// lifecycle event; it never sees a URL secret.
+func New(cfg *config.Config, table *routing.Table, hooks routing.Hooks, log *slog.Logger) *Engine {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{cfg: cfg, table: table, log: log, loops: map[gnet.EventLoop]*loop{}}
+	e.router = routing.NewRouter(hooks, e, log)
+	e.tick = tickInterval(cfg)
+	e.dialCtx, e.dialStop = context.WithCancel(context.Background())
+	empty := []*loop{}
+	e.loopList.Store(&empty)
+	return e
+}
+
+// Router returns the router the engine feeds.
+func (e *Engine) Router() *routing.Router { return e.router }
+
+// Table returns the conference table.
+func (e *Engine) Table() *routing.Table { return e.table }
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() *Stats { return &e.stats }
+
+// Addr returns the plain listener's host:port once Start returned.
+func (e *Engine) Addr() string { return e.addr }
+
+// TLSAddr returns the TLS listener's host:port, "" if there is none.
+func (e *Engine) TLSAddr() string {
+	if e.tls == nil {
+		return ""
+	}
+	return e.tls.ln.Addr().String()
+}
+
+// tickInterval picks how often timers are checked: a quarter of the
+// shortest timer, between 10 ms and 1 s.
+func tickInterval(cfg *config.Config) time.Duration {
+	d := cfg.Limits.HandshakeTimeout
+	for _, x := range []time.Duration{cfg.WebSockets.IdleTimeout, cfg.WebSockets.KeepalivePingInterval, cfg.Limits.OutboundGrace} {
+		if x > 0 && (d <= 0 || x < d) {
+			d = x
+		}
+	}
+	d /= 4
+	return min(max(d, 10*time.Millisecond), time.Second)
+}
+
+// Start listens on the public port(s) and returns once the reactor runs.
+func (e *Engine) Start() error {
+	pub := e.cfg.Public
+	if pub.Port > 0 || pub.Port == 0 && !pub.TLS() {
+		if err := e.startPlain(); err != nil {
+			return err
+		}
+	}
+	if pub.TLS() {
+		if e.eng == (gnet.Engine{}) {
+			// The TLS path enrolls connections into gnet loops: it needs the
+			// reactor even without a plain listener. Listen on loopback only.
+			if err := e.startReactor("127.0.0.1", 0); err != nil {
+				return err
+			}
+		}
+		if err := e.startTLS(); err != nil {
+			e.Stop(context.Background())
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) startPlain() error {
+	host := e.cfg.Public.Host
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	return e.startReactor(host, e.cfg.Public.Port)
+}
+
+func (e *Engine) startReactor(host string, port int) error {
+	e.booted = make(chan struct{})
+	e.done = make(chan error, 1)
+	addr := "tcp://" + net.JoinHostPort(host, strconv.Itoa(port))
+	go func() {
+		e.done <- gnet.Run(e, addr,
+			gnet.WithMulticore(true),
+			gnet.WithReuseAddr(true),
+			gnet.WithTicker(true),
+			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithTCPKeepAlive(time.Minute),
+			gnet.WithLogger(gnetLogger{e.log}),
+		)
+	}()
+	select {
+	case <-e.booted:
+	case err := <-e.done:
+		if err == nil {
+			err = errors.New("engine stopped during start-up")
+		}
+		return fmt.Errorf("engine: listen on %s: %w", addr, err)
+	}
+	a, err := listenerAddr(e.eng)
+	if err != nil {
+		return err
+	}
+	e.addr = a
+	return nil
+}
+
+// listenerAddr reads the bound address of the engine's listener (port 0
+// picks a free one, which tests use).
+func listenerAddr(eng gnet.Engine) (string, error) {
+	fd, err := eng.Dup()
+	if err != nil {
+		return "", fmt.Errorf("engine: dup listener: %w", err)
+	}
+	defer unix.Close(fd)
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return "", fmt.Errorf("engine: getsockname: %w", err)
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port)), nil
+	case *unix.SockaddrInet6:
+		return net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port)), nil
+	}
+	return "", fmt.Errorf("engine: unexpected listener address %T", sa)
+}
+
+// OnBoot records the gnet engine and releases Start.
+func (e *Engine) OnBoot(eng gnet.Engine) gnet.Action {
+	e.eng = eng
+	close(e.booted)
+	return gnet.None
+}
+
+// Stop closes every WebSocket with 1001 "shutting down", gives peers until
+// ctx ends to answer the closing handshake, then stops the reactor.
+func (e *Engine) Stop(ctx context.Context) error {
+	if !e.stopping.CompareAndSwap(false, true) {
+		return nil
+	}
+	e.dialStop()
+	if e.tls != nil {
+		e.tls.close()
+	}
+	if e.eng == (gnet.Engine{}) {
+		return nil
+	}
+	e.closeAll(1001, "shutting down")
+	e.waitConnsClosed(ctx)
+	err := e.eng.Stop(context.Background())
+	<-e.done
+	e.dialers.Wait()
+	if e.tls != nil {
+		e.tls.wait()
+	}
+	return err
+}
+
+// closeAll starts the closing handshake on every connection of every loop.
+func (e *Engine) closeAll(code uint16, reason string) {
+	for _, l := range *e.loopList.Load() {
+		l.execute(func() {
+			for _, c := range l.conns {
+				c.startClose(code, reason)
+			}
+		})
+	}
+}
+
+// waitConnsClosed polls the connection count until zero or ctx ends.
+func (e *Engine) waitConnsClosed(ctx context.Context) {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for e.stats.Open.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// loopOf returns the loop record of el, creating it on first use.
+func (e *Engine) loopOf(el gnet.EventLoop) *loop {
+	e.loopsMu.Lock()
+	defer e.loopsMu.Unlock()
+	l := e.loops[el]
+	if l == nil {
+		l = newLoop(e, el, len(e.loops))
+		e.loops[el] = l
+		list := append(append([]*loop(nil), *e.loopList.Load()...), l)
+		e.loopList.Store(&list)
+	}
+	return l
+}
+
+// OnTick schedules a timer sweep on every loop.
+func (e *Engine) OnTick() (time.Duration, gnet.Action) {
+	now := time.Now().UnixNano()
+	for _, l := range *e.loopList.Load() {
+		l.execute(func() { l.sweep(now) })
+	}
+	return e.tick, gnet.None
+}
+
+// gnetLogger sends gnet's own log lines to slog (never to stdout, where
+// they would corrupt `go test -bench` output).
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug(fmt.Sprintf(f, a...), "src", "gnet") }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug(fmt.Sprintf(f, a...), "src", "gnet") }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn(fmt.Sprintf(f, a...), "src", "gnet") }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...), "src", "gnet") }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...), "src", "gnet") }

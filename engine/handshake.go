@@ -1,0 +1,205 @@
+package engine
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/colibri-bus/colibri/routing"
+	"github.com/colibri-bus/colibri/wsproto"
+)
+
+// authFailed is the one body of every 403, so that a probe cannot tell an
+// unknown conference from an unknown endpoint or a wrong pwd (as Jitsi).
+const authFailed = "authentication failed"
+
+// Path prefixes served on the public port.
+const (
+	prefixEndpoint = "/colibri-ws/"
+	prefixRelay    = "/colibri-relay-ws/"
+)
+
+// serverHandshake reads the HTTP upgrade request. It returns false when the
+// connection must close (an HTTP error was written). It consumes nothing
+// until the header is complete; bytes after the header stay for frames.
+func (c *conn) serverHandshake() bool {
+	buf, _ := c.gc.Peek(-1)
+	end := wsproto.HeaderEnd(buf)
+	limit := c.e.cfg.Limits.MaxHeaderSize
+	if end == 0 {
+		if limit > 0 && len(buf) > limit {
+			c.reject(431, "request header too large", "")
+			return false
+		}
+		return true
+	}
+	if limit > 0 && end > limit {
+		c.reject(431, "request header too large", "")
+		return false
+	}
+	var req wsproto.Request
+	if err := wsproto.ParseRequest(buf[:end], &req); err != nil {
+		c.rejectErr(err)
+		return false
+	}
+	kind, sid, confID, id, ok := parsePath(req.Path)
+	if !req.IsUpgradeAttempt() {
+		if kind == kindNone {
+			c.reject(404, "not found", "")
+		} else {
+			c.reject(405, "method not allowed: this URL takes a WebSocket upgrade", "Allow: GET\r\n")
+		}
+		return false
+	}
+	if err := req.Validate(); err != nil {
+		c.rejectErr(err)
+		return false
+	}
+	if !ok || !c.e.cfg.WebSockets.Enabled {
+		c.reject(404, "invalid path", "")
+		return false
+	}
+	if sid != c.e.cfg.WebSockets.ServerID {
+		c.e.log.Warn("server-id mismatch", "want", c.e.cfg.WebSockets.ServerID, "got", sid, "remote", c.remote)
+		c.reject(404, "server ID mismatch", "")
+		return false
+	}
+	if max := c.e.cfg.Limits.MaxConnections; max > 0 && int(c.e.stats.Open.Load()) >= max {
+		c.reject(503, "too many connections", "Retry-After: 5\r\n")
+		return false
+	}
+	if c.e.stopping.Load() {
+		c.reject(503, "shutting down", "")
+		return false
+	}
+	pwd := queryPassword(req.RawQuery)
+	conf := c.e.table.Conference(confID)
+	c.confID, c.id, c.kind = confID, id, kind
+	if !c.authenticate(conf, pwd) {
+		c.e.stats.AuthFailures.Add(1)
+		c.e.log.Warn("websocket authentication failed", "kind", kindName(kind), "conf", confID, "id", id, "remote", c.remote)
+		c.kind = kindNone
+		c.reject(403, authFailed, "")
+		return false
+	}
+	var deflate *wsproto.Deflate
+	if c.e.cfg.WebSockets.EnableCompression {
+		if d, ok := wsproto.NegotiateDeflate(req.Extensions); ok {
+			deflate = &d
+		}
+	}
+	resp := wsproto.AppendUpgradeResponse(make([]byte, 0, 256), req.Key, deflate)
+	_, _ = c.gc.Write(resp)
+	c.gc.Discard(end)
+	c.opened(deflate, wsproto.Server)
+	return c.attach(false)
+}
+
+// authenticate finds the endpoint or relay and checks pwd in constant time.
+func (c *conn) authenticate(conf *routing.Conference, pwd string) bool {
+	if conf == nil || pwd == "" {
+		return false
+	}
+	switch c.kind {
+	case kindEndpoint:
+		if ep := conf.Endpoint(c.id); ep != nil && ep.CheckPassword(pwd) {
+			c.ep = ep
+			return true
+		}
+	case kindRelay:
+		if r := conf.Relay(c.id); r != nil && r.CheckPassword(pwd) {
+			c.relay = r
+			return true
+		}
+	}
+	return false
+}
+
+// attach makes c the current socket of its endpoint or relay, closes the
+// socket it replaces with 1000 "replaced", and sends ServerHello. dialled
+// tells the relay side which end we are.
+func (c *conn) attach(dialler bool) bool {
+	var old routing.Conn
+	var err error
+	switch c.kind {
+	case kindEndpoint:
+		old, err = c.ep.Attach(c)
+	case kindRelay:
+		old, err = c.relay.Attach(c)
+	}
+	if err != nil { // expired between lookup and attach
+		reason := routing.ReasonEndpointClosed
+		if c.kind == kindRelay {
+			reason = routing.ReasonRelayClosed
+		}
+		c.kind = kindNone
+		c.startClose(wsproto.CloseGoingAway, reason)
+		return true
+	}
+	if old != nil {
+		old.Close(wsproto.CloseNormal, routing.ReasonReplaced)
+		c.e.stats.Replaced.Add(1)
+	}
+	c.e.log.Info("websocket connected", "kind", kindName(c.kind), "conf", c.confID, "id", c.id,
+		"remote", c.remote, "deflate", c.flate != nil, "replaced", old != nil)
+	switch c.kind {
+	case kindEndpoint:
+		c.e.stats.Endpoints.Add(1)
+		c.e.router.EndpointConnected(c.ep, c, c.loop)
+	case kindRelay:
+		c.e.stats.Relays.Add(1)
+		c.e.router.RelayConnected(c.relay, c, !dialler, c.loop)
+	}
+	return true
+}
+
+// reject writes an HTTP error response; the caller closes the connection.
+func (c *conn) reject(status int, body, header string) {
+	c.e.stats.countReject(status)
+	_, _ = c.gc.Write(wsproto.AppendHTTPResponse(nil, status, header, body+"\n"))
+	c.state = stClosed
+}
+
+func (c *conn) rejectErr(err error) {
+	if he, ok := err.(*wsproto.HTTPError); ok {
+		c.reject(he.Status, he.Reason, he.Header)
+		return
+	}
+	c.reject(400, err.Error(), "")
+}
+
+// parsePath splits /colibri-ws/{server-id}/{conf-id}/{id}[/...] (or
+// /colibri-relay-ws/...). Like Jitsi, segments past the third are ignored.
+// kind is kindNone for paths outside both prefixes; ok is false when the
+// prefix matches but fewer than three non-empty segments follow.
+func parsePath(path string) (kind uint8, sid, confID, id string, ok bool) {
+	var rest string
+	switch {
+	case strings.HasPrefix(path, prefixEndpoint):
+		kind, rest = kindEndpoint, path[len(prefixEndpoint):]
+	case strings.HasPrefix(path, prefixRelay):
+		kind, rest = kindRelay, path[len(prefixRelay):]
+	case path == "/colibri-ws" || path == "/colibri-relay-ws":
+		return kindEndpoint, "", "", "", false
+	default:
+		return kindNone, "", "", "", false
+	}
+	parts := strings.SplitN(rest, "/", 4)
+	if len(parts) < 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return kind, "", "", "", false
+	}
+	return kind, parts[0], parts[1], parts[2], true
+}
+
+// queryPassword returns the pwd query parameter. Unlike Jitsi, which takes
+// everything after a leading "pwd=", any position works and other
+// parameters are ignored; a missing pwd is a 403, not a 500.
+func queryPassword(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	v, err := url.ParseQuery(raw)
+	if err != nil {
+		return ""
+	}
+	return v.Get("pwd")
+}

@@ -1,0 +1,185 @@
+package engine
+
+import (
+	"context"
+	"sync"
+
+	"github.com/colibri-bus/colibri/routing"
+	"github.com/colibri-bus/colibri/wsproto"
+	"github.com/panjf2000/gnet/v2"
+)
+
+// loop is the engine's record of one gnet event loop. Every field is owned
+// by the loop's goroutine; other goroutines reach it only through execute.
+type loop struct {
+	e     *Engine
+	el    gnet.EventLoop
+	index int
+	conns []*conn // every open connection of the loop, for timers and shutdown
+
+	dirty     []*conn // connections with bytes pending, flushed once per round
+	flushSet  bool    // a flush task is queued
+	flushTask gnet.Runnable
+
+	// groups collects, during one Deliver, the receivers on other loops.
+	groups []remoteGroup
+	lastNS int64 // time of the last sweep, for idle and grace checks
+}
+
+// remoteGroup is the receivers of one Deliver that live on another loop.
+type remoteGroup struct {
+	to    *loop
+	conns []*conn
+}
+
+func newLoop(e *Engine, el gnet.EventLoop, index int) *loop {
+	l := &loop{e: e, el: el, index: index}
+	l.flushTask = gnet.RunnableFunc(func(context.Context) error { l.flush(); return nil })
+	return l
+}
+
+// execute runs f on the loop's goroutine.
+func (l *loop) execute(f func()) {
+	_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error { f(); return nil }))
+}
+
+// add registers c for timers and shutdown.
+func (l *loop) add(c *conn) {
+	c.slot = len(l.conns)
+	l.conns = append(l.conns, c)
+}
+
+// remove forgets c (swap-delete).
+func (l *loop) remove(c *conn) {
+	i := c.slot
+	if i < 0 || i >= len(l.conns) || l.conns[i] != c {
+		return
+	}
+	last := len(l.conns) - 1
+	l.conns[i] = l.conns[last]
+	l.conns[i].slot = i
+	l.conns[last] = nil
+	l.conns = l.conns[:last]
+	c.slot = -1
+}
+
+// markDirty schedules c's pending bytes for the end of this loop round.
+func (l *loop) markDirty(c *conn) {
+	if c.dirty {
+		return
+	}
+	c.dirty = true
+	l.dirty = append(l.dirty, c)
+	if !l.flushSet {
+		l.flushSet = true
+		_ = l.el.Execute(context.Background(), l.flushTask)
+	}
+}
+
+// flush writes every dirty connection's pending bytes with one write each.
+// It runs as a low-priority task, after the loop has handled the round's
+// readable sockets, so frames produced in one round leave together.
+func (l *loop) flush() {
+	l.flushSet = false
+	for i, c := range l.dirty {
+		l.dirty[i] = nil
+		c.dirty = false
+		c.flushPending()
+	}
+	l.dirty = l.dirty[:0]
+}
+
+// sweep applies the connection timers of the loop.
+func (l *loop) sweep(now int64) {
+	l.lastNS = now
+	for i := len(l.conns) - 1; i >= 0; i-- {
+		if i < len(l.conns) {
+			l.conns[i].checkTimers(now)
+		}
+	}
+}
+
+// Deliver queues f on every connection in to (routing.Sink). Receivers on
+// this loop get the frame copied into their pending buffer now; receivers
+// on other loops get it through one task per loop, not one per receiver.
+// It must run on l's goroutine.
+func (l *loop) Deliver(f *wsproto.SharedFrame, class routing.Class, to []routing.Conn) {
+	for _, rc := range to {
+		c := rc.(*conn)
+		if c.loop == l {
+			c.enqueue(f, class)
+			continue
+		}
+		g := l.groupFor(c.loop)
+		g.conns = append(g.conns, c)
+	}
+	for i := range l.groups {
+		g := &l.groups[i]
+		if len(g.conns) > 0 {
+			g.to.deliverRemote(f, class, g.conns)
+			clear(g.conns)
+			g.conns = g.conns[:0]
+		}
+	}
+}
+
+func (l *loop) groupFor(to *loop) *remoteGroup {
+	for i := range l.groups {
+		if l.groups[i].to == to {
+			return &l.groups[i]
+		}
+	}
+	l.groups = append(l.groups, remoteGroup{to: to})
+	return &l.groups[len(l.groups)-1]
+}
+
+// remoteTask carries one frame to several receivers on another loop.
+type remoteTask struct {
+	f     *wsproto.SharedFrame
+	class routing.Class
+	conns []*conn
+	to    *loop
+}
+
+var remoteTasks = sync.Pool{New: func() any { return new(remoteTask) }}
+
+// Run delivers the frame on the receiving loop, then recycles the task.
+func (t *remoteTask) Run(context.Context) error {
+	for _, c := range t.conns {
+		c.enqueue(t.f, t.class)
+	}
+	t.f.Release()
+	clear(t.conns)
+	t.conns = t.conns[:0]
+	t.f = nil
+	remoteTasks.Put(t)
+	return nil
+}
+
+// deliverRemote queues one task on l (from any goroutine) that enqueues f
+// for conns. It takes a reference on f that the task releases.
+func (l *loop) deliverRemote(f *wsproto.SharedFrame, class routing.Class, conns []*conn) {
+	t := remoteTasks.Get().(*remoteTask)
+	t.f, t.class, t.to = f, class, l
+	t.conns = append(t.conns, conns...)
+	f.Retain()
+	if err := l.el.Execute(context.Background(), t); err != nil {
+		t.f.Release() // engine shutting down: the frame is dropped with the loop
+	}
+}
+
+// Deliver is the engine's sink for messages that originate off the loops
+// (REST calls, an embedder's goroutines): every receiver's loop gets one task.
+func (e *Engine) Deliver(f *wsproto.SharedFrame, class routing.Class, to []routing.Conn) {
+	var byLoop map[*loop][]*conn
+	for _, rc := range to {
+		c := rc.(*conn)
+		if byLoop == nil {
+			byLoop = make(map[*loop][]*conn, 2)
+		}
+		byLoop[c.loop] = append(byLoop[c.loop], c)
+	}
+	for l, cs := range byLoop {
+		l.deliverRemote(f, class, cs)
+	}
+}

@@ -1,0 +1,59 @@
+package engine
+
+import "sync/atomic"
+
+// Stats are the engine's counters; every field is safe for concurrent use.
+type Stats struct {
+	Conns       atomic.Int64 // TCP connections in any state
+	Handshaking atomic.Int64 // connections before the upgrade
+	Open        atomic.Int64 // WebSockets (open or closing)
+	Endpoints   atomic.Int64 // endpoint WebSockets attached
+	Relays      atomic.Int64 // relay WebSockets attached
+
+	MessagesReceived  atomic.Uint64 // text messages read
+	MessagesSent      atomic.Uint64 // text frames queued for writing
+	PingsSent         atomic.Uint64
+	Replaced          atomic.Uint64 // sockets replaced by a newer one
+	AuthFailures      atomic.Uint64 // 403s
+	HandshakeTimeouts atomic.Uint64
+	IdleClosed        atomic.Uint64
+	SlowClosed        atomic.Uint64 // closed for staying over the outbound budget
+	ProtocolErrors    atomic.Uint64
+
+	CloseNormal   atomic.Uint64 // close status 1000, 1001 or 1005 (Jitsi's "normal")
+	CloseAbnormal atomic.Uint64 // any other status, 1006 when no close frame
+
+	Rejects [6]atomic.Uint64 // handshake rejections: 400, 403, 404, 405, 431/426, 503
+}
+
+func (s *Stats) countClose(code uint16) {
+	switch code {
+	case 1000, 1001, 1005:
+		s.CloseNormal.Add(1)
+	default:
+		s.CloseAbnormal.Add(1)
+	}
+}
+
+// RejectStatuses names the slots of Stats.Rejects.
+var RejectStatuses = [6]string{"400", "403", "404", "405", "4xx", "503"}
+
+func (s *Stats) countReject(status int) {
+	i := 4
+	switch status {
+	case 400:
+		i = 0
+	case 403:
+		i = 1
+	case 404:
+		i = 2
+	case 405:
+		i = 3
+	case 503:
+		i = 5
+	}
+	s.Rejects[i].Add(1)
+}
+
+// QueuedBytes returns the bytes waiting in the engine's own pending buffers.
+func (e *Engine) QueuedBytes() int64 { return e.globalOut.Load() }
