@@ -428,3 +428,31 @@ func TestSharedFrameCompressed(t *testing.T) {
 	}()
 	small.Release()
 }
+
+// Compressed and Release race from several goroutines (run with -race).
+func TestSharedFrameConcurrent(t *testing.T) {
+	p := []byte(strings.Repeat("shared broadcast payload ", 40))
+	f := NewSharedFrame(OpText, p)
+	const receivers = 8
+	results := make(chan []byte, receivers)
+	for range receivers {
+		f.Retain()
+	}
+	for range receivers {
+		go func() {
+			c := f.Compressed()
+			results <- append([]byte(nil), c...)
+			f.Release()
+		}()
+	}
+	first := <-results
+	for range receivers - 1 {
+		if got := <-results; !bytes.Equal(got, first) {
+			t.Fatal("receivers saw different compressed frames")
+		}
+	}
+	if len(first) == 0 || len(first) >= len(f.Bytes()) {
+		t.Fatalf("compressed frame of %d bytes for a %d-byte frame", len(first), len(f.Bytes()))
+	}
+	f.Release()
+}
