@@ -235,11 +235,19 @@ func (c *conn) handle(msg wsproto.Message) bool {
 			c.e.router.Stats().Drop(routing.DropInboundFlood)
 			return true
 		}
+		sample := c.e.stats.MessagesReceived.Load()&15 == 0
+		var start time.Time
+		if sample {
+			start = time.Now()
+		}
 		switch c.kind {
 		case kindEndpoint:
 			c.e.router.HandleEndpoint(c.ep, c, msg.Payload, c.loop)
 		case kindRelay:
 			c.e.router.HandleRelay(c.relay, c, msg.Payload, c.loop)
+		}
+		if sample {
+			c.e.router.Stats().RouteNanos.Observe(uint64(time.Since(start)))
 		}
 	case wsproto.OpBinary:
 		c.e.router.Stats().Drop(routing.DropBinary)

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
@@ -22,8 +24,8 @@ type loop struct {
 	flushTask gnet.Runnable
 
 	// groups collects, during one Deliver, the receivers on other loops.
-	groups []remoteGroup
-	lastNS int64 // time of the last sweep, for idle and grace checks
+	groups    []remoteGroup
+	heartbeat atomic.Int64 // time of the last sweep; read by the health check
 }
 
 // remoteGroup is the receivers of one Deliver that live on another loop.
@@ -91,7 +93,7 @@ func (l *loop) flush() {
 
 // sweep applies the connection timers of the loop.
 func (l *loop) sweep(now int64) {
-	l.lastNS = now
+	l.heartbeat.Store(time.Now().UnixNano())
 	for i := len(l.conns) - 1; i >= 0; i-- {
 		if i < len(l.conns) {
 			l.conns[i].checkTimers(now)

@@ -152,6 +152,7 @@ func (r *Router) deliver(out Sink, f *wsproto.SharedFrame, c Class, conns []Conn
 	}
 	out.Deliver(f, c, conns)
 	r.stats.Delivered.Add(uint64(len(conns)))
+	r.stats.FanOut.Observe(uint64(len(conns)))
 }
 
 // appendWithFrom appends msg with its "from" member replaced by fromMember

@@ -44,6 +44,13 @@ type Stats struct {
 	Received  atomic.Uint64 // text messages received on endpoint and relay sockets
 	Delivered atomic.Uint64 // frames handed to the transport (one per receiver)
 	dropped   [numDropReasons]atomic.Uint64
+
+	// FanOut is the number of receivers of each routed message.
+	FanOut Histogram
+	// RouteNanos is the time to route one message (classify, rewrite,
+	// encode, hand to the sink), sampled on one message in 16 by the
+	// transport; nanoseconds.
+	RouteNanos Histogram
 }
 
 func (s *Stats) drop(d DropReason) { s.dropped[d].Add(1) }
