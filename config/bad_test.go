@@ -102,3 +102,12 @@ func TestUnreadableOrUnparsableFile(t *testing.T) {
 	_, _, err = Load(path, nil)
 	errorMentions(t, err, "config: "+path+": parse error")
 }
+
+// Warnings come back with the error: a typo is often why a value is wrong.
+func TestWarningsWithError(t *testing.T) {
+	_, warns, err := loadString(t, `videobridge.websockets { server-idd = jvb1, server-id = "" }`, nil)
+	errorMentions(t, err, "videobridge.websockets.server-id")
+	if len(warns) != 1 || !strings.Contains(warns[0].String(), "did you mean server-id?") {
+		t.Errorf("warnings %q, want the did-you-mean for server-idd", warns)
+	}
+}

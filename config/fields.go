@@ -149,6 +149,25 @@ var checked = []string{
 	keyREST,
 }
 
+// loose are sections that also hold keys of Jitsi features this bridge
+// lacks, so their unknown keys are not reported, except near-misses of the
+// sections this bridge reads (videobridge.websocket, videobrige). ours are
+// those sections; jitsi are Jitsi's names that are never a typo, even when
+// close to one of ours.
+var loose = []struct {
+	path        string
+	ours, jitsi []string
+}{
+	{"", []string{"videobridge"}, []string{"ice4j", "jmt", "jicoco"}},
+	{"videobridge", []string{"http-servers", "websockets", "relay", "apis", "octo"}, []string{
+		"cc", "ice", "sctp", "stats", "health", "shutdown", "version", "rest", "loudest",
+		"speech-activity", "load-management", "multi-stream", "initial-last-n", "ssrc-limit",
+		"connection-stats", "ep-connection-status", "redact-remote-addresses", "stats-filter-threshold",
+		"average-participant-stress", "cryptex", "sdes", "octo", "relay", "jvb-api",
+	}},
+	{"videobridge.apis", []string{"rest"}, []string{"xmpp-client", "jvb-api"}},
+}
+
 // jitsiOnly are keys Jitsi Videobridge (or jicoco's Jetty servers) reads
 // under the checked sections that this bridge knows and ignores. They get a
 // warning that says so instead of a did-you-mean.

@@ -119,6 +119,7 @@ func (l *loader) readFile(root hocon.Object) {
 		l.set[keyRelayEnabled] = true
 	}
 	l.checkUnknown(root)
+	l.checkNearMisses(root)
 }
 
 // lookup returns the value at path, or nil. A value in the way that is not
@@ -173,6 +174,37 @@ func (l *loader) checkUnknown(root hocon.Object) {
 				msg += " (did you mean " + s + "?)"
 			}
 			l.warn(full, msg)
+		}
+	}
+}
+
+// checkNearMisses warns about keys of the loose sections that look like a
+// misspelt section of ours: a misspelt section is otherwise ignored whole.
+func (l *loader) checkNearMisses(root hocon.Object) {
+	for _, sec := range loose {
+		obj := root
+		if sec.path != "" {
+			var ok bool
+			if obj, ok = find(root, sec.path).(hocon.Object); !ok {
+				continue
+			}
+		}
+		names := make([]string, 0, len(obj))
+		for name := range obj {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			if slices.Contains(sec.ours, name) || slices.Contains(sec.jitsi, name) {
+				continue
+			}
+			if s := suggest(name, sec.ours); s != "" {
+				full := name
+				if sec.path != "" {
+					full = join(sec.path, name)
+				}
+				l.warn(full, "unknown key "+full+" (did you mean "+s+"?)")
+			}
 		}
 	}
 }

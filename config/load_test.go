@@ -255,6 +255,10 @@ func TestWarnings(t *testing.T) {
 		{`videobridge.http-servers.private.hots = "127.0.0.1"`, "unknown key videobridge.http-servers.private.hots (did you mean host?)"},
 		{`videobridge.relay.relayid = r1`, "unknown key videobridge.relay.relayid (did you mean relay-id?)"},
 		{`videobridge.apis.rest.enable = true`, "unknown key videobridge.apis.rest.enable (did you mean enabled?)"},
+		{`videobridge.websocket.enabled = true`, "unknown key videobridge.websocket (did you mean websockets?)"},
+		{`videobrige.websockets.enabled = true`, "unknown key videobrige (did you mean videobridge?)"},
+		{`videobridge.http-server.public.port = 9091`, "unknown key videobridge.http-server (did you mean http-servers?)"},
+		{`videobridge.apis.rst.enabled = true`, "unknown key videobridge.apis.rst (did you mean rest?)"},
 		{`videobridge.http-servers.public.tls-protocols = ["TLSv1.3"]`, "ignored key videobridge.http-servers.public.tls-protocols: TLS 1.2 and 1.3 are always used"},
 		{`videobridge.relay.region = eu`, "ignored key videobridge.relay.region"},
 		{`videobridge.websockets.domains = []`, "no domain is configured"},
@@ -316,5 +320,21 @@ func TestSuggest(t *testing.T) {
 		if got := suggest(in, known); got != want {
 			t.Errorf("suggest(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// The jvb.conf that Debian's jitsi-videobridge2 package wrote (reference
+// section 2.4): plain 9090 behind nginx, wss URLs for meet.example.com.
+func TestDebianJVBConf(t *testing.T) {
+	cfg, warns, err := Load("testdata/debian-jvb.conf", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warns) != 0 {
+		t.Errorf("warnings: %v", warns)
+	}
+	if cfg.Public.Port != 9090 || cfg.Public.TLSPort != -1 || cfg.Scheme() != "wss" ||
+		!reflect.DeepEqual(cfg.WebSockets.Domains, []string{"meet.example.com:443"}) {
+		t.Errorf("public %+v, scheme %s, domains %q", cfg.Public, cfg.Scheme(), cfg.WebSockets.Domains)
 	}
 }
