@@ -48,7 +48,7 @@ func TestParseRequestBrowser(t *testing.T) {
 		Method: "GET", Path: "/colibri-ws/default-id/8f2e1c/ep1", RawQuery: "pwd=abcDEF123", Proto: "HTTP/1.1",
 		Host: "localhost:9090", Upgrade: true, ConnectionUpgrade: true, Version: "13",
 		Key: "dGhlIHNhbXBsZSBub25jZQ==", Extensions: "permessage-deflate; client_max_window_bits",
-		Origin: "https://meet.example.com",
+		Origin:    "https://meet.example.com",
 		hostCount: 1, keyCount: 1, versionCount: 1,
 	}
 	if r != want {

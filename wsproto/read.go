@@ -83,6 +83,12 @@ func (r *Reader) releaseOut() {
 	}
 }
 
+// compressedBound is the most compressed bytes a message of limit bytes
+// can take: incompressible data costs DEFLATE 5 bytes per stored block of
+// up to 65535 bytes, plus block headers; the bound is generous, since the
+// inflated size is checked exactly anyway.
+func compressedBound(limit int) int { return limit + limit>>8 + 64 }
+
 func (r *Reader) limit() int {
 	if r.maxMessage <= 0 {
 		return DefaultMaxMessageSize
@@ -188,11 +194,14 @@ func (r *Reader) Next(buf []byte) (n int, msg Message, ok bool, err error) {
 		plen = uint64(len7)
 	}
 	if !op.IsControl() {
-		var sofar int
+		limit, sofar := r.limit(), 0
 		if op == OpContinuation {
 			sofar = r.size
 		}
-		if plen > uint64(r.limit()-sofar) {
+		if (op == OpContinuation && r.compressed) || (op != OpContinuation && rsv1) {
+			limit = compressedBound(limit)
+		}
+		if plen > uint64(limit-sofar) {
 			return 0, msg, false, errTooBig
 		}
 	}
