@@ -8,7 +8,7 @@ import (
 	"encoding/binary"
 	"sync"
 
-	"github.com/colibri-bus/colibri/bench/peers/internal/hub"
+	"github.com/colibri-bus/colibri/routing"
 	"github.com/panjf2000/gnet/v2"
 )
 
@@ -23,7 +23,7 @@ const (
 type wsConn struct {
 	gc       gnet.Conn
 	loop     *loopState
-	ep       *hub.Endpoint
+	ep       *routing.Endpoint
 	upgraded bool
 	pending  []byte
 	dirty    bool
@@ -69,7 +69,7 @@ func (h *handler) OnClose(c gnet.Conn, _ error) gnet.Action {
 	wc.pending = nil
 	wc.loop.mu.Unlock()
 	if wc.ep != nil {
-		h.s.tbl.Leave(wc.ep, wc)
+		wc.ep.Detach(wc)
 	}
 	return gnet.None
 }
@@ -135,7 +135,7 @@ func (h *handler) upgrade(wc *wsConn) (a gnet.Action, more bool) {
 		return gnet.Close, false
 	}
 	path, query, _ := bytes.Cut(f[1], []byte("?"))
-	ep, status := h.s.tbl.Authenticate(string(path), hub.PwdFromQuery(string(query)))
+	ep, status := h.s.hub.Authenticate(string(path), string(query))
 	if ep == nil {
 		_, _ = c.Write(rejection(status))
 		return gnet.Close, false
@@ -144,13 +144,17 @@ func (h *handler) upgrade(wc *wsConn) (a gnet.Action, more bool) {
 	resp := []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ")
 	resp = base64.StdEncoding.AppendEncode(resp, sum[:])
 	resp = append(resp, "\r\n\r\n"...)
-	resp = serverFrame(resp, 0x1, hub.ServerHello)
+	resp = serverFrame(resp, 0x1, serverHello)
 	_, _ = c.Discard(end + 4)
-	_, _ = c.Write(resp)
-	wc.ep, wc.upgraded = ep, true
-	if !h.s.tbl.Join(ep, wc) {
+	old, err := ep.Attach(wc)
+	if err != nil {
 		return gnet.Close, false
 	}
+	if old != nil {
+		old.Close(1000, routing.ReasonReplaced)
+	}
+	_, _ = c.Write(resp)
+	wc.ep, wc.upgraded = ep, true
 	return gnet.None, true
 }
 
@@ -224,17 +228,29 @@ func (h *handler) route(wc *wsConn, p []byte) {
 	}
 	var hb [10]byte
 	hdr := appendLen(append(hb[:0], 0x81), len(p))
-	for _, m := range wc.ep.Conf().Members() {
-		rc := m.Conn.(*wsConn)
-		if rc == wc && len(to) == 0 {
+	conf := wc.ep.Conference()
+	if len(to) > 0 {
+		if dst := conf.Endpoint(string(to)); dst != nil {
+			if rc, ok := dst.Conn().(*wsConn); ok {
+				rc.enqueue(hdr, p)
+			}
+		}
+		return
+	}
+	for _, dst := range conf.Endpoints() {
+		if dst == wc.ep {
 			continue
 		}
-		if len(to) > 0 && m.EP.ID != string(to) {
-			continue
+		if rc, ok := dst.Conn().(*wsConn); ok {
+			rc.enqueue(hdr, p)
 		}
-		rc.enqueue(hdr, p)
 	}
 }
+
+// Close implements routing.Conn: expiry and replacement close the socket.
+func (wc *wsConn) Close(code uint16, reason string) { _ = wc.gc.Close() }
+
+var serverHello = []byte(`{"colibriClass":"ServerHello"}`)
 
 // appendLen appends a server frame's payload length.
 func appendLen(b []byte, n int) []byte {

@@ -10,7 +10,6 @@ package rawgnet
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -31,7 +30,7 @@ type Config struct {
 // Server is a running rawgnet peer.
 type Server struct {
 	cfg   Config
-	tbl   *hub.Table
+	hub   *hub.Hub
 	eng   gnet.Engine
 	rest  *http.Server
 	boot  chan struct{}
@@ -51,13 +50,12 @@ func Start(cfg Config) (*Server, error) {
 		cfg.Loops = 1
 	}
 	s := &Server{cfg: cfg, boot: make(chan struct{}), done: make(chan error, 1)}
-	s.tbl = hub.NewTable(cfg.ServerID, "ws://"+cfg.Advertise, transport{})
-	ln, err := net.Listen("tcp", cfg.RESTAddr)
+	s.hub = hub.New(cfg.ServerID, cfg.Advertise, hub.NopSink{})
+	rest, err := s.hub.ServeREST(cfg.RESTAddr)
 	if err != nil {
 		return nil, err
 	}
-	s.rest = &http.Server{Handler: s.tbl.REST(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = s.rest.Serve(ln) }()
+	s.rest = rest
 	go func() {
 		s.done <- gnet.Run(&handler{s: s}, "tcp://"+cfg.WSAddr,
 			gnet.WithNumEventLoop(cfg.Loops), gnet.WithMulticore(cfg.Loops > 1),
@@ -86,16 +84,6 @@ func (s *Server) Stop() {
 
 // Wait blocks until the engine stops.
 func (s *Server) Wait() error { return <-s.done }
-
-// transport lets the hub close connections (expiry, replacement).
-type transport struct{}
-
-func (transport) Send(text []byte, to []hub.Conn) {}
-func (transport) Close(c hub.Conn, code uint16, reason string) {
-	if wc, ok := c.(*wsConn); ok {
-		_ = wc.gc.Close()
-	}
-}
 
 // nopLogger silences gnet, whose default logger writes to stdout.
 type nopLogger struct{}

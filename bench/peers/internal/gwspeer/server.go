@@ -1,0 +1,134 @@
+// Package gwspeer is the bench peer on lxzan/gws: gws's read loop per
+// connection hands text messages to routing.Router, and routed messages
+// go out through a gws Broadcaster (frame encoded once, written through
+// each connection's own async write queue).
+package gwspeer
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/colibri-bus/colibri/bench/peers/internal/hub"
+	"github.com/colibri-bus/colibri/routing"
+	"github.com/colibri-bus/colibri/wsproto"
+	"github.com/lxzan/gws"
+)
+
+// Server is a running gws peer.
+type Server struct {
+	hub  *hub.Hub
+	ws   *http.Server
+	rest *http.Server
+	up   *gws.Upgrader
+}
+
+// conn is one endpoint socket.
+type conn struct {
+	s  *gws.Conn
+	ep *routing.Endpoint
+}
+
+const sessionKey = "c"
+
+// Start listens on both addresses.
+func Start(o hub.Options) (*Server, error) {
+	o.Defaults()
+	s := &Server{}
+	s.hub = hub.New(o.ServerID, o.Advertise, sink{})
+	s.up = gws.NewUpgrader(&handler{s: s}, &gws.ServerOption{
+		ParallelEnabled:  false,
+		ReadBufferSize:   4096,
+		CheckUtf8Enabled: false,
+	})
+	ln, err := net.Listen("tcp", o.WSAddr)
+	if err != nil {
+		return nil, err
+	}
+	rest, err := s.hub.ServeREST(o.RESTAddr)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s.rest = rest
+	mux := http.NewServeMux()
+	mux.HandleFunc("/colibri-ws/", s.serveWS)
+	s.ws = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.ws.Serve(ln) }()
+	return s, nil
+}
+
+// Stop closes the listeners.
+func (s *Server) Stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = s.ws.Shutdown(ctx)
+	_ = s.rest.Close()
+}
+
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	ep, status := s.hub.Authenticate(r.URL.Path, r.URL.RawQuery)
+	if ep == nil {
+		hub.Refuse(w, status)
+		return
+	}
+	socket, err := s.up.Upgrade(w, r)
+	if err != nil {
+		return
+	}
+	c := &conn{s: socket, ep: ep}
+	socket.Session().Store(sessionKey, c)
+	if !s.hub.Attach(ep, c, sink{}) {
+		c.Close(wsproto.CloseGoingAway, routing.ReasonEndpointClosed)
+		return
+	}
+	go socket.ReadLoop()
+}
+
+// Close implements routing.Conn.
+func (c *conn) Close(code uint16, reason string) {
+	go func() { _ = c.s.WriteClose(code, []byte(reason)) }()
+}
+
+type handler struct {
+	gws.BuiltinEventHandler
+	s *Server
+}
+
+func connOf(socket *gws.Conn) *conn {
+	v, _ := socket.Session().Load(sessionKey)
+	c, _ := v.(*conn)
+	return c
+}
+
+func (h *handler) OnPing(socket *gws.Conn, payload []byte) { _ = socket.WritePong(payload) }
+
+func (h *handler) OnClose(socket *gws.Conn, _ error) {
+	if c := connOf(socket); c != nil {
+		c.ep.Detach(c)
+	}
+}
+
+func (h *handler) OnMessage(socket *gws.Conn, m *gws.Message) {
+	defer m.Close()
+	if m.Opcode != gws.OpcodeText {
+		return
+	}
+	if c := connOf(socket); c != nil {
+		h.s.hub.Router.HandleEndpoint(c.ep, c, m.Bytes(), sink{})
+	}
+}
+
+// sink encodes each routed message once with a gws Broadcaster.
+type sink struct{}
+
+func (sink) Deliver(f *wsproto.SharedFrame, _ routing.Class, to []routing.Conn) {
+	b := gws.NewBroadcaster(gws.OpcodeText, append([]byte(nil), f.Payload()...))
+	for _, rc := range to {
+		if c, ok := rc.(*conn); ok {
+			_ = b.Broadcast(c.s)
+		}
+	}
+	_ = b.Close()
+}
