@@ -30,6 +30,8 @@ type Request struct {
 	Extensions                          string // every Sec-WebSocket-Extensions value joined with ", "
 	Origin, XForwardedFor               string
 
+	// Header lines seen, to reject repeats. A Request built by hand has
+	// zeros here and is judged on its exported fields alone.
 	hostCount, keyCount, versionCount int
 }
 
@@ -181,7 +183,7 @@ func joinValue(prev string, v []byte) string {
 // IsUpgradeAttempt reports whether the request tries to open a WebSocket:
 // an Upgrade header lists "websocket" or a Sec-WebSocket-Key is present.
 // false means a plain HTTP request (the engine answers 405 or 404).
-func (r *Request) IsUpgradeAttempt() bool { return r.Upgrade || r.keyCount > 0 }
+func (r *Request) IsUpgradeAttempt() bool { return r.Upgrade || r.Key != "" || r.keyCount > 0 }
 
 // Validate checks an upgrade attempt against RFC 6455 section 4.2.1. It
 // returns *HTTPError 400 for a method other than GET, a version below
@@ -197,7 +199,7 @@ func (r *Request) Validate() error {
 	if major, minor, _ := parseHTTPVersion([]byte(r.Proto)); major < 1 || (major == 1 && minor < 1) {
 		return badRequest("HTTP version below 1.1")
 	}
-	if r.hostCount != 1 || r.Host == "" {
+	if r.hostCount > 1 || r.Host == "" {
 		return badRequest("missing or repeated Host header")
 	}
 	if !r.Upgrade {
@@ -206,10 +208,10 @@ func (r *Request) Validate() error {
 	if !r.ConnectionUpgrade {
 		return badRequest("no Connection: upgrade header")
 	}
-	if r.versionCount != 1 || r.Version != "13" {
+	if r.versionCount > 1 || r.Version != "13" {
 		return &HTTPError{Status: 426, Reason: "unsupported Sec-WebSocket-Version", Header: "Sec-WebSocket-Version: 13\r\n"}
 	}
-	if r.keyCount != 1 || !validKey(r.Key) {
+	if r.keyCount > 1 || !validKey(r.Key) {
 		return badRequest("Sec-WebSocket-Key is not the base64 form of 16 bytes")
 	}
 	return nil

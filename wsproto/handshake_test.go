@@ -312,3 +312,22 @@ func TestParseResponse(t *testing.T) {
 		}
 	}
 }
+
+// A Request built by hand (as engine tests may) is judged on its exported
+// fields.
+func TestValidateHandBuilt(t *testing.T) {
+	r := Request{
+		Method: "GET", Path: "/", Proto: "HTTP/1.1", Host: "h",
+		Upgrade: true, ConnectionUpgrade: true, Version: "13", Key: "dGhlIHNhbXBsZSBub25jZQ==",
+	}
+	if !r.IsUpgradeAttempt() {
+		t.Fatal("not an upgrade attempt")
+	}
+	if err := r.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	r.Upgrade = false
+	if !r.IsUpgradeAttempt() {
+		t.Fatal("a key alone is an upgrade attempt")
+	}
+}

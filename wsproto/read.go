@@ -49,8 +49,10 @@ type Reader struct {
 
 // Init resets r for a new connection. maxMessage <= 0 selects
 // DefaultMaxMessageSize; it bounds the payload of one message, summed over
-// its fragments and measured both compressed and inflated. deflate nil means
-// no extension was negotiated, so RSV1 is a protocol error.
+// its fragments: exactly for uncompressed and inflated data, and with
+// DEFLATE's worst-case overhead added for the compressed bytes on the wire.
+// deflate nil means no extension was negotiated, so RSV1 is a protocol
+// error. Init releases buffers held from an earlier connection.
 func (r *Reader) Init(role Role, maxMessage int, deflate *Deflate) {
 	r.Release()
 	if maxMessage <= 0 {
@@ -291,7 +293,12 @@ func (r *Reader) continueMessage(p []byte, fin bool) (Message, bool, error) {
 	r.frag, r.inMessage = nil, false
 	if r.compressed {
 		defer bytebufferpool.Put(frag)
-		return r.finishCompressed(r.op, frag.B)
+		if len(frag.B) == 0 {
+			return Message{Op: r.op}, true, nil
+		}
+		// The fragments are already a private copy: append the tail in place.
+		frag.B = append(frag.B, inflateTail[:]...)
+		return r.inflateMessage(r.op, frag.B)
 	}
 	if r.op == OpText && !r.utf8.complete() {
 		bytebufferpool.Put(frag)
@@ -309,10 +316,16 @@ func (r *Reader) finishCompressed(op OpCode, p []byte) (Message, bool, error) {
 		return Message{Op: op}, true, nil
 	}
 	in := bytebufferpool.Get()
+	defer bytebufferpool.Put(in)
 	in.B = append(append(in.B[:0], p...), inflateTail[:]...)
+	return r.inflateMessage(op, in.B)
+}
+
+// inflateMessage inflates in, a whole compressed message followed by
+// inflateTail, into the Reader's output buffer and validates text.
+func (r *Reader) inflateMessage(op OpCode, in []byte) (Message, bool, error) {
 	out := bytebufferpool.Get()
-	err := inflate(out, in.B, r.limit())
-	bytebufferpool.Put(in)
+	err := inflate(out, in, r.limit())
 	if err == nil && op == OpText && !utf8.Valid(out.B) {
 		err = errInvalidUTF8
 	}
