@@ -59,7 +59,7 @@ func Run(cfg Config, log io.Writer) (*Result, error) {
 		fmt.Fprintf(log, "connected %d conns in %.2fs (%d failed)\n", r.Conns, r.ConnectSec, r.ConnectFailures)
 	}
 
-	start := time.Now().Add(200 * time.Millisecond)
+	start := time.Now().Add(100 * time.Millisecond)
 	cpu := measureCPU(cfg.ServerPID, start.Add(cfg.Warmup), cfg.Duration)
 	h, err := runAll(parts, start, r)
 	if err != nil {

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# bench/run.sh SCENARIO [loadgen flags...]
+#
+# Builds the load generator and the peers, then for each server in $SERVERS
+# (default: rawgnet gorilla gws nbio; add "bridge" for ./cmd/bridge) starts
+# the server pinned to CPU 0 with GOMAXPROCS=1, runs bench/loadgen pinned to
+# CPU 1 against it, stops it, and writes one JSON result per run under
+# bench/results/ (plus the printed tables in a .txt next to them).
+# Loopback only; every run is bounded by its -duration and by $RUN_TIMEOUT.
+#
+# Without loadgen flags each scenario runs its default variants (below).
+# With flags, exactly those are used for one variant.
+#
+# Environment:
+#   SERVERS       servers to run, in order (rawgnet gorilla gws nbio bridge)
+#   BRIDGE_ARGS   extra arguments for the bridge, e.g. "--config bench/bridge.conf"
+#   BRIDGE_REST   REST address of the bridge (127.0.0.1:8080)
+#   BRIDGE_WS     WebSocket address to dial instead of the advertised one (127.0.0.1:9090)
+#   S5_BRIDGE_A_ARGS, S5_BRIDGE_B_ARGS, S5_REST_A, S5_REST_B, S5_WS_A, S5_WS_B, S5_RELAY_IDS
+#                 S5 only: two bridges linked by relays
+#   RESULTS       output directory (bench/results)
+#   RUN_TIMEOUT   seconds after which one loadgen run is killed (600)
+#   BUILD_FROM    a git revision (e.g. HEAD): build from that commit instead of
+#                 the work tree, which other sessions may be editing mid-build
+#   NICE          niceness of the server and the generator (-10 when root, so
+#                 that builds and tests of other sessions on the same 2 cores
+#                 disturb the measurement less; set NICE=0 to turn it off)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCEN=${1:?usage: bench/run.sh S1|S2|S3|S4|S5|S6 [loadgen flags...]}
+shift
+SCEN=${SCEN^^}
+SERVERS=${SERVERS:-rawgnet gorilla gws nbio}
+RESULTS=${RESULTS:-bench/results}
+RUN_TIMEOUT=${RUN_TIMEOUT:-600}
+BIN=bench/results/tmp/bin
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+export GNET_LOGGING_LEVEL=2
+if [ -z "${NICE:-}" ]; then NICE=0; [ "$(id -u)" = 0 ] && NICE=-10; fi
+PIN0="nice -n $NICE taskset -c 0"
+PIN1="nice -n $NICE taskset -c 1"
+mkdir -p "$BIN" "$RESULTS"
+
+# Default variants per scenario, separated by "|".
+case $SCEN in
+  S1) VARIANTS="-duration 10s" ;;
+  S2) VARIANTS="-window 8 -duration 10s|-rate 20000 -duration 10s" ;;
+  S3) VARIANTS="-window 16 -duration 10s|-rate 500 -duration 10s" ;;
+  S4) VARIANTS="-window 1 -duration 10s|-rate 20000 -duration 10s" ;;
+  S5) VARIANTS="-window 8 -duration 10s|-rate 20000 -duration 10s"; SERVERS=${SERVERS_S5:-bridge} ;;
+  S6) VARIANTS="-rate 50 -duration 10s" ;;
+  *) echo "unknown scenario $SCEN" >&2; exit 2 ;;
+esac
+if [ $# -gt 0 ]; then VARIANTS="$*"; fi
+
+SRC=.
+if [ -n "${BUILD_FROM:-}" ]; then
+  SRC=bench/results/tmp/src
+  rm -rf "$SRC" && mkdir -p "$SRC"
+  git archive "$BUILD_FROM" | tar -x -C "$SRC"
+fi
+ABSBIN=$(cd "$BIN" && pwd)
+echo "building $(cd "$SRC" && git describe --always --dirty 2>/dev/null || echo "$BUILD_FROM") into $BIN" >&2
+(cd "$SRC" && go build -o "$ABSBIN/" ./bench/loadgen ./bench/peers/rawgnet ./bench/peers/gorilla ./bench/peers/gws ./bench/peers/nbio)
+case " $SERVERS " in *" bridge "*) (cd "$SRC" && go build -o "$ABSBIN/bridge" ./cmd/bridge) ;; esac
+
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+# start NAME: starts one server on CPU 0; sets PID, REST and LGARGS.
+start() {
+  local name=$1 log="$RESULTS/tmp/$name.log"
+  mkdir -p "$RESULTS/tmp"
+  LGARGS=()
+  case $name in
+    rawgnet) REST=127.0.0.1:8081; GOMAXPROCS=1 $PIN0 "$BIN/rawgnet" -ws 127.0.0.1:9091 -rest $REST >"$log" 2>&1 &
+             LGARGS=(-verify-from=false) ;;
+    gorilla) REST=127.0.0.1:8082; GOMAXPROCS=1 $PIN0 "$BIN/gorilla" -ws 127.0.0.1:9092 -rest $REST >"$log" 2>&1 & ;;
+    gws)     REST=127.0.0.1:8083; GOMAXPROCS=1 $PIN0 "$BIN/gws" -ws 127.0.0.1:9093 -rest $REST >"$log" 2>&1 & ;;
+    nbio)    REST=127.0.0.1:8084; GOMAXPROCS=1 $PIN0 "$BIN/nbio" -ws 127.0.0.1:9094 -rest $REST >"$log" 2>&1 & ;;
+    bridge)  REST=${BRIDGE_REST:-127.0.0.1:8080}
+             # shellcheck disable=SC2086
+             GOMAXPROCS=1 $PIN0 "$BIN/bridge" ${BRIDGE_ARGS:-} >"$log" 2>&1 &
+             LGARGS=(-ws-addr "${BRIDGE_WS:-127.0.0.1:9090}") ;;
+    *) echo "unknown server $name" >&2; exit 2 ;;
+  esac
+  PID=$!
+  PIDS+=("$PID")
+}
+
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# run_one NAME ARGS...: one loadgen run against the started server.
+run_one() {
+  local name=$1; shift
+  local tag; tag=$(echo "$*" | tr -c 'a-zA-Z0-9=.\n' '_' | tr -s '_' | sed 's/_$//')
+  local out="$RESULTS/$SCEN-$name-$STAMP-$tag.json"
+  echo "== $SCEN $name $*" | tee -a "$RESULTS/$SCEN-$STAMP.txt" >&2
+  timeout --kill-after=10 "$RUN_TIMEOUT" $PIN1 "$BIN/loadgen" -scenario "$SCEN" -server "$name" \
+    -rest "$REST" -server-pid "$PID" -out "$out" "${LGARGS[@]}" "$@" | tee -a "$RESULTS/$SCEN-$STAMP.txt"
+}
+
+if [ "$SCEN" = S5 ]; then
+  # Two bridges, each on its own core budget of CPU 0; linked by relays.
+  GOMAXPROCS=1 $PIN0 "$BIN/bridge" ${S5_BRIDGE_A_ARGS:?set S5_BRIDGE_A_ARGS} >"$RESULTS/tmp/bridge-a.log" 2>&1 & PA=$!; PIDS+=("$PA")
+  GOMAXPROCS=1 $PIN0 "$BIN/bridge" ${S5_BRIDGE_B_ARGS:?set S5_BRIDGE_B_ARGS} >"$RESULTS/tmp/bridge-b.log" 2>&1 & PB=$!; PIDS+=("$PB")
+  IFS='|' read -ra VS <<< "$VARIANTS"
+  for v in "${VS[@]}"; do
+    # shellcheck disable=SC2086
+    timeout --kill-after=10 "$RUN_TIMEOUT" $PIN1 "$BIN/loadgen" -scenario S5 -server bridge-relay \
+      -rest "${S5_REST_A:?}","${S5_REST_B:?}" -ws-addr "${S5_WS_A:?}","${S5_WS_B:?}" \
+      -relay-ids "${S5_RELAY_IDS:-relay-0,relay-1}" -server-pid "$PA" \
+      -out "$RESULTS/S5-bridge-$STAMP-$(echo "$v" | tr -c 'a-zA-Z0-9=.\n' '_').json" $v | tee -a "$RESULTS/S5-$STAMP.txt"
+  done
+  stop "$PA"; stop "$PB"
+  exit 0
+fi
+
+IFS='|' read -ra VS <<< "$VARIANTS"
+for name in $SERVERS; do
+  start "$name"
+  for v in "${VS[@]}"; do
+    # shellcheck disable=SC2086
+    run_one "$name" $v || echo "run failed: $SCEN $name $v" >&2
+  done
+  stop "$PID"
+done
+echo "results: $RESULTS/$SCEN-*-$STAMP-*.json, tables: $RESULTS/$SCEN-$STAMP.txt" >&2
