@@ -80,15 +80,25 @@ type loader struct {
 	octo                  *bool // videobridge.octo.enabled
 }
 
-// parseFile reads and parses one HOCON file. Its errors name the file.
-func parseFile(path string) (hocon.Object, error) {
+// parseFile reads and parses one HOCON file. Its errors name the file. A
+// panic inside the hocon library on malformed input becomes a parse error.
+func parseFile(path string) (root hocon.Object, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			root, err = nil, fmt.Errorf("config: %s: parse error: %v", path, r)
+		}
+	}()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	parsed, err := hocon.ParseString(quoteStrings(string(data)))
-	if err != nil {
-		msg := err.Error()
+	src := quoteStrings(string(data))
+	if err := checkBalance(src); err != nil {
+		return nil, fmt.Errorf("config: %s: parse error: %v", path, err)
+	}
+	parsed, perr := hocon.ParseString(src)
+	if perr != nil {
+		msg := perr.Error()
 		if strings.Contains(msg, "missing comma") {
 			msg += ` (values with ':' or several dots must be quoted, e.g. host = "127.0.0.1", domain = "example.com:443")`
 		}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 )
@@ -59,8 +60,20 @@ func quoteLine(line string) string {
 	}
 }
 
-// valueEnd returns the index where an unquoted value starting at start ends.
+// valueEnd returns the index where a value starting at start ends: after
+// the closing quote of a quoted value, else at the end of the unquoted one.
 func valueEnd(line string, start int) int {
+	if start < len(line) && line[start] == '"' {
+		for i := start + 1; i < len(line); i++ {
+			switch line[i] {
+			case '\\':
+				i++
+			case '"':
+				return i + 1
+			}
+		}
+		return len(line)
+	}
 	for i := start; i < len(line); i++ {
 		switch line[i] {
 		case ',', '}', '#', '\n':
@@ -84,4 +97,65 @@ func quotable(v string) bool {
 		return false
 	}
 	return true
+}
+
+// checkBalance reports unterminated strings and unbalanced brackets, with
+// the line they start on. The hocon library loops forever on some of them
+// (a list left open at the end of the file), so they are caught first.
+func checkBalance(src string) error {
+	type open struct {
+		ch   byte
+		line int
+	}
+	var stack []open
+	line := 1
+	for i := 0; i < len(src); i++ {
+		switch c := src[i]; {
+		case c == '\n':
+			line++
+		case c == '#' || c == '/' && i+1 < len(src) && src[i+1] == '/':
+			for i < len(src) && src[i] != '\n' {
+				i++
+			}
+			i-- // let the loop see the newline
+		case strings.HasPrefix(src[i:], `"""`):
+			end := strings.Index(src[i+3:], `"""`)
+			if end < 0 {
+				return fmt.Errorf("line %d: unterminated \"\"\" string", line)
+			}
+			line += strings.Count(src[i:i+3+end], "\n")
+			i += 3 + end + 2
+		case c == '"':
+			j := i + 1
+			for ; j < len(src) && src[j] != '"' && src[j] != '\n'; j++ {
+				if src[j] == '\\' {
+					j++
+				}
+			}
+			if j >= len(src) || src[j] != '"' {
+				return fmt.Errorf("line %d: unterminated string (a quoted string ends on its line)", line)
+			}
+			i = j
+		case c == '[' || c == '{':
+			stack = append(stack, open{c, line})
+		case c == ']' || c == '}':
+			want := byte('[')
+			if c == '}' {
+				want = '{'
+			}
+			if len(stack) == 0 {
+				return fmt.Errorf("line %d: %c closes nothing", line, c)
+			}
+			top := stack[len(stack)-1]
+			if top.ch != want {
+				return fmt.Errorf("line %d: %c closes the %c opened on line %d", line, c, top.ch, top.line)
+			}
+			stack = stack[:len(stack)-1]
+		}
+	}
+	if len(stack) > 0 {
+		top := stack[len(stack)-1]
+		return fmt.Errorf("line %d: %c is never closed", top.line, top.ch)
+	}
+	return nil
 }
