@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 
 	"github.com/colibri-bus/colibri/colibri2"
 	"github.com/colibri-bus/colibri/config"
@@ -33,9 +34,11 @@ type Bridge struct {
 	table  *routing.Table
 	engine *engine.Engine
 	api    *colibri2.Server
+	ops    *colibri2.Ops
 	log    *slog.Logger
 	opts   Options
 	done   chan struct{}
+	once   sync.Once
 }
 
 // New builds a bridge; nothing listens until Start.
@@ -49,6 +52,7 @@ func New(cfg *config.Config, opts Options) *Bridge {
 	e := engine.New(cfg, t, opts.Hooks, log)
 	b := &Bridge{cfg: cfg, table: t, engine: e, log: log, opts: opts, done: make(chan struct{})}
 	b.api = colibri2.New(cfg, t, e.Router(), e, log)
+	b.ops = b.api.EnableOps(engineOps{e}, b.requestStop)
 	return b
 }
 
@@ -71,6 +75,8 @@ func (b *Bridge) Start() error {
 // Stop closes every WebSocket with 1001, waits for the closing handshakes
 // until ctx ends, and stops both servers.
 func (b *Bridge) Stop(ctx context.Context) error {
+	b.ops.SetShuttingDown()
+	b.requestStop()
 	err := b.engine.Stop(ctx)
 	return errors.Join(err, b.api.Shutdown(ctx))
 }
@@ -106,5 +112,32 @@ func (b *Bridge) EndpointURLs(ep *routing.Endpoint) []string {
 	return b.cfg.EndpointURLs(ep.Conference().ID(), ep.ID(), ep.Password())
 }
 
-// Done is closed when the bridge stops by itself (POST /colibri/shutdown).
+// Ops returns the operations endpoints' state (health, drain, metrics).
+func (b *Bridge) Ops() *colibri2.Ops { return b.ops }
+
+// Done is closed once a stop was requested: POST /colibri/shutdown, or Stop.
+// After a REST shutdown, the bridge's owner must call Stop (cmd/bridge does).
 func (b *Bridge) Done() <-chan struct{} { return b.done }
+
+func (b *Bridge) requestStop() { b.once.Do(func() { close(b.done) }) }
+
+// engineOps adapts the engine to what colibri2's operations endpoints read.
+type engineOps struct{ *engine.Engine }
+
+func (e engineOps) SocketStats() colibri2.SocketStats {
+	s := e.Stats()
+	ts := colibri2.SocketStats{
+		Conns: s.Conns.Load(), Handshaking: s.Handshaking.Load(), Open: s.Open.Load(),
+		Endpoints: s.Endpoints.Load(), Relays: s.Relays.Load(), QueuedBytes: e.QueuedBytes(),
+		MessagesReceived: s.MessagesReceived.Load(), MessagesSent: s.MessagesSent.Load(),
+		PingsSent: s.PingsSent.Load(), Replaced: s.Replaced.Load(), AuthFailures: s.AuthFailures.Load(),
+		HandshakeTimeouts: s.HandshakeTimeouts.Load(), IdleClosed: s.IdleClosed.Load(),
+		SlowClosed: s.SlowClosed.Load(), ProtocolErrors: s.ProtocolErrors.Load(),
+		CloseNormal: s.CloseNormal.Load(), CloseAbnormal: s.CloseAbnormal.Load(),
+		Rejects: make(map[string]uint64, len(s.Rejects)),
+	}
+	for i, status := range engine.RejectStatuses {
+		ts.Rejects[status] = s.Rejects[i].Load()
+	}
+	return ts
+}

@@ -44,6 +44,8 @@ func startBridge(t *testing.T, mutate func(*config.Config)) *harness {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		start := time.Now()
+		defer func() { t.Logf("stop took %v", time.Since(start)) }()
 		if err := b.Stop(ctx); err != nil {
 			t.Errorf("stop: %v", err)
 		}

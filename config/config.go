@@ -34,7 +34,7 @@ type PublicServer struct {
 }
 
 // TLS reports whether the public server serves TLS.
-func (p PublicServer) TLS() bool { return p.TLSPort > 0 && (p.KeyStorePath != "" || p.CertFile != "") }
+func (p PublicServer) TLS() bool { return p.TLSPort >= 0 && (p.KeyStorePath != "" || p.CertFile != "") }
 
 // PrivateServer is videobridge.http-servers.private: the REST API listener.
 type PrivateServer struct {

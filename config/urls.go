@@ -9,12 +9,17 @@ func (c *Config) EndpointURLs(confID, id, pwd string) []string {
 }
 
 // RelayURLs returns the colibri-relay-ws URLs advertised for a relay, one
-// per relay domain; nil when relays or websockets are disabled.
+// per relay domain (the endpoint domains when none are set, as Jitsi); nil
+// when relays or websockets are disabled.
 func (c *Config) RelayURLs(confID, id, pwd string) []string {
 	if !c.Relay.Enabled {
 		return nil
 	}
-	return c.urls("colibri-relay-ws", c.WebSockets.RelayDomains, confID, id, pwd)
+	domains := c.WebSockets.RelayDomains
+	if len(domains) == 0 {
+		domains = c.WebSockets.Domains
+	}
+	return c.urls("colibri-relay-ws", domains, confID, id, pwd)
 }
 
 func (c *Config) urls(prefix string, domains []string, confID, id, pwd string) []string {

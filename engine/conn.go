@@ -35,12 +35,13 @@ const compressMin = 128
 // conn is one TCP connection: the HTTP handshake, then a WebSocket. Every
 // field is owned by its loop's goroutine.
 type conn struct {
-	e     *Engine
-	loop  *loop
-	gc    gnet.Conn
-	slot  int
-	state uint8
-	kind  uint8
+	e      *Engine
+	loop   *loop
+	gc     gnet.Conn
+	slot   int
+	state  uint8
+	kind   uint8
+	client bool // we dialled: our frames are masked
 
 	ep     *routing.Endpoint
 	relay  *routing.Relay
@@ -289,13 +290,7 @@ func (c *conn) admit() bool {
 func (c *conn) peerClosed(msg wsproto.Message) bool {
 	if c.state == stOpen {
 		c.closeCode, c.closeReason = msg.Code, string(msg.Payload)
-		var body []byte
-		if msg.Code != wsproto.CloseNoStatus {
-			body = wsproto.AppendClose(nil, msg.Code, "")
-		} else {
-			body = wsproto.AppendFrame(nil, wsproto.OpClose, true, nil)
-		}
-		c.appendPending(body)
+		c.appendClose(msg.Code, "")
 		c.flushPending()
 	}
 	return false
@@ -310,7 +305,7 @@ func (c *conn) fail(err error) {
 	c.e.stats.ProtocolErrors.Add(1)
 	if c.state == stOpen {
 		c.closeCode, c.closeReason = code, reason
-		c.appendPending(wsproto.AppendClose(nil, code, reason))
+		c.appendClose(code, reason)
 		c.flushPending()
 	}
 	c.state = stClosing
@@ -322,7 +317,7 @@ func (c *conn) startClose(code uint16, reason string) {
 	switch c.state {
 	case stOpen:
 		c.closeCode, c.closeReason = code, reason
-		c.appendPending(wsproto.AppendClose(nil, code, reason))
+		c.appendClose(code, reason)
 		c.flushPending()
 		c.state = stClosing
 		c.closeSentNS = time.Now().UnixNano()
@@ -334,13 +329,42 @@ func (c *conn) startClose(code uint16, reason string) {
 
 // writeControl queues a control frame (pong, ping) for this round's flush.
 func (c *conn) writeControl(op wsproto.OpCode, payload []byte) {
+	c.appendFrame(op, payload)
+	c.loop.markDirty(c)
+}
+
+// appendFrame encodes one final frame into the pending buffer, masked when
+// this side is the client.
+func (c *conn) appendFrame(op wsproto.OpCode, payload []byte) {
 	if c.pend == nil {
 		c.pend = bytebufferpool.Get()
 	}
 	before := len(c.pend.B)
-	c.pend.B = wsproto.AppendFrame(c.pend.B, op, true, payload)
+	if c.client {
+		c.pend.B = wsproto.AppendMaskedFrame(c.pend.B, op, true, payload, wsproto.NewMask())
+	} else {
+		c.pend.B = wsproto.AppendFrame(c.pend.B, op, true, payload)
+	}
 	c.e.globalOut.Add(int64(len(c.pend.B) - before))
-	c.loop.markDirty(c)
+}
+
+// appendClose encodes a close frame (masked when we are the client).
+func (c *conn) appendClose(code uint16, reason string) {
+	if c.pend == nil {
+		c.pend = bytebufferpool.Get()
+	}
+	before := len(c.pend.B)
+	switch {
+	case code == wsproto.CloseNoStatus && c.client:
+		c.pend.B = wsproto.AppendMaskedFrame(c.pend.B, wsproto.OpClose, true, nil, wsproto.NewMask())
+	case code == wsproto.CloseNoStatus:
+		c.pend.B = wsproto.AppendFrame(c.pend.B, wsproto.OpClose, true, nil)
+	case c.client:
+		c.pend.B = wsproto.AppendMaskedClose(c.pend.B, code, reason, wsproto.NewMask())
+	default:
+		c.pend.B = wsproto.AppendClose(c.pend.B, code, reason)
+	}
+	c.e.globalOut.Add(int64(len(c.pend.B) - before))
 }
 
 func (c *conn) appendPending(b []byte) {
@@ -388,7 +412,11 @@ func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
 			return
 		}
 	}
-	c.appendPending(b)
+	if c.client {
+		c.appendFrame(f.Op(), f.Payload())
+	} else {
+		c.appendPending(b)
+	}
 	c.e.stats.MessagesSent.Add(1)
 	c.loop.markDirty(c)
 }

@@ -41,6 +41,7 @@ type Engine struct {
 	globalOut atomic.Int64 // bytes queued for all connections
 	tls       *tlsListener
 	dialers   sync.WaitGroup
+	tlsPumps  sync.WaitGroup
 	dialCtx   context.Context
 	dialStop  context.CancelFunc
 }
@@ -134,6 +135,7 @@ func (e *Engine) startReactor(host string, port int) error {
 		e.done <- gnet.Run(e, addr,
 			gnet.WithMulticore(true),
 			gnet.WithReuseAddr(true),
+			gnet.WithLoadBalancing(gnet.LeastConnections), // Register is called off-loop
 			gnet.WithTicker(true),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 			gnet.WithTCPKeepAlive(time.Minute),
@@ -205,6 +207,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	if e.tls != nil {
 		e.tls.wait()
 	}
+	e.tlsPumps.Wait()
 	return err
 }
 

@@ -10,15 +10,16 @@ type Stats struct {
 	Endpoints   atomic.Int64 // endpoint WebSockets attached
 	Relays      atomic.Int64 // relay WebSockets attached
 
-	MessagesReceived  atomic.Uint64 // text messages read
-	MessagesSent      atomic.Uint64 // text frames queued for writing
-	PingsSent         atomic.Uint64
-	Replaced          atomic.Uint64 // sockets replaced by a newer one
-	AuthFailures      atomic.Uint64 // 403s
-	HandshakeTimeouts atomic.Uint64
-	IdleClosed        atomic.Uint64
-	SlowClosed        atomic.Uint64 // closed for staying over the outbound budget
-	ProtocolErrors    atomic.Uint64
+	MessagesReceived     atomic.Uint64 // text messages read
+	MessagesSent         atomic.Uint64 // text frames queued for writing
+	PingsSent            atomic.Uint64
+	Replaced             atomic.Uint64 // sockets replaced by a newer one
+	AuthFailures         atomic.Uint64 // 403s
+	HandshakeTimeouts    atomic.Uint64
+	IdleClosed           atomic.Uint64
+	SlowClosed           atomic.Uint64 // closed for staying over the outbound budget
+	ProtocolErrors       atomic.Uint64
+	TLSHandshakeFailures atomic.Uint64
 
 	CloseNormal   atomic.Uint64 // close status 1000, 1001 or 1005 (Jitsi's "normal")
 	CloseAbnormal atomic.Uint64 // any other status, 1006 when no close frame
