@@ -1,0 +1,120 @@
+package colibri2
+
+import (
+	"net/http"
+	"time"
+)
+
+// census counts what the conference table holds.
+type census struct {
+	conferences int
+	local       int // local endpoints
+	relayed     int // endpoints reached through a relay (Jitsi's octo endpoints)
+	visitors    int // local endpoints that are visitors
+	relays      int
+	largest     int // endpoints (local and relayed) of the largest conference
+}
+
+func (c census) endpoints() int { return c.local + c.relayed }
+
+// census walks the table once. It reads copy-on-write snapshots and takes
+// no lock, so it costs one pass over conferences, endpoints and relays.
+func (o *Ops) census() census {
+	var c census
+	for _, conf := range o.s.table.Conferences() {
+		c.conferences++
+		n := 0
+		for _, ep := range conf.Endpoints() {
+			n++
+			if ep.Visitor() {
+				c.visitors++
+			}
+		}
+		c.local += n
+		for _, rl := range conf.Relays() {
+			c.relays++
+			k := len(rl.Endpoints())
+			c.relayed += k
+			n += k
+		}
+		c.largest = max(c.largest, n)
+	}
+	return c
+}
+
+// StatsTimeFormat is Jitsi's current_timestamp format (yyyy-MM-dd HH:mm:ss.SSS, UTC).
+const StatsTimeFormat = "2006-01-02 15:04:05.000"
+
+// Stats returns the flat map served at GET /colibri/stats: Jitsi's keys
+// (reference section 7) and this bus's own, all numbers except
+// current_timestamp, version and relay_id, and the booleans.
+func (o *Ops) Stats() map[string]any {
+	c := o.census()
+	ts := o.t.SocketStats()
+	rs := o.s.router.Stats()
+	reason := o.unhealthy()
+	m := map[string]any{
+		// Jitsi's keys.
+		"conferences":        c.conferences,
+		"endpoints":          c.endpoints(),
+		"local_endpoints":    c.local,
+		"octo_endpoints":     c.relayed,
+		"participants":       c.endpoints(),
+		"total_relays":       c.relays,
+		"largest_conference": c.largest,
+		"total_colibri_web_socket_messages_received": ts.MessagesReceived,
+		"total_colibri_web_socket_messages_sent":     ts.MessagesSent,
+		"drain":                                      o.s.table.Draining(),
+		"graceful_shutdown":                          o.graceful.Load(),
+		"shutting_down":                              o.shuttingDown.Load(),
+		"healthy":                                    reason == "",
+		"current_timestamp":                          time.Now().UTC().Format(StatsTimeFormat),
+		"version":                                    o.version,
+
+		// This bus's keys.
+		"visitors":                          c.visitors,
+		"uptime_seconds":                    int64(time.Since(o.started).Seconds()),
+		"connections":                       ts.Conns,
+		"connections_handshaking":           ts.Handshaking,
+		"connections_open":                  ts.Open,
+		"endpoints_connected":               ts.Endpoints,
+		"relays_connected":                  ts.Relays,
+		"outbound_queued_bytes":             ts.QueuedBytes,
+		"pings_sent":                        ts.PingsSent,
+		"sockets_replaced":                  ts.Replaced,
+		"handshake_timeouts":                ts.HandshakeTimeouts,
+		"idle_closed":                       ts.IdleClosed,
+		"slow_closed":                       ts.SlowClosed,
+		"protocol_errors":                   ts.ProtocolErrors,
+		"colibri_web_socket_close_normal":   ts.CloseNormal,
+		"colibri_web_socket_close_abnormal": ts.CloseAbnormal,
+		"messages_routed":                   rs.Received.Load(),
+		"messages_delivered":                rs.Delivered.Load(),
+	}
+	if reason != "" {
+		m["unhealthy_reason"] = reason
+	}
+	if o.s.cfg.Relay.Enabled {
+		m["relay_id"] = o.s.cfg.Relay.RelayID
+	}
+	var dropped uint64
+	for name, v := range rs.DroppedByReason() {
+		m["dropped_"+name] = v
+		dropped += v
+	}
+	m["dropped_messages"] = dropped
+	var rejected uint64
+	for status, v := range ts.Rejects {
+		m["handshake_rejected_"+status] = v
+		rejected += v
+	}
+	m["handshake_rejected"] = rejected
+	return m
+}
+
+// handleStats is GET /colibri/stats. Unlike Jitsi, which caches a report
+// every five seconds, it computes the map on each request.
+func (o *Ops) handleStats(w http.ResponseWriter, r *http.Request) {
+	noStore(w)
+	writeJSON(w, http.StatusOK, o.Stats())
+}
