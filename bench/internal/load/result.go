@@ -61,6 +61,10 @@ type Result struct {
 	RSSPerConn       float64 `json:"server_rss_per_conn"`
 	DelivPerCPUSec   float64 `json:"deliveries_per_server_cpu_s,omitempty"`
 	ClientCPUPercent float64 `json:"loadgen_cpu_pct"` // summed over worker processes
+	// Runnable-but-waiting time as a share of the window: how much other
+	// load on the machine stole from the server and from the generator.
+	ServerWaitPercent float64 `json:"server_cpu_wait_pct"`
+	ClientWaitPercent float64 `json:"loadgen_cpu_wait_pct"`
 
 	Other       uint64 `json:"other_msgs"`
 	FromBad     uint64 `json:"from_bad"`
@@ -104,6 +108,7 @@ func (r *Result) merge(o *Result) {
 	r.WriteErrors += o.WriteErrors
 	r.Cycles += o.Cycles
 	r.ClientCPUPercent += o.ClientCPUPercent
+	r.ClientWaitPercent += o.ClientWaitPercent
 	r.CycleFails += o.CycleFails
 }
 
@@ -145,7 +150,8 @@ func (r *Result) PrintTable(out io.Writer) {
 		row("latency "+l.Kind, "p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (n=%d)",
 			fmtUS(l.P50), fmtUS(l.P90), fmtUS(l.P99), fmtUS(l.P999), fmtUS(l.Max), l.Count)
 	}
-	row("cpu", "server %.1f%% of a core, loadgen %.1f%%", r.ServerCPUPercent, r.ClientCPUPercent)
+	row("cpu", "server %.1f%% of a core (waited %.1f%%), loadgen %.1f%% (waited %.1f%%)",
+		r.ServerCPUPercent, r.ServerWaitPercent, r.ClientCPUPercent, r.ClientWaitPercent)
 	row("server rss", "before %s, connected %s, after %s, %.0f B/conn",
 		mb(r.ServerRSSBefore), mb(r.ServerRSSConn), mb(r.ServerRSSAfter), r.RSSPerConn)
 	row("anomalies", "from bad %d, from missing %d, other msgs %d, server closes %d, write errors %d",

@@ -61,11 +61,13 @@ func Run(cfg Config, log io.Writer) (*Result, error) {
 
 	start := time.Now().Add(100 * time.Millisecond)
 	cpu := measureCPU(cfg.ServerPID, start.Add(cfg.Warmup), cfg.Duration)
+	wait := measureWait(cfg.ServerPID, start.Add(cfg.Warmup), cfg.Duration)
 	h, err := runAll(parts, start, r)
 	if err != nil {
 		return nil, err
 	}
 	r.ServerCPUPercent = <-cpu
+	r.ServerWaitPercent = <-wait
 	r.ServerRSSAfter = rss(cfg.ServerPID)
 	finish(r, &cfg, h)
 	return r, nil
@@ -146,6 +148,29 @@ func measureCPU(pid int, from time.Time, d time.Duration) <-chan float64 {
 		m.Start()
 		time.Sleep(d)
 		ch <- m.Percent()
+	}()
+	return ch
+}
+
+// measureWait reports the share of [from, from+d) the server's threads
+// spent runnable but without a CPU (summed over threads).
+func measureWait(pid int, from time.Time, d time.Duration) <-chan float64 {
+	ch := make(chan float64, 1)
+	go func() {
+		if pid <= 0 {
+			ch <- 0
+			return
+		}
+		time.Sleep(time.Until(from))
+		w0, err0 := procstat.RunDelay(pid)
+		t0 := time.Now()
+		time.Sleep(d)
+		w1, err1 := procstat.RunDelay(pid)
+		if err0 != nil || err1 != nil {
+			ch <- 0
+			return
+		}
+		ch <- 100 * float64(w1-w0) / float64(time.Since(t0))
 	}()
 	return ch
 }

@@ -20,6 +20,7 @@ func (w *worker) run(start time.Time) *Result {
 	}
 	time.Sleep(time.Until(start))
 	cpu := measureCPU(os.Getpid(), from, c.Duration)
+	wait := measureWait(os.Getpid(), from, c.Duration)
 	done := make(chan struct{})
 	go w.progress(start, to, done)
 	var wg sync.WaitGroup
@@ -33,6 +34,7 @@ func (w *worker) run(start time.Time) *Result {
 	close(done)
 	r := w.result()
 	r.ClientCPUPercent = <-cpu
+	r.ClientWaitPercent = <-wait
 	return r
 }
 

@@ -97,3 +97,27 @@ func (m *CPUMeter) Percent() float64 {
 	m.t0, m.cpu0 = now, c
 	return p
 }
+
+// RunDelay returns the total time the threads of pid have spent runnable
+// but waiting for a CPU (/proc/PID/task/*/schedstat, second field). A
+// large share of wall time means the measurement competed with other load.
+func RunDelay(pid int) (time.Duration, error) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, e := range ents {
+		b, err := os.ReadFile(dir + "/" + e.Name() + "/schedstat")
+		if err != nil {
+			continue // thread exited
+		}
+		f := bytes.Fields(b)
+		if len(f) >= 2 {
+			v, _ := strconv.ParseInt(string(f[1]), 10, 64)
+			total += v
+		}
+	}
+	return time.Duration(total), nil
+}

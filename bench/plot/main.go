@@ -1,0 +1,126 @@
+// Command plot reads bench/loadgen result files (JSON) and writes SVG
+// charts: throughput against connections, latency against load, and one
+// bar chart per scenario comparing the servers.
+//
+//	go run ./bench/plot -out bench/results/plots bench/results/*.json
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// result is the part of a loadgen result the plots use.
+type result struct {
+	Scenario         string  `json:"scenario"`
+	Server           string  `json:"server"`
+	Date             string  `json:"date"`
+	Mode             string  `json:"mode"`
+	Conns            int     `json:"conns"`
+	Rate             float64 `json:"offered_rate"`
+	Window           int     `json:"window"`
+	DeliveriesPerSec float64 `json:"deliveries_per_s"`
+	ServerCPU        float64 `json:"server_cpu_pct"`
+	Latency          struct {
+		Kind  string  `json:"kind"`
+		Count uint64  `json:"count"`
+		P50   float64 `json:"p50_us"`
+		P99   float64 `json:"p99_us"`
+	} `json:"latency"`
+	file string
+}
+
+func main() {
+	out := flag.String("out", "bench/results/plots", "directory for the SVG files")
+	flag.Parse()
+	if flag.NArg() == 0 {
+		fmt.Fprintln(os.Stderr, "usage: plot [-out DIR] result.json...")
+		os.Exit(2)
+	}
+	var rs []result
+	for _, f := range flag.Args() {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "plot:", err)
+			os.Exit(1)
+		}
+		var r result
+		if err := json.Unmarshal(b, &r); err != nil || r.Scenario == "" {
+			fmt.Fprintf(os.Stderr, "plot: skipping %s: not a loadgen result\n", f)
+			continue
+		}
+		r.file = f
+		rs = append(rs, r)
+	}
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Date < rs[j].Date })
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "plot:", err)
+		os.Exit(1)
+	}
+	for name, svg := range charts(rs) {
+		p := filepath.Join(*out, name)
+		if err := os.WriteFile(p, []byte(svg), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "plot:", err)
+			os.Exit(1)
+		}
+		fmt.Println(p)
+	}
+}
+
+// charts builds every chart the results allow, by file name.
+func charts(rs []result) map[string]string {
+	out := map[string]string{}
+	// Throughput against connections: saturation runs (closed loop, flood).
+	tp := map[string][]point{}
+	for _, r := range rs {
+		if (r.Mode == "closed" || r.Mode == "flood") && r.DeliveriesPerSec > 0 {
+			k := r.Scenario + " " + r.Server
+			tp[k] = append(tp[k], point{float64(r.Conns), r.DeliveriesPerSec})
+		}
+	}
+	if len(tp) > 0 {
+		out["throughput-vs-conns.svg"] = lineChart("Deliveries/s at saturation against connections",
+			"connections", "deliveries/s", tp, true, false)
+	}
+	// Latency against load: open-loop runs, p50 and p99.
+	lat := map[string][]point{}
+	for _, r := range rs {
+		if r.Mode == "open" && r.Latency.Count > 0 {
+			k := r.Scenario + " " + r.Server
+			lat[k+" p99"] = append(lat[k+" p99"], point{r.DeliveriesPerSec, r.Latency.P99 / 1e3})
+			lat[k+" p50"] = append(lat[k+" p50"], point{r.DeliveriesPerSec, r.Latency.P50 / 1e3})
+		}
+	}
+	if len(lat) > 0 {
+		out["latency-vs-load.svg"] = lineChart("Latency against load (open loop)",
+			"deliveries/s", "latency (ms)", lat, true, true)
+	}
+	// Per scenario and mode: the latest run of each server, side by side.
+	type key struct{ scen, mode string }
+	latest := map[key]map[string]result{}
+	for _, r := range rs {
+		k := key{r.Scenario, r.Mode}
+		if latest[k] == nil {
+			latest[k] = map[string]result{}
+		}
+		latest[k][r.Server] = r
+	}
+	for k, m := range latest {
+		var bars []bar
+		for _, r := range m {
+			b := bar{label: r.Server, value: r.DeliveriesPerSec, note: fmt.Sprintf("cpu %.0f%%", r.ServerCPU)}
+			if k.mode == "open" && r.Latency.Count > 0 {
+				b.note = fmt.Sprintf("p99 %.1f ms", r.Latency.P99/1e3)
+			}
+			bars = append(bars, b)
+		}
+		sort.Slice(bars, func(i, j int) bool { return bars[i].value > bars[j].value })
+		title := fmt.Sprintf("%s %s: deliveries/s by server", k.scen, k.mode)
+		out[fmt.Sprintf("%s-%s-servers.svg", k.scen, k.mode)] = barChart(title, "deliveries/s", bars)
+	}
+	return out
+}
