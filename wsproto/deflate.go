@@ -2,6 +2,7 @@ package wsproto
 
 import (
 	"bytes"
+	stdflate "compress/flate"
 	"io"
 	"strings"
 	"sync"
@@ -278,6 +279,12 @@ func compress(dst *bytebufferpool.ByteBuffer, p []byte) error {
 }
 
 // decompressor is a pooled flate reader with the source it reads from.
+//
+// Inflating uses the standard library, not klauspost/compress: fuzzing
+// found that a klauspost reader reused through Reset can decode a corrupt
+// stream with Huffman tables left from the previous stream (a fresh reader
+// rejects it), so its verdict on a peer's bytes would depend on which
+// message the pooled reader saw before. compress/flate clears its tables.
 type decompressor struct {
 	fr  io.ReadCloser
 	src bytes.Reader
@@ -297,10 +304,10 @@ func inflate(dst *bytebufferpool.ByteBuffer, in []byte, limit int) error {
 	if d == nil {
 		d = &decompressor{}
 		d.src.Reset(in)
-		d.fr = flate.NewReader(&d.src)
+		d.fr = stdflate.NewReader(&d.src)
 	} else {
 		d.src.Reset(in)
-		if err := d.fr.(flate.Resetter).Reset(&d.src, nil); err != nil {
+		if err := d.fr.(stdflate.Resetter).Reset(&d.src, nil); err != nil {
 			decompressorPool.Put(d)
 			return errInflate
 		}
