@@ -1,0 +1,168 @@
+package interop
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) { Main(m) }
+
+// connectHello connects socket id and checks what every colibri-ws client
+// sees first: the socket opens and ServerHello is the first message.
+func connectHello(t *testing.T, c *Client, id, u string, deflate bool) Event {
+	t.Helper()
+	c.Connect(id, u, deflate)
+	open := c.WaitOpen(id)
+	if first := c.WaitMessage(id); first.Class() != "ServerHello" {
+		t.Fatalf("%s: first message on %s is %s, want ServerHello", c.name, id, first.Raw)
+	}
+	return open
+}
+
+// endpointMessage is an EndpointMessage as lib-jitsi-meet sends it, with a
+// spoofed from that the bridge must overwrite.
+func endpointMessage(to, payload string) string {
+	return `{"colibriClass":"EndpointMessage","from":"spoofed","to":"` + to + `","msgPayload":` + payload + `}`
+}
+
+// checkEndpointMessage checks that e is the EndpointMessage with payload
+// (byte for byte) from sender, addressed to.
+func checkEndpointMessage(t *testing.T, e Event, from, to, payload string) {
+	t.Helper()
+	m := e.JSON()
+	if m == nil || m["colibriClass"] != "EndpointMessage" {
+		t.Fatalf("want an EndpointMessage, got %s", e.Raw)
+	}
+	if m["from"] != from {
+		t.Errorf("from = %v, want %q (the bridge rewrites it): %s", m["from"], from, e.Data)
+	}
+	if m["to"] != to {
+		t.Errorf("to = %v, want %q: %s", m["to"], to, e.Data)
+	}
+	if !strings.Contains(e.Data, `"msgPayload":`+payload) {
+		t.Errorf("msgPayload not passed verbatim: want %s in %s", payload, e.Data)
+	}
+	if strings.Count(e.Data, `"from"`) != 1 {
+		t.Errorf("want exactly one from field: %s", e.Data)
+	}
+}
+
+// exerciseRouting runs the colibri-ws basics with three sockets a, b and c
+// of one client on the advertised URLs of conf: ServerHello, unicast,
+// broadcast (no echo, nobody else gets a unicast) and EndpointStats fan-out.
+func exerciseRouting(t *testing.T, c *Client, conf *Conference, deflate bool) {
+	t.Helper()
+	for _, id := range []string{"a", "b", "c"} {
+		connectHello(t, c, conf.Socket(id), conf.URLs[id], deflate)
+	}
+	s := conf.Socket
+
+	// unicast a -> b
+	p1 := `{"n":1,"text":"héllo ☃","nested":{"list":[1,2.5,"x"],"null":null}}`
+	c.SendText(s("a"), endpointMessage("b", p1))
+	checkEndpointMessage(t, c.WaitMessage(s("b"), "EndpointMessage"), "a", "b", p1)
+
+	// broadcast a -> everyone else; c's next EndpointMessage must be the
+	// broadcast (so the unicast did not reach it)
+	p2 := `{"n":2}`
+	c.SendText(s("a"), endpointMessage("", p2))
+	checkEndpointMessage(t, c.WaitMessage(s("b"), "EndpointMessage"), "a", "", p2)
+	checkEndpointMessage(t, c.WaitMessage(s("c"), "EndpointMessage"), "a", "", p2)
+
+	// c -> a unicast: a's next EndpointMessage is it, so a's broadcast was
+	// not echoed back to a
+	p3 := `{"n":3}`
+	c.SendText(s("c"), endpointMessage("a", p3))
+	checkEndpointMessage(t, c.WaitMessage(s("a"), "EndpointMessage"), "c", "a", p3)
+
+	// EndpointStats from b reach a and c with from = b
+	stats := `{"colibriClass":"EndpointStats","bitrate":{"upload":100,"download":200},"connectionQuality":98.5,"jvbRTT":31}`
+	c.SendText(s("b"), stats)
+	for _, id := range []string{"a", "c"} {
+		m := c.WaitMessage(s(id), "EndpointStats").JSON()
+		if m["from"] != "b" || m["connectionQuality"] != 98.5 {
+			t.Errorf("%s got EndpointStats %v, want from b with connectionQuality 98.5", id, m)
+		}
+	}
+}
+
+// largeMessage is a compressible EndpointMessage of about size bytes (under
+// the bridge's 64 KiB message limit).
+func largeMessage(to string, size int) (msg, payload string) {
+	var b strings.Builder
+	b.WriteString(`{"blob":"`)
+	for i := 0; b.Len() < size; i++ {
+		fmt.Fprintf(&b, "colibri-%d ", i%10)
+	}
+	b.WriteString(`"}`)
+	payload = b.String()
+	return endpointMessage(to, payload), payload
+}
+
+// largeRoundTrip sends a large compressible message from -> to and
+// checks that it arrives intact; it returns how many bytes the receiver
+// read from its socket for it (rx of the message event minus rx of the
+// previous message event) and the payload's size.
+func largeRoundTrip(t *testing.T, c *Client, conf *Conference, from, to string) (wire, size int) {
+	t.Helper()
+	// a small message first: the baseline for rx
+	c.SendText(conf.Socket(from), endpointMessage(to, `{"mark":true}`))
+	before := c.WaitMessage(conf.Socket(to), "EndpointMessage")
+	if before.Rx <= 0 {
+		t.Fatalf("client does not report rx: %s", before.Raw)
+	}
+	msg, payload := largeMessage(to, 32<<10)
+	c.SendText(conf.Socket(from), msg)
+	got := c.WaitMessage(conf.Socket(to), "EndpointMessage")
+	checkEndpointMessage(t, got, from, to, payload)
+	return int(got.Rx - before.Rx), len(payload)
+}
+
+// mustParse parses a URL.
+func mustParse(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// checkAdvertised checks that every URL of conf points at nginx (the
+// bridges advertise the proxy's address, as in the seed) with the bridge's
+// server-id.
+func checkAdvertised(t *testing.T, conf *Conference, nginx *Nginx, serverID string) {
+	t.Helper()
+	for id, raw := range conf.URLs {
+		u := mustParse(t, raw)
+		if u.Scheme != "ws" || u.Host != nginx.Addr || !strings.HasPrefix(u.Path, "/colibri-ws/"+serverID+"/") {
+			t.Errorf("endpoint %s: URL %s, want ws://%s/colibri-ws/%s/...", id, raw, nginx.Addr, serverID)
+		}
+	}
+}
+
+// waitAccessLog polls nginx's access log until it has n lines for path
+// prefix with status, bounded (nginx writes a WebSocket's line when the
+// connection ends).
+func waitAccessLog(t *testing.T, n *Nginx, prefix string, status, count int) {
+	t.Helper()
+	deadline := time.Now().Add(eventTimeout)
+	for {
+		got := 0
+		for _, l := range strings.Split(n.AccessLog(), "\n") {
+			if strings.Contains(l, "GET "+prefix) && strings.Contains(l, fmt.Sprintf("\" %d ", status)) {
+				got++
+			}
+		}
+		if got >= count {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx access log: %d lines for %s with %d, want %d:\n%s", got, prefix, status, count, n.AccessLog())
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval
+	}
+}
