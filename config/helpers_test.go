@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -50,13 +51,54 @@ func run(t *testing.T, dir, name string, args ...string) {
 }
 
 // keytoolStore makes a PKCS#12 key store with keytool (an EC P-256 key and
-// a self-signed certificate for localhost and 127.0.0.1) and returns its path.
+// a self-signed certificate for localhost and 127.0.0.1) and returns its
+// path, dir/name. A JVM start costs seconds on a loaded machine, so each
+// (name, password) pair is generated once per test run and copied: stores
+// with different names hold different keys.
 func keytoolStore(t *testing.T, dir, name, password string) string {
 	t.Helper()
-	run(t, dir, "keytool", "-genkeypair", "-alias", "jvb", "-keyalg", "EC", "-groupname", "secp256r1",
-		"-dname", "CN=localhost", "-ext", "SAN=dns:localhost,ip:127.0.0.1", "-validity", "365",
-		"-storetype", "PKCS12", "-keystore", name, "-storepass", password, "-keypass", password)
-	return filepath.Join(dir, name)
+	keytoolCache.Lock()
+	defer keytoolCache.Unlock()
+	id := name + "\x00" + password
+	src, ok := keytoolCache.made[id]
+	if !ok {
+		sub, err := os.MkdirTemp(keytoolCache.dir, "store")
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(t, sub, "keytool", "-genkeypair", "-alias", "jvb", "-keyalg", "EC", "-groupname", "secp256r1",
+			"-dname", "CN=localhost", "-ext", "SAN=dns:localhost,ip:127.0.0.1", "-validity", "365",
+			"-storetype", "PKCS12", "-keystore", name, "-storepass", password, "-keypass", password)
+		src = filepath.Join(sub, name)
+		keytoolCache.made[id] = src
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, name)
+	if err := os.WriteFile(dst, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// keytoolCache holds the key stores keytoolStore generated in this run.
+var keytoolCache struct {
+	sync.Mutex
+	dir  string
+	made map[string]string
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "config-keystores")
+	if err != nil {
+		panic(err)
+	}
+	keytoolCache.dir, keytoolCache.made = dir, map[string]string{}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // opensslFiles are the files opensslStore writes.

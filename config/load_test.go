@@ -109,6 +109,7 @@ func TestDomainResolution(t *testing.T) {
 }
 
 func TestPublicListeners(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	f := opensslStore(t, dir, "jvb", "changeit")
 	store := `key-store-path = "` + f.Store + `", key-store-password = changeit`
@@ -190,6 +191,7 @@ func privateHost(c *Config) any { return c.Private.Host }
 // The hocon library turns numeric pieces of unquoted values into numbers;
 // paths that jvb.conf writes unquoted must come through as written.
 func TestUnquotedPaths(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "jvb-1.0", "001")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)

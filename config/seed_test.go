@@ -105,6 +105,7 @@ func seedTLS(t *testing.T, dir string) (confPath, storePath string) {
 }
 
 func TestSeedPublicTLS(t *testing.T) {
+	t.Parallel()
 	confPath, storePath := seedTLS(t, t.TempDir())
 	cfg, warns, err := Load(confPath, nil)
 	if err != nil {
@@ -144,6 +145,7 @@ func TestSeedPublicTLSWithoutStore(t *testing.T) {
 // All three seed blocks in one file, as an operator following the document
 // would write it: port 9090 is explicit, so it stays on next to TLS on 443.
 func TestSeedAllBlocks(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tlsConf, storePath := seedTLS(t, dir)
 	var text strings.Builder

@@ -15,6 +15,7 @@ import (
 )
 
 func TestLoadCertificateKeytool(t *testing.T) {
+	t.Parallel()
 	store := keytoolStore(t, t.TempDir(), "ks.p12", "changeit")
 	cert, err := PublicServer{KeyStorePath: store, KeyStorePassword: "changeit"}.LoadCertificate()
 	if err != nil {
@@ -32,6 +33,7 @@ func TestLoadCertificateKeytool(t *testing.T) {
 }
 
 func TestLoadCertificateOpenSSL(t *testing.T) {
+	t.Parallel()
 	f := opensslStore(t, t.TempDir(), "jvb", "changeit")
 	fromStore, err := PublicServer{KeyStorePath: f.Store, KeyStorePassword: "changeit"}.LoadCertificate()
 	if err != nil {
@@ -50,6 +52,7 @@ func TestLoadCertificateOpenSSL(t *testing.T) {
 }
 
 func TestLoadCertificateErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	store := keytoolStore(t, dir, "ks.p12", "changeit")
 	pemFiles := opensslStore(t, dir, "other", "changeit")
@@ -99,6 +102,7 @@ func writeOtherKey(t *testing.T, dir string) string {
 // then replace the key store and Reload (what SIGHUP does): new handshakes
 // get the new certificate and the connection made before keeps working.
 func TestTLSHandshakeAndReload(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	store := keytoolStore(t, dir, "ks.p12", "changeit")
 	cfg, _, err := loadString(t, `videobridge.http-servers.public {
@@ -158,6 +162,7 @@ func TestTLSHandshakeAndReload(t *testing.T) {
 }
 
 func TestTLSVersions(t *testing.T) {
+	t.Parallel()
 	f := opensslStore(t, t.TempDir(), "jvb", "changeit")
 	cfg := Default()
 	cfg.Public = PublicServer{Host: "127.0.0.1", Port: -1, TLSPort: 8443, CertFile: f.Cert, KeyFile: f.Key}
