@@ -4,6 +4,9 @@
 // Precedence is environment, then file, then the embedded defaults. The keys
 // and their meanings follow Jitsi Videobridge's reference.conf (see the
 // README); where this package differs from it, the field's comment says so.
+// Load builds the Config (load.go, env.go, validate.go), Effective prints it
+// back as HOCON (print.go), and PublicServer.LoadCertificate and
+// CertReloader supply the public listener's TLS certificate (tls.go).
 // It depends on nothing else in this module.
 package config
 

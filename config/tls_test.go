@@ -51,6 +51,25 @@ func TestLoadCertificateOpenSSL(t *testing.T) {
 	}
 }
 
+// Older tools write RC2/3DES key stores (openssl pkcs12 -legacy, Java 8's
+// keytool); they load too.
+func TestLoadCertificateLegacyStore(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := opensslStore(t, dir, "jvb", "changeit")
+	legacy := filepath.Join(dir, "legacy.p12")
+	run(t, dir, "openssl", "pkcs12", "-export", "-legacy", "-inkey", f.Key, "-in", f.Cert, "-out", legacy, "-passout", "pass:changeit")
+	cert, err := PublicServer{KeyStorePath: legacy, KeyStorePassword: "changeit"}.LoadCertificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cert.Leaf.VerifyHostname("localhost"); err != nil {
+		t.Error(err)
+	}
+	_, err = PublicServer{KeyStorePath: legacy, KeyStorePassword: "wrong"}.LoadCertificate()
+	errorMentions(t, err, "videobridge.http-servers.public.key-store-password: wrong password for "+legacy)
+}
+
 func TestLoadCertificateErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
