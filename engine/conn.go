@@ -218,7 +218,7 @@ func (c *conn) readFrames() gnet.Action {
 			break
 		}
 	}
-	if off > 0 {
+	if off > 0 && c.state != stClosed { // after OnClose gnet has released the buffer
 		c.gc.Discard(off)
 	}
 	return action
@@ -308,7 +308,9 @@ func (c *conn) fail(err error) {
 		c.appendClose(code, reason)
 		c.flushPending()
 	}
-	c.state = stClosing
+	if c.state != stClosed { // the write may have closed the socket
+		c.state = stClosing
+	}
 }
 
 // startClose sends our close frame after any pending frames; the socket
@@ -319,8 +321,10 @@ func (c *conn) startClose(code uint16, reason string) {
 		c.closeCode, c.closeReason = code, reason
 		c.appendClose(code, reason)
 		c.flushPending()
-		c.state = stClosing
-		c.closeSentNS = time.Now().UnixNano()
+		if c.state != stClosed { // the write may have closed the socket
+			c.state = stClosing
+			c.closeSentNS = time.Now().UnixNano()
+		}
 	case stHandshake, stDialing:
 		c.state = stClosed
 		c.gc.Close()
@@ -432,16 +436,25 @@ func (c *conn) countDrop() {
 
 // flushPending writes the pending buffer with one write; gnet keeps what
 // the socket does not take and sends it when writable.
+//
+// A failed write makes gnet run OnClose inside Write: the buffer is taken
+// off the connection first, so OnClose neither sees nor frees it, and the
+// state is checked again afterwards.
 func (c *conn) flushPending() {
-	if c.pend == nil {
+	p := c.pend
+	if p == nil {
 		return
 	}
-	if n := len(c.pend.B); n > 0 && c.state != stClosed {
-		_, _ = c.gc.Write(c.pend.B)
-		c.e.globalOut.Add(-int64(n))
-	}
-	bytebufferpool.Put(c.pend)
 	c.pend = nil
+	n := len(p.B)
+	c.e.globalOut.Add(-int64(n))
+	if n > 0 && c.state != stClosed {
+		_, _ = c.gc.Write(p.B)
+	}
+	bytebufferpool.Put(p)
+	if c.state == stClosed {
+		return
+	}
 	if lim := c.e.cfg.Limits.OutboundBudget; lim > 0 && c.overSinceNS != 0 && c.gc.OutboundBuffered() <= lim {
 		c.overSinceNS = 0
 	}

@@ -32,6 +32,8 @@ type Engine struct {
 	eng       gnet.Engine
 	addr      string // the listener's address once started
 	booted    chan struct{}
+	ticked    chan struct{} // closed by the first OnTick: the loops exist
+	tickOnce  sync.Once
 	done      chan error
 	stopping  atomic.Bool
 	loopsMu   sync.Mutex
@@ -129,6 +131,7 @@ func (e *Engine) startPlain() error {
 
 func (e *Engine) startReactor(host string, port int) error {
 	e.booted = make(chan struct{})
+	e.ticked = make(chan struct{})
 	e.done = make(chan error, 1)
 	addr := "tcp://" + net.JoinHostPort(host, strconv.Itoa(port))
 	go func() {
@@ -142,13 +145,18 @@ func (e *Engine) startReactor(host string, port int) error {
 			gnet.WithLogger(gnetLogger{e.log}),
 		)
 	}()
-	select {
-	case <-e.booted:
-	case err := <-e.done:
-		if err == nil {
-			err = errors.New("engine stopped during start-up")
+	// gnet calls OnBoot before it creates the event loops, and its ticker
+	// starts after them: wait for the first OnTick, so that Register (relay
+	// dials, TLS) never reads the load balancer while gnet still fills it.
+	for _, ready := range []chan struct{}{e.booted, e.ticked} {
+		select {
+		case <-ready:
+		case err := <-e.done:
+			if err == nil {
+				err = errors.New("engine stopped during start-up")
+			}
+			return fmt.Errorf("engine: listen on %s: %w", addr, err)
 		}
-		return fmt.Errorf("engine: listen on %s: %w", addr, err)
 	}
 	a, err := listenerAddr(e.eng)
 	if err != nil {
@@ -251,6 +259,7 @@ func (e *Engine) loopOf(el gnet.EventLoop) *loop {
 
 // OnTick schedules a timer sweep on every loop.
 func (e *Engine) OnTick() (time.Duration, gnet.Action) {
+	e.tickOnce.Do(func() { close(e.ticked) })
 	now := time.Now().UnixNano()
 	for _, l := range *e.loopList.Load() {
 		l.execute(func() { l.sweep(now) })

@@ -89,6 +89,11 @@ func (c *conn) serverHandshake() bool {
 	}
 	resp := wsproto.AppendUpgradeResponse(make([]byte, 0, 256), req.Key, deflate)
 	_, _ = c.gc.Write(resp)
+	if c.state == stClosed {
+		// The write failed (the peer reset) and gnet ran OnClose inside
+		// it: the connection must not be opened and attached.
+		return false
+	}
 	c.gc.Discard(end)
 	c.opened(deflate, wsproto.Server)
 	return c.attach(false)
