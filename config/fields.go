@@ -53,8 +53,8 @@ const (
 	keyPrivateTLS   = keyPrivate + ".tls-port"
 )
 
-// fields lists every key read from a file. The string-typed ones are also
-// listed in stringKeyNames (source.go).
+// fields lists every key read from a file. The string, duration and size
+// keys are also listed in rawKeyNames (source.go).
 var fields = []field{
 	stringKey(keyPublicHost, func(c *Config) *string { return &c.Public.Host }),
 	intKey(keyPublicPort, func(c *Config) *int { return &c.Public.Port }),

@@ -152,6 +152,8 @@ func TestValueForms(t *testing.T) {
 		{`videobridge.websockets.idle-timeout = 1 minute`, idle, time.Minute},
 		{`videobridge.websockets.idle-timeout = "1m30s"`, idle, 90 * time.Second},
 		{`videobridge.websockets.idle-timeout = "1.5 seconds"`, idle, 1500 * time.Millisecond},
+		{`videobridge.websockets.idle-timeout = 1.5 seconds`, idle, 1500 * time.Millisecond},
+		{`videobridge.websockets { idle-timeout = 90s, enabled = true }`, idle, 90 * time.Second},
 		{`videobridge.websockets.idle-timeout = 2500`, idle, 2500 * time.Millisecond}, // HOCON: a bare number is milliseconds
 		{`videobridge.websockets.limits.max-message-size = 65536`, maxMsg, 65536},
 		{`videobridge.websockets.limits.max-message-size = 64 KiB`, maxMsg, 64 << 10},
@@ -161,6 +163,8 @@ func TestValueForms(t *testing.T) {
 		{`videobridge.websockets.limits.max-message-size = 1m`, maxMsg, 1 << 20},
 		{`videobridge.websockets.limits.max-message-size = 1M`, maxMsg, 1 << 20},
 		{`videobridge.websockets.limits.max-message-size = 2 MiB`, maxMsg, 2 << 20},
+		{`videobridge.websockets.limits.max-message-size = 1.5 MiB`, maxMsg, 3 << 19},
+		{"size = 1m\nvideobridge.websockets.limits.max-message-size = ${size}", maxMsg, 1 << 20}, // the parser's minute, read back as MiB
 		{`videobridge.http-servers.public.port = "9091"`, port, 9091},
 		{`videobridge.http-servers.public.port = -1`, port, -1},
 		{`videobridge.websockets.enabled = off`, enabled, false},

@@ -10,22 +10,28 @@ import (
 // pieces into numbers, which corrupts strings that HOCON (and Jitsi's
 // Typesafe Config) keep as written: key-store-path=/opt/jvb-1.0/ks.p12 loses
 // ".0", server-id = 007 becomes 7, and host = 127.0.0.1 does not parse at
-// all. jvb.conf files write such values unquoted (the seed's TLS block does),
-// so before parsing, quoteStrings puts quotes around the unquoted value of
-// every key that this package reads as a string. The rest of the file is
-// left alone.
+// all. It also truncates 1.5 seconds to 1s and reads the size 1m as one
+// minute. jvb.conf files write such values unquoted (the seed's TLS block
+// does), so before parsing, quoteStrings puts quotes around the unquoted
+// value of every key this package reads as a string, duration or size, and
+// value.go parses the text itself. The rest of the file is left alone.
 
-// stringKeyNames are the last path segments of the string-typed keys.
-var stringKeyNames = []string{
+// rawKeyNames are the last path segments of those keys.
+var rawKeyNames = []string{
+	// strings
 	"host", "key-store-path", "key-store-password", "cert-file", "key-file",
 	"domain", "relay-domain", "server-id", "relay-id",
+	// durations
+	"keepalive-ping-interval", "idle-timeout", "handshake-timeout", "outbound-grace", "shutdown-timeout",
+	// sizes
+	"max-header-size", "max-message-size", "outbound-budget", "global-outbound", "max-rest-body",
 }
 
 // stringAssignment matches "name =", "name:" or "a.b.name=" at a key position.
-var stringAssignment = regexp.MustCompile(`(?:^|[\s{,.])(?:` + strings.Join(stringKeyNames, "|") + `)\s*[=:][ \t]*`)
+var stringAssignment = regexp.MustCompile(`(?:^|[\s{,.])(?:` + strings.Join(rawKeyNames, "|") + `)\s*[=:][ \t]*`)
 
-// quoteStrings returns src with the unquoted values of string-typed keys
-// quoted. A value runs to the end of the line, a ',', a '}' or a comment
+// quoteStrings returns src with the unquoted values of the keys in
+// rawKeyNames quoted. A value runs to the end of the line, a ',', a '}' or a comment
 // ('#' or '//', except the '//' of "scheme://", so that a domain written
 // with a scheme gets a precise error). Values that are already quoted,
 // lists, objects, substitutions, null, and values containing '"' or '\' are
