@@ -52,9 +52,9 @@ mkdir -p "$BIN" "$RESULTS"
 # Default variants per scenario, separated by "|".
 case $SCEN in
   S1) VARIANTS="-duration 10s" ;;
-  S2) VARIANTS="-window 8 -duration 10s|-rate 20000 -duration 10s" ;;
+  S2) VARIANTS="-window 8 -duration 10s|-rate 2500 -duration 10s|-rate 5000 -duration 10s|-rate 10000 -duration 10s|-rate 20000 -duration 10s" ;;
   S3) VARIANTS="-window 16 -duration 10s|-rate 500 -duration 10s" ;;
-  S4) VARIANTS="-window 1 -duration 10s|-rate 20000 -duration 10s" ;;
+  S4) VARIANTS="-confs 50 -window 1 -duration 10s|-confs 500 -window 1 -duration 10s|-confs 500 -rate 5000 -duration 10s|-confs 500 -rate 20000 -duration 10s" ;;
   S5) VARIANTS="-window 8 -duration 10s|-rate 20000 -duration 10s"; SERVERS=${SERVERS_S5:-bridge} ;;
   S6) VARIANTS="-rate 50 -duration 10s" ;;
   *) echo "unknown scenario $SCEN" >&2; exit 2 ;;

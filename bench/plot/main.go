@@ -74,30 +74,32 @@ func main() {
 // charts builds every chart the results allow, by file name.
 func charts(rs []result) map[string]string {
 	out := map[string]string{}
-	// Throughput against connections: saturation runs (closed loop, flood).
-	tp := map[string][]point{}
+	// Per scenario: throughput against connections (saturation runs) and
+	// latency against load (open-loop runs, p99 solid, p50 dashed).
+	tp := map[string]map[string][]point{}
+	lat := map[string]map[string][]point{}
+	add := func(m map[string]map[string][]point, scen, series string, p point) {
+		if m[scen] == nil {
+			m[scen] = map[string][]point{}
+		}
+		m[scen][series] = append(m[scen][series], p)
+	}
 	for _, r := range rs {
 		if (r.Mode == "closed" || r.Mode == "flood") && r.DeliveriesPerSec > 0 {
-			k := r.Scenario + " " + r.Server
-			tp[k] = append(tp[k], point{float64(r.Conns), r.DeliveriesPerSec})
+			add(tp, r.Scenario, r.Server, point{float64(r.Conns), r.DeliveriesPerSec})
 		}
-	}
-	if len(tp) > 0 {
-		out["throughput-vs-conns.svg"] = lineChart("Deliveries/s at saturation against connections",
-			"connections", "deliveries/s", tp, true, false)
-	}
-	// Latency against load: open-loop runs, p50 and p99.
-	lat := map[string][]point{}
-	for _, r := range rs {
 		if r.Mode == "open" && r.Latency.Count > 0 {
-			k := r.Scenario + " " + r.Server
-			lat[k+" p99"] = append(lat[k+" p99"], point{r.DeliveriesPerSec, r.Latency.P99 / 1e3})
-			lat[k+" p50"] = append(lat[k+" p50"], point{r.DeliveriesPerSec, r.Latency.P50 / 1e3})
+			add(lat, r.Scenario, r.Server+" p99", point{r.DeliveriesPerSec, r.Latency.P99 / 1e3})
+			add(lat, r.Scenario, r.Server+" p50", point{r.DeliveriesPerSec, r.Latency.P50 / 1e3})
 		}
 	}
-	if len(lat) > 0 {
-		out["latency-vs-load.svg"] = lineChart("Latency against load (open loop)",
-			"deliveries/s", "latency (ms)", lat, true, true)
+	for scen, series := range tp {
+		out[scen+"-throughput-vs-conns.svg"] = lineChart(scen+": deliveries/s at saturation against connections",
+			"connections", "deliveries/s", series, true, false)
+	}
+	for scen, series := range lat {
+		out[scen+"-latency-vs-load.svg"] = lineChart(scen+": latency against load (open loop; p99 solid, p50 dashed)",
+			"deliveries/s", "latency (ms)", series, true, true)
 	}
 	// Per scenario and mode: the latest run of each server, side by side.
 	type key struct{ scen, mode string }

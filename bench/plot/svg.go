@@ -163,6 +163,13 @@ func lineChart(title, xlabel, ylabel string, series map[string][]point, logX, lo
 		}
 	}
 	sort.Strings(names)
+	colors := map[string]string{} // one colour per server, p50 and p99 alike
+	for _, n := range names {
+		k := strings.TrimSuffix(strings.TrimSuffix(n, " p50"), " p99")
+		if _, ok := colors[k]; !ok {
+			colors[k] = palette[len(colors)%len(palette)]
+		}
+	}
 	xlo, xhi := bounds(xv, logX)
 	ylo, yhi := bounds(yv, logY)
 	xs := scale{lo: xlo, hi: xhi, p0: left, p1: width - right, log: logX}
@@ -173,7 +180,7 @@ func lineChart(title, xlabel, ylabel string, series map[string][]point, logX, lo
 	for i, n := range names {
 		ps := append([]point(nil), series[n]...)
 		sort.Slice(ps, func(a, c int) bool { return ps[a].x < ps[c].x })
-		col := palette[i%len(palette)]
+		col := colors[strings.TrimSuffix(strings.TrimSuffix(n, " p50"), " p99")]
 		dash := ""
 		if strings.HasSuffix(n, " p50") {
 			dash = ` stroke-dasharray="5,4"`
