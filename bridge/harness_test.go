@@ -30,6 +30,7 @@ const wait = 5 * time.Second
 
 func startBridge(t *testing.T, mutate func(*config.Config)) *harness {
 	t.Helper()
+	checkLeaks(t) // first: its cleanup runs after every other
 	cfg := config.Default()
 	cfg.Public.Host, cfg.Public.Port = "127.0.0.1", 0
 	cfg.Private.Port = 0
