@@ -11,6 +11,7 @@ require (
 	github.com/gorilla/websocket v1.5.3 // indirect
 	github.com/gurkankaymak/hocon v1.2.23 // indirect
 	github.com/klauspost/compress v1.20.1 // indirect
+	github.com/kylelemons/godebug v1.1.0 // indirect
 	github.com/lesismal/llib v1.2.2 // indirect
 	github.com/lesismal/nbio v1.6.8 // indirect
 	github.com/lxzan/gws v1.8.9 // indirect
