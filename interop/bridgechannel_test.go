@@ -34,6 +34,11 @@ func openBC(t *testing.T, c *Client, conf *Conference, ep string) *bc {
 // the bridge's first message on the new socket is ServerHello.
 func (b *bc) waitOpen() Event {
 	b.t.Helper()
+	// the WebSocket's own open comes first: in Node as in browsers it
+	// negotiates permessage-deflate with the bridge
+	if ws := b.c.Wait(b.id, func(e Event) bool { return e.Ev == "open" }, eventTimeout); !strings.Contains(ws.Extensions, "permessage-deflate") {
+		b.t.Errorf("%s: BridgeChannel's WebSocket negotiated %q, want permessage-deflate", b.id, ws.Extensions)
+	}
 	e := b.c.Wait(b.id, func(e Event) bool { return e.Ev == "bc" && e.Name == evOpen }, eventTimeout)
 	if first := b.c.WaitMessage(b.id); first.Class() != "ServerHello" {
 		b.t.Fatalf("%s: first message %s, want ServerHello", b.id, first.Raw)
@@ -81,7 +86,7 @@ func (b *bc) waitEndpointMessage(from string, payload map[string]any) {
 // crashes and comes back while the bridge keeps the conference.
 func TestBridgeChannel(t *testing.T) {
 	t.Parallel()
-	d := StartDeployment(t, DeploymentParams{})
+	d := StartDeployment(t, DeploymentParams{TwoBridges: true})
 	c := StartBridgeChannel(t)
 	conf := d.JVB1.CreateConference("bc-meeting", "a", "b")
 	a, b := openBC(t, c, conf, "a"), openBC(t, c, conf, "b")
@@ -128,6 +133,31 @@ func TestBridgeChannel(t *testing.T) {
 			t.Errorf("b's next message after a's constraints and lastN: %s", next.Raw)
 		}
 		b.waitEndpointMessage("a", map[string]any{"after": "constraints"})
+		// and the bridge counted them as received from a
+		got := d.JVB1.ReceivedCounts(conf.ID, "a")
+		for _, class := range []string{"EndpointMessage", "EndpointStats", "ReceiverVideoConstraints", "LastNChangedEvent"} {
+			if got[class] == 0 {
+				t.Errorf("bridge's /debug counts for a: no %s received (%v)", class, got)
+			}
+		}
+	})
+
+	var relay *RelayPair
+	var x1, y1 *bc
+	t.Run("relay", func(t *testing.T) {
+		// one BridgeChannel on each bridge, both through nginx, the
+		// bridges linked by a relay through nginx too
+		relay = d.LinkRelay("bc-relay", []string{"x1"}, []string{"y1"})
+		x1 = openBC(t, c, relay.On1, "x1")
+		y1 = openBC(t, c, relay.On2, "y1")
+		x1.call("sendMessage", "", map[string]any{"across": "broadcast"})
+		y1.waitEndpointMessage("x1", map[string]any{"across": "broadcast"})
+		y1.call("sendMessage", "x1", map[string]any{"across": "unicast"})
+		x1.waitEndpointMessage("y1", map[string]any{"across": "unicast"})
+		y1.call("sendEndpointStatsMessage", map[string]any{"connectionQuality": 64.0})
+		if args := x1.waitEvent(evStats); len(args) != 2 || string(args[0]) != `"y1"` {
+			t.Errorf("x1: stats across the relay %s, want from y1", args)
+		}
 	})
 
 	t.Run("reconnect-through-restarted-nginx", func(t *testing.T) {
@@ -182,6 +212,24 @@ func TestBridgeChannel(t *testing.T) {
 		if args := a.waitEvent(evStats); !strings.Contains(string(args[0]), `"b"`) {
 			t.Errorf("stats after reconnect from %s, want b", args[0])
 		}
+	})
+
+	t.Run("relay-after-nginx-restart", func(t *testing.T) {
+		// the nginx crash above also dropped the relay (jvb1 dials jvb2
+		// through nginx) and x1's and y1's sockets: the bridge redials the
+		// relay and BridgeChannel reconnects, and messages cross again
+		if relay == nil || x1 == nil || y1 == nil {
+			t.Fatal("the relay subtest did not set up the relay")
+		}
+		x1, y1 := &bc{t, x1.c.For(t), x1.id}, &bc{t, y1.c.For(t), y1.id}
+		x1.waitOpen()
+		y1.waitOpen()
+		d.JVB1.WaitRelayConnected(relay.On1.ID, d.JVB2.RelayID)
+		d.JVB2.WaitRelayConnected(relay.On2.ID, d.JVB1.RelayID)
+		x1.call("sendMessage", "", map[string]any{"across": "again"})
+		y1.waitEndpointMessage("x1", map[string]any{"across": "again"})
+		y1.call("sendMessage", "x1", map[string]any{"back": "again"})
+		x1.waitEndpointMessage("y1", map[string]any{"back": "again"})
 	})
 
 	t.Run("reconnect-after-replaced", func(t *testing.T) {

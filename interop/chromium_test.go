@@ -14,7 +14,7 @@ import (
 // ServerHello arrives, and messages keep flowing every few seconds.
 func TestChromium(t *testing.T) {
 	t.Parallel()
-	d := StartDeployment(t, DeploymentParams{})
+	d := StartDeployment(t, DeploymentParams{TwoBridges: true})
 	page := ChromiumPage(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -36,6 +36,10 @@ func TestChromium(t *testing.T) {
 				return e.Ev == "devtools" && e.Kind == "framereceived" && e.URL == u && strings.Contains(e.Data, `"colibriClass":"ServerHello"`)
 			}, eventTimeout)
 		}
+	})
+
+	t.Run("relay", func(t *testing.T) {
+		exerciseRelay(t, c.For(t), d, "chrome-relay", true)
 	})
 
 	t.Run("flow", func(t *testing.T) {

@@ -166,3 +166,45 @@ func waitAccessLog(t *testing.T, n *Nginx, prefix string, status, count int) {
 		time.Sleep(50 * time.Millisecond) // poll interval
 	}
 }
+
+// exerciseRelay runs messages across a relay: endpoints r1 and r2 on jvb1,
+// s1 on jvb2, all connected through nginx with one client. Broadcasts and
+// unicasts cross the relay once each, with the sender's from, and nothing
+// comes back to its sender.
+func exerciseRelay(t *testing.T, c *Client, d *Deployment, meeting string, deflate bool) {
+	t.Helper()
+	p := d.LinkRelay(meeting, []string{"r1", "r2"}, []string{"s1"})
+	checkAdvertised(t, p.On1, d.Nginx, "jvb1")
+	checkAdvertised(t, p.On2, d.Nginx, "jvb2")
+	s := p.On1.Socket // meeting/ep: one meeting, distinct endpoint ids
+	for _, id := range []string{"r1", "r2"} {
+		connectHello(t, c, s(id), p.On1.URLs[id], deflate)
+	}
+	connectHello(t, c, s("s1"), p.On2.URLs["s1"], deflate)
+
+	// broadcast on jvb1: r2 locally, s1 across the relay
+	c.SendText(s("r1"), endpointMessage("", `{"relay":1}`))
+	checkEndpointMessage(t, c.WaitMessage(s("r2"), "EndpointMessage"), "r1", "", `{"relay":1}`)
+	checkEndpointMessage(t, c.WaitMessage(s("s1"), "EndpointMessage"), "r1", "", `{"relay":1}`)
+
+	// unicast jvb2 -> jvb1 and back
+	c.SendText(s("s1"), endpointMessage("r2", `{"relay":2}`))
+	checkEndpointMessage(t, c.WaitMessage(s("r2"), "EndpointMessage"), "s1", "r2", `{"relay":2}`)
+	c.SendText(s("r2"), endpointMessage("s1", `{"relay":3}`))
+	checkEndpointMessage(t, c.WaitMessage(s("s1"), "EndpointMessage"), "r2", "s1", `{"relay":3}`)
+
+	// broadcast on jvb2: both endpoints of jvb1 get it; r1's next message
+	// is it, so r1's own broadcast did not come back over the relay and
+	// the unicast to r2 did not reach r1
+	c.SendText(s("s1"), endpointMessage("", `{"relay":4}`))
+	checkEndpointMessage(t, c.WaitMessage(s("r1"), "EndpointMessage"), "s1", "", `{"relay":4}`)
+	checkEndpointMessage(t, c.WaitMessage(s("r2"), "EndpointMessage"), "s1", "", `{"relay":4}`)
+
+	// EndpointStats cross the relay with the sender's from
+	c.SendText(s("s1"), `{"colibriClass":"EndpointStats","connectionQuality":77.5}`)
+	for _, id := range []string{"r1", "r2"} {
+		if m := c.WaitMessage(s(id), "EndpointStats").JSON(); m["from"] != "s1" || m["connectionQuality"] != 77.5 {
+			t.Errorf("%s got EndpointStats %v, want from s1", id, m)
+		}
+	}
+}

@@ -10,7 +10,7 @@ import (
 // offered and refused (enable-compression = false), and not offered.
 func TestNodeWS(t *testing.T) {
 	t.Parallel()
-	d := StartDeployment(t, DeploymentParams{WebSockets: `
+	d := StartDeployment(t, DeploymentParams{TwoBridges: true, WebSockets: `
 		keepalive-ping-interval = 1 second
 	`})
 	c := StartNodeWS(t)
@@ -19,6 +19,10 @@ func TestNodeWS(t *testing.T) {
 		conf := d.JVB1.CreateConference("node-routing", "a", "b", "c")
 		checkAdvertised(t, conf, d.Nginx, "jvb1")
 		exerciseRouting(t, c.For(t), conf, true)
+	})
+
+	t.Run("relay", func(t *testing.T) {
+		exerciseRelay(t, c.For(t), d, "node-relay", true)
 	})
 
 	t.Run("compression", func(t *testing.T) {

@@ -10,13 +10,17 @@ import (
 // through nginx: the basics, and permessage-deflate negotiated and used.
 func TestPythonWebsockets(t *testing.T) {
 	t.Parallel()
-	d := StartDeployment(t, DeploymentParams{})
+	d := StartDeployment(t, DeploymentParams{TwoBridges: true})
 	c := StartPython(t)
 
 	t.Run("routing", func(t *testing.T) {
 		conf := d.JVB1.CreateConference("py-routing", "a", "b", "c")
 		checkAdvertised(t, conf, d.Nginx, "jvb1")
 		exerciseRouting(t, c.For(t), conf, true)
+	})
+
+	t.Run("relay", func(t *testing.T) {
+		exerciseRelay(t, c.For(t), d, "py-relay", true)
 	})
 
 	t.Run("compression", func(t *testing.T) {
