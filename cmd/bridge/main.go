@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/config"
@@ -71,13 +72,20 @@ func run(args []string, stdout, stderr io.Writer, ready chan<- *bridge.Bridge) i
 		ready <- b
 	}
 	waitForSignals(b, log)
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Limits.ShutdownTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), closeBudget(cfg.Limits.ShutdownTimeout))
 	defer cancel()
 	if err := b.Stop(ctx); err != nil {
 		log.Error("stop", "err", err)
 	}
 	log.Info("bridge stopped")
 	return exitOK
+}
+
+// closeBudget is the part of the shutdown timeout that closing handshakes
+// may use: the rest is kept for stopping the event loops and the REST
+// server, so that the process exits within the timeout.
+func closeBudget(timeout time.Duration) time.Duration {
+	return timeout - min(time.Second, timeout/4)
 }
 
 // waitForSignals returns on SIGINT or SIGTERM; SIGHUP reloads the TLS
