@@ -46,3 +46,12 @@ if [ ! -f "$interop_deps/lib-jitsi-meet/dist/modules/RTC/BridgeChannel.js" ]; th
     && rm -f lyno-lib-jitsi-meet-2.6726.2.tgz )
 fi
 # --- end interop
+
+# --- dashboard (interop/dashboard, docs/operations.md): the browser test of the
+# bridge's dashboard runs test.mjs with playwright-core from interop/.deps and
+# Debian's chromium (both above). The interop block installs playwright-core
+# with the same pin; this only repairs a prefix that lacks it.
+if [ ! -f interop/.deps/node_modules/playwright-core/package.json ]; then
+  npm install --prefix interop/.deps --no-audit --no-fund --no-save --loglevel=error playwright-core@1.65.1
+fi
+# --- end dashboard
