@@ -208,3 +208,85 @@ func exerciseRelay(t *testing.T, c *Client, d *Deployment, meeting string, defla
 		}
 	}
 }
+
+// exerciseProtocol checks the WebSocket details a strict client notices,
+// with sockets a and b: Ping answered by Pong, a message in several frames
+// (compressed if deflate), junk dropped without closing the socket, a
+// client-initiated close echoed, and a message over the 64 KiB limit
+// closed with 1009 by the bridge.
+func exerciseProtocol(t *testing.T, c *Client, bridge *Bridge, conf *Conference, deflate bool) {
+	t.Helper()
+	s := conf.Socket
+	for _, id := range []string{"a", "b"} {
+		connectHello(t, c, s(id), conf.URLs[id], deflate)
+	}
+
+	// Ping -> Pong with the same payload
+	c.Send(map[string]any{"op": "ping", "id": s("a"), "data": "are you there"})
+	if e := c.Wait(s("a"), func(e Event) bool { return e.Ev == "pong" || e.Ev == "error" }, eventTimeout); e.Ev != "pong" || e.Data != "are you there" {
+		t.Errorf("ping: %s, want a pong with the ping's payload", e.Raw)
+	}
+
+	// one message in three frames (the first over 1 KiB, so a compressing
+	// client compresses it)
+	msg, payload := largeMessage("b", 3000)
+	third := len([]rune(msg)) / 3
+	r := []rune(msg)
+	c.Send(map[string]any{"op": "send", "id": s("a"), "fragments": []string{string(r[:third]), string(r[third : 2*third]), string(r[2*third:])}})
+	checkEndpointMessage(t, c.WaitMessage(s("b"), "EndpointMessage"), "a", "b", payload)
+
+	// junk is dropped, the socket stays open and routing goes on
+	for _, junk := range []string{
+		`not json`,
+		`{"colibriClass":"NoSuchClass","to":"b"}`,
+		`{"colibriClass":"EndpointMessage","to":"b","to":"a","msgPayload":{"dup":true}}`,
+		`{"to":"b","msgPayload":{"noclass":true}}`,
+	} {
+		c.SendText(s("a"), junk)
+	}
+	c.SendText(s("a"), endpointMessage("b", `{"after":"junk"}`))
+	if e := c.WaitMessage(s("b")); !strings.Contains(e.Data, `{"after":"junk"}`) {
+		t.Errorf("b's next message after a's junk: %s, want the valid one (junk forwarded?)", e.Raw)
+	}
+
+	// a close from the client is answered with a close frame of the same code
+	c.Close(s("b"), 1000)
+	if e := c.WaitClose(s("b")); e.Code != 1000 {
+		t.Errorf("client-initiated close: %s, want the bridge to echo 1000", e.Raw)
+	}
+
+	// over the message limit (64 KiB, counted decompressed): the bridge
+	// closes with 1009
+	mark := bridge.LogMark()
+	big, _ := largeMessage("b", 70<<10)
+	c.SendText(s("a"), big)
+	e := c.WaitClose(s("a"))
+	bridge.WaitLog(mark, "websocket closed", "conf="+conf.ID, "id=a", "code=1009")
+	if e.Code != 1009 {
+		// Known issue (docs/interop.md): behind nginx, when the rest of the
+		// oversized message is still arriving, the bridge's close resets
+		// the TCP connection and nginx drops the close frame: the client
+		// sees 1006. TestOversizeMessageDirect holds the client-side 1009.
+		t.Logf("a 70 KiB message: the bridge closed with 1009, the client behind nginx saw %s", e.Raw)
+	}
+}
+
+// TestOversizeMessageDirect: a client connected straight to the bridge
+// gets close 1009 for a message over 64 KiB, compressed or not.
+func TestOversizeMessageDirect(t *testing.T) {
+	t.Parallel()
+	b := StartBridge(t, BridgeParams{})
+	for _, start := range []func(testing.TB) *Client{StartNodeWS, StartPython} {
+		c := start(t)
+		for _, deflate := range []bool{false, true} {
+			conf := b.CreateConference(fmt.Sprintf("big-%s-%v", c.name, deflate), "a", "b")
+			connectHello(t, c, conf.Socket("a"), conf.URLs["a"], deflate)
+			big, _ := largeMessage("b", 70<<10)
+			c.SendText(conf.Socket("a"), big)
+			if e := c.WaitClose(conf.Socket("a")); e.Code != 1009 || e.Reason != "message too big" {
+				t.Errorf("%s (deflate %v): a 70 KiB message: %s, want close 1009", c.name, deflate, e.Raw)
+			}
+		}
+		c.Exit()
+	}
+}

@@ -49,6 +49,14 @@ func TestNodeWS(t *testing.T) {
 		}
 	})
 
+	t.Run("protocol", func(t *testing.T) {
+		exerciseProtocol(t, c.For(t), d.JVB1, d.JVB1.CreateConference("node-protocol", "a", "b"), true)
+	})
+
+	t.Run("protocol-uncompressed", func(t *testing.T) {
+		exerciseProtocol(t, c.For(t), d.JVB1, d.JVB1.CreateConference("node-protocol-plain", "a", "b"), false)
+	})
+
 	t.Run("not-offered", func(t *testing.T) {
 		c := c.For(t)
 		conf := d.JVB1.CreateConference("node-plain", "a", "b")

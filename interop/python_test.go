@@ -42,6 +42,14 @@ func TestPythonWebsockets(t *testing.T) {
 		}
 	})
 
+	t.Run("protocol", func(t *testing.T) {
+		exerciseProtocol(t, c.For(t), d.JVB1, d.JVB1.CreateConference("py-protocol", "a", "b"), true)
+	})
+
+	t.Run("protocol-uncompressed", func(t *testing.T) {
+		exerciseProtocol(t, c.For(t), d.JVB1, d.JVB1.CreateConference("py-protocol-plain", "a", "b"), false)
+	})
+
 	t.Run("not-offered", func(t *testing.T) {
 		c := c.For(t)
 		conf := d.JVB1.CreateConference("py-plain", "a", "b")

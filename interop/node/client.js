@@ -4,6 +4,9 @@
 // Extra event fields: "rx" on a message is the socket's bytes read so far
 // (what came over the wire, compressed or not); {"ev":"ping","id":...} for
 // every Ping frame the server sends (ws answers it with a Pong itself).
+// Extra commands: "send" with "fragments" (an array) sends one message in
+// that many frames; {"op":"ping","id":...,"data":...} sends a Ping, and the
+// server's Pong comes back as {"ev":"pong","id":...,"data":...}.
 'use strict';
 
 const readline = require('readline');
@@ -31,6 +34,7 @@ function connect({ id, url, deflate }) {
         emit({ ev: 'message', id, data: data.toString('utf8'), rx: ws._socket ? ws._socket.bytesRead : -1 });
     });
     ws.on('ping', () => emit({ ev: 'ping', id }));
+    ws.on('pong', data => emit({ ev: 'pong', id, data: data.toString('utf8') }));
     ws.on('unexpected-response', (req, res) => {
         emit({ ev: 'error', id, error: `unexpected response ${res.statusCode}`, code: res.statusCode });
         req.destroy();
@@ -47,7 +51,15 @@ function handle(cmd) {
         connect(cmd);
         break;
     case 'send':
-        ws.send(cmd.data, err => err && emit({ ev: 'error', id: cmd.id, error: String(err.message) }));
+        if (cmd.fragments) {
+            // one text message in several frames (FIN on the last)
+            cmd.fragments.forEach((f, i) => ws.send(f, { fin: i === cmd.fragments.length - 1 }));
+        } else {
+            ws.send(cmd.data, err => err && emit({ ev: 'error', id: cmd.id, error: String(err.message) }));
+        }
+        break;
+    case 'ping':
+        ws.ping(cmd.data || '');
         break;
     case 'close':
         ws.close(cmd.code || 1000);

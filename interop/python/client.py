@@ -3,6 +3,10 @@
 JSON commands on stdin, JSON events on stdout (see interop/client.go). Run
 it with /usr/bin/python3: Debian's dist-packages hold the websockets module.
 
+Extra commands: "send" with "fragments" (a list) sends one message in that
+many frames; {"op":"ping","id":...,"data":...} sends a Ping and reports
+{"ev":"pong"} when the matching Pong arrives.
+
 Extra event fields: "extensions" on open lists the negotiated extension
 names; "rx" on a message is the bytes read from the socket so far, counted
 below the WebSocket layer, so it shows what crossed the wire.
@@ -86,7 +90,22 @@ async def handle(cmd, tasks):
         conns[cid] = conn
         tasks.append(asyncio.ensure_future(run(conn, cmd["url"], cmd.get("deflate", False))))
     elif op == "send":
-        await conns[cid].ws.send(cmd["data"])
+        if cmd.get("fragments"):
+            # an iterable sends one message in that many frames
+            await conns[cid].ws.send(iter(cmd["fragments"]))
+        else:
+            await conns[cid].ws.send(cmd["data"])
+    elif op == "ping":
+        waiter = await conns[cid].ws.ping(cmd.get("data", ""))
+
+        async def pong(conn=conns[cid], data=cmd.get("data", "")):
+            try:
+                await asyncio.wait_for(waiter, 10)
+                emit({"ev": "pong", "id": conn.id, "data": data})
+            except Exception as e:  # noqa: BLE001
+                emit({"ev": "error", "id": conn.id, "error": "no pong: %r" % e})
+
+        tasks.append(asyncio.ensure_future(pong()))
     elif op == "close":
         await conns[cid].ws.close(code=cmd.get("code") or 1000)
     elif op == "exit":
@@ -98,7 +117,7 @@ async def handle(cmd, tasks):
 
 async def main():
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
+    reader = asyncio.StreamReader(limit=16 << 20)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     tasks = []
     emit({"ev": "ready", "name": "websockets %s" % websockets.__version__})
