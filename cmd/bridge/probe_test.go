@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -164,12 +166,13 @@ func TestProbeMisroutedToWebApp(t *testing.T) {
 }
 
 func TestProbeStatuses(t *testing.T) {
-	status := 0
+	var status atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if status == 302 {
+		code := int(status.Load())
+		if code == 302 {
 			w.Header().Set("Location", "https://example.org/")
 		}
-		w.WriteHeader(status)
+		w.WriteHeader(code)
 		io.WriteString(w, "nope")
 	}))
 	defer srv.Close()
@@ -186,7 +189,7 @@ func TestProbeStatuses(t *testing.T) {
 		{418, probeHTTP, "http-418"},
 		{404, probeNotFound, "no route for server-id \"jvb1\""},
 	} {
-		status = c.status
+		status.Store(int64(c.status))
 		expect(t, c.code, []string{c.want}, u)
 	}
 }
@@ -244,52 +247,56 @@ func fullBacklog(t *testing.T) string {
 	return ""
 }
 
-// silentServer accepts connections and never writes.
-func silentServer(t *testing.T) string {
+// testServer accepts connections on loopback and hands each to serve; the
+// listener and every connection close when the test ends.
+func testServer(t *testing.T, serve func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			t.Cleanup(func() { c.Close() })
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			serve(c)
 		}
 	}()
 	return ln.Addr().String()
 }
 
+// silentServer accepts connections and never writes.
+func silentServer(t *testing.T) string {
+	return testServer(t, func(net.Conn) {})
+}
+
 // upgradeOnly accepts the WebSocket upgrade and then sends nothing: a
 // WebSocket service that is not a Colibri bridge.
 func upgradeOnly(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() })
-			req, err := http.ReadRequest(bufio.NewReader(c))
-			if err != nil {
-				c.Close()
-				continue
-			}
-			io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-				"Sec-WebSocket-Accept: "+acceptFor(req.Header.Get("Sec-WebSocket-Key"))+"\r\n\r\n")
+	return testServer(t, func(c net.Conn) {
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			c.Close()
+			return
 		}
-	}()
-	return ln.Addr().String()
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Accept: "+acceptFor(req.Header.Get("Sec-WebSocket-Key"))+"\r\n\r\n")
+	})
 }
 
 func TestProbeNoServerHello(t *testing.T) {
