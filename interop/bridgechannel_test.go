@@ -258,6 +258,41 @@ func TestBridgeChannel(t *testing.T) {
 		b.waitEndpointMessage("a", map[string]any{"after": "replaced"})
 	})
 
+	t.Run("bridge-restart", func(t *testing.T) {
+		// SIGKILL jvb1 and start it again on the same ports. The new
+		// process is a new bridge instance with an empty conference table:
+		// BridgeChannel's retries of the old URL are refused (403), as they
+		// must be, since conference ids and pwds belong to an instance. The
+		// controller creates the conference again and hands out the new
+		// URLs (a new Jingle session in Jitsi), and new BridgeChannels work.
+		a, b := &bc{t, a.c.For(t), a.id}, &bc{t, b.c.For(t), b.id}
+		d.JVB1.Kill()
+		for _, x := range []*bc{a, b} {
+			if e := x.c.WaitClose(x.id); e.Code != 1006 {
+				t.Errorf("%s: close %s when the bridge died, want 1006", x.id, e.Raw)
+			}
+		}
+		d.JVB1.Restart() // binds the same ports at once, live sockets or not
+		mark := 0        // the new process's log starts empty
+		a.c.Wait(a.id, func(e Event) bool { return e.Ev == "attempt" }, eventTimeout)
+		if e := a.c.WaitClose(a.id); e.Code != 1006 {
+			t.Errorf("%s: retry against the new instance: %s, want a failed handshake", a.id, e.Raw)
+		}
+		d.JVB1.WaitLog(mark, "websocket authentication failed", "conf="+conf.ID, "id=a")
+		a.call("close")
+		b.call("close")
+
+		conf2 := d.JVB1.CreateConference("bc-meeting", "a", "b")
+		if conf2.ID == conf.ID || conf2.URLs["a"] == conf.URLs["a"] {
+			t.Fatalf("the new instance reused the conference id or URL: %s", conf2.URLs["a"])
+		}
+		sockets := *conf2
+		sockets.Meeting = "bc-meeting-after-restart" // new client socket names only
+		a2, b2 := openBC(t, c, &sockets, "a"), openBC(t, c, &sockets, "b")
+		a2.call("sendMessage", "b", map[string]any{"after": "restart"})
+		b2.waitEndpointMessage("a", map[string]any{"after": "restart"})
+	})
+
 	c.Exit()
 	for _, e := range c.Events("") {
 		if e.Ev == "error" {
