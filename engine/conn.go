@@ -32,6 +32,20 @@ const closeWait = 2 * time.Second
 // negotiated permessage-deflate.
 const compressMin = 128
 
+// pendMax is the most bytes a connection's pending buffer collects in one
+// loop round before they are written at once: a burst of input (one read
+// can hold hundreds of messages, each fanned out) must not look like a
+// slow reader, and the pending buffer must not grow with the burst.
+const pendMax = 32 << 10
+
+// pendLimit is pendMax, or half the outbound budget when that is smaller.
+func pendLimit(budget int) int {
+	if budget > 0 && budget/2 < pendMax {
+		return max(budget/2, 1)
+	}
+	return pendMax
+}
+
 // conn is one TCP connection: the HTTP handshake, then a WebSocket. Every
 // field is owned by its loop's goroutine.
 type conn struct {
@@ -42,6 +56,9 @@ type conn struct {
 	state  uint8
 	kind   uint8
 	client bool // we dialled: our frames are masked
+	// upgraded is set once the handshake succeeded; OnClose goes by it,
+	// not by the state, which the timers set to stClosed before closing.
+	upgraded bool
 
 	ep     *routing.Endpoint
 	relay  *routing.Relay
@@ -54,8 +71,9 @@ type conn struct {
 
 	openedNS, lastReadNS, pingSentNS, closeSentNS, overSinceNS int64
 
-	pend  *bytebufferpool.ByteBuffer // frames waiting for this round's flush
-	dirty bool
+	pend    *bytebufferpool.ByteBuffer // frames waiting for this round's flush
+	dirty   bool
+	outAcct int // gnet's outbound bytes of this connection counted in e.globalOut
 
 	closeCode   uint16 // code of the close handshake, for metrics
 	closeReason string
@@ -127,8 +145,8 @@ func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 	if !ok {
 		return gnet.None
 	}
-	wasOpen := c.state == stOpen || c.state == stClosing
-	if c.state == stHandshake || c.state == stDialing {
+	wasOpen := c.upgraded
+	if !wasOpen {
 		e.stats.Handshaking.Add(-1)
 	}
 	c.state = stClosed
@@ -139,6 +157,8 @@ func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 		bytebufferpool.Put(c.pend)
 		c.pend = nil
 	}
+	e.globalOut.Add(-int64(c.outAcct))
+	c.outAcct = 0
 	e.stats.Conns.Add(-1)
 	if wasOpen {
 		e.stats.Open.Add(-1)
@@ -183,7 +203,7 @@ func errString(err error) string {
 
 // opened moves a connection whose handshake succeeded to stOpen.
 func (c *conn) opened(deflate *wsproto.Deflate, role wsproto.Role) {
-	c.state = stOpen
+	c.state, c.upgraded = stOpen, true
 	c.flate = deflate
 	c.reader.Init(role, c.e.cfg.Limits.MaxMessageSize, deflate)
 	now := time.Now().UnixNano()
@@ -253,9 +273,19 @@ func (c *conn) handle(msg wsproto.Message) bool {
 	case wsproto.OpBinary:
 		c.e.router.Stats().Drop(routing.DropBinary)
 	case wsproto.OpPing:
-		if c.state == stOpen {
-			c.writeControl(wsproto.OpPong, msg.Payload)
+		if c.state != stOpen {
+			break
 		}
+		if lim := c.e.cfg.Limits.OutboundBudget; lim > 0 && c.queued() > lim {
+			// A peer that pings without reading: answering would grow the
+			// queue without bound. RFC 6455 5.5.3 lets a pong answer only
+			// the latest ping; the grace timer closes the connection.
+			if c.overSinceNS == 0 {
+				c.overSinceNS = time.Now().UnixNano()
+			}
+			break
+		}
+		c.writeControl(wsproto.OpPong, msg.Payload)
 	case wsproto.OpPong:
 		// lastReadNS was refreshed: the peer is alive.
 	case wsproto.OpClose:
@@ -380,10 +410,28 @@ func (c *conn) appendPending(b []byte) {
 }
 
 // enqueue copies a routed frame into the pending buffer, applying the
-// outbound budget: droppable classes go first, and a connection that stays
-// over budget is closed by its timer.
+// outbound budget (Limits.OutboundBudget), which counts the bytes gnet
+// holds for the connection (the socket did not take them) and our pending
+// bytes:
+//
+//   - a frame that would take the connection over its budget is dropped
+//     if its class is droppable (EndpointStats, ConnectionStats) and
+//     queued otherwise; either way the connection is now "over";
+//   - a connection over its budget for longer than Limits.OutboundGrace,
+//     without its queue draining to half the budget meanwhile, is closed
+//     with 1008 "slow consumer" by its timer;
+//   - a connection whose queue passes 4× the budget is closed at once,
+//     and so is one over its budget while the whole bridge is over
+//     Limits.GlobalOutbound; while the bridge is over it, droppable
+//     frames are dropped for every connection.
+//
+// Every frame not queued is counted: the router's drop counters and the
+// receiving endpoint's (or relay's) Dropped.
 func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
 	if c.state != stOpen {
+		// Closing: nothing more goes on this socket.
+		c.e.router.Stats().Drop(routing.DropNoConnection)
+		c.countDrop()
 		return
 	}
 	b := f.Bytes()
@@ -393,28 +441,32 @@ func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
 		}
 	}
 	lim := &c.e.cfg.Limits
-	queued := c.gc.OutboundBuffered()
-	if c.pend != nil {
-		queued += len(c.pend.B)
+	if c.pend != nil && len(c.pend.B)+len(b) > pendLimit(lim.OutboundBudget) {
+		c.flushPending()
+		if c.state != stOpen { // the write failed and closed the socket
+			c.e.router.Stats().Drop(routing.DropNoConnection)
+			c.countDrop()
+			return
+		}
 	}
+	queued := c.queued()
 	over := lim.OutboundBudget > 0 && queued+len(b) > lim.OutboundBudget
 	globalOver := lim.GlobalOutbound > 0 && c.e.globalOut.Load()+int64(len(b)) > lim.GlobalOutbound
+	if over && c.overSinceNS == 0 {
+		c.overSinceNS = time.Now().UnixNano()
+	}
 	if (over || globalOver) && class.Droppable() {
 		c.e.router.Stats().Drop(routing.DropSlowReceiver)
 		c.countDrop()
 		return
 	}
-	if over {
-		if c.overSinceNS == 0 {
-			c.overSinceNS = time.Now().UnixNano()
-		}
-		if queued > 4*lim.OutboundBudget {
-			// Far past the budget: do not let one reader grow memory further.
-			c.e.stats.SlowClosed.Add(1)
-			c.e.router.Stats().Drop(routing.DropSlowReceiver)
-			c.startClose(wsproto.ClosePolicyViolation, "slow consumer")
-			return
-		}
+	if over && (queued > 4*lim.OutboundBudget || globalOver) {
+		// Far past the budget, or the bridge is short of memory: do not
+		// let one reader grow memory further.
+		c.e.router.Stats().Drop(routing.DropSlowReceiver)
+		c.countDrop()
+		c.slowClose()
+		return
 	}
 	if c.client {
 		c.appendFrame(f.Op(), f.Payload())
@@ -432,6 +484,34 @@ func (c *conn) countDrop() {
 	case kindRelay:
 		c.relay.Dropped.Add(1)
 	}
+}
+
+// slowClose closes a connection that does not read fast enough.
+func (c *conn) slowClose() {
+	c.e.stats.SlowClosed.Add(1)
+	c.startClose(wsproto.ClosePolicyViolation, "slow consumer")
+}
+
+// queued returns the bytes held for writing on c: gnet's outbound buffer
+// and our pending frames. It brings c's share of e.globalOut up to date.
+func (c *conn) queued() int {
+	n := c.syncOut()
+	if c.pend != nil {
+		n += len(c.pend.B)
+	}
+	return n
+}
+
+// syncOut accounts gnet's outbound buffer of c in e.globalOut (gnet drains
+// it without telling us, so the share is refreshed at each enqueue, flush
+// and timer sweep) and returns its size.
+func (c *conn) syncOut() int {
+	n := c.gc.OutboundBuffered()
+	if n != c.outAcct {
+		c.e.globalOut.Add(int64(n - c.outAcct))
+		c.outAcct = n
+	}
+	return n
 }
 
 // flushPending writes the pending buffer with one write; gnet keeps what
@@ -455,8 +535,8 @@ func (c *conn) flushPending() {
 	if c.state == stClosed {
 		return
 	}
-	if lim := c.e.cfg.Limits.OutboundBudget; lim > 0 && c.overSinceNS != 0 && c.gc.OutboundBuffered() <= lim {
-		c.overSinceNS = 0
+	if out := c.syncOut(); c.overSinceNS != 0 && out <= c.e.cfg.Limits.OutboundBudget/2 {
+		c.overSinceNS = 0 // drained: the grace starts again next time
 	}
 }
 
@@ -478,10 +558,10 @@ func (c *conn) checkTimers(now int64) {
 			c.startClose(wsproto.CloseGoingAway, "idle timeout")
 			return
 		}
+		queued := c.queued()
 		if g := cfg.Limits.OutboundGrace; c.overSinceNS != 0 && now-c.overSinceNS > int64(g) {
-			if c.gc.OutboundBuffered() > cfg.Limits.OutboundBudget {
-				c.e.stats.SlowClosed.Add(1)
-				c.startClose(wsproto.ClosePolicyViolation, "slow consumer")
+			if queued > cfg.Limits.OutboundBudget/2 {
+				c.slowClose()
 				return
 			}
 			c.overSinceNS = 0
@@ -493,6 +573,7 @@ func (c *conn) checkTimers(now int64) {
 			c.writeControl(wsproto.OpPing, nil)
 		}
 	case stClosing:
+		c.syncOut()
 		if now-c.closeSentNS > int64(closeWait) {
 			c.state = stClosed
 			c.gc.Close()

@@ -104,11 +104,11 @@ func (r *Router) endpointMessage(ep *Endpoint, msg []byte, env *envelope, out Si
 	if isBlank(to) {
 		for _, dst := range m.endpoints {
 			if dst != ep {
-				*conns = appendEndpoint(*conns, dst, ClassEndpointMessage)
+				*conns = r.appendEndpoint(*conns, dst, ClassEndpointMessage)
 			}
 		}
 		for _, rl := range m.relays {
-			*conns = appendRelay(*conns, rl, ClassEndpointMessage)
+			*conns = r.appendRelay(*conns, rl, ClassEndpointMessage)
 		}
 	} else {
 		target := string(to) // not escaped: ids never need escapes
@@ -116,9 +116,9 @@ func (r *Router) endpointMessage(ep *Endpoint, msg []byte, env *envelope, out Si
 			target = decodeKey(to)
 		}
 		if dst := m.byID[target]; dst != nil {
-			*conns = appendEndpoint(*conns, dst, ClassEndpointMessage)
+			*conns = r.appendEndpoint(*conns, dst, ClassEndpointMessage)
 		} else if rl := m.remote[target]; rl != nil {
-			*conns = appendRelay(*conns, rl, ClassEndpointMessage)
+			*conns = r.appendRelay(*conns, rl, ClassEndpointMessage)
 		} else {
 			r.stats.drop(DropUnknownTarget)
 			return
@@ -145,11 +145,11 @@ func (r *Router) endpointStats(ep *Endpoint, msg []byte, env *envelope, out Sink
 	wants := r.hooks.WantsStats
 	for _, dst := range m.endpoints {
 		if dst != ep && (wants == nil || wants(dst, ep.id)) {
-			*conns = appendEndpoint(*conns, dst, ClassEndpointStats)
+			*conns = r.appendEndpoint(*conns, dst, ClassEndpointStats)
 		}
 	}
 	for _, rl := range m.relays {
-		*conns = appendRelay(*conns, rl, ClassEndpointStats)
+		*conns = r.appendRelay(*conns, rl, ClassEndpointStats)
 	}
 	r.sendRewritten(ep, msg, env, ClassEndpointStats, *conns, out)
 }
@@ -168,21 +168,23 @@ func (r *Router) sendRewritten(ep *Endpoint, msg []byte, env *envelope, class Cl
 }
 
 // appendEndpoint adds dst's socket to conns, counting a drop if it has none.
-func appendEndpoint(conns []Conn, dst *Endpoint, class Class) []Conn {
+func (r *Router) appendEndpoint(conns []Conn, dst *Endpoint, class Class) []Conn {
 	if cn := dst.Conn(); cn != nil {
 		dst.Sent.Add(class)
 		return append(conns, cn)
 	}
 	dst.Dropped.Add(1)
+	r.stats.drop(DropNoConnection)
 	return conns
 }
 
-func appendRelay(conns []Conn, rl *Relay, class Class) []Conn {
+func (r *Router) appendRelay(conns []Conn, rl *Relay, class Class) []Conn {
 	if cn := rl.Conn(); cn != nil {
 		rl.Sent.Add(class)
 		return append(conns, cn)
 	}
 	rl.Dropped.Add(1)
+	r.stats.drop(DropNoConnection)
 	return conns
 }
 
@@ -200,7 +202,7 @@ func (r *Router) sourceVideoType(c *Conference, from *Relay, m *SourceVideoTypeM
 	defer r.putConns(conns)
 	for _, rl := range c.state.Load().relays {
 		if from == nil || rl.meshID != from.meshID {
-			*conns = appendRelay(*conns, rl, ClassSourceVideoTypeMessage)
+			*conns = r.appendRelay(*conns, rl, ClassSourceVideoTypeMessage)
 		}
 	}
 	if len(*conns) == 0 {

@@ -46,7 +46,7 @@ func (r *Router) HandleRelay(rl *Relay, conn Conn, msg []byte, out Sink) {
 			return
 		}
 		conns := r.getConns()
-		*conns = appendEndpoint(*conns, dst, class)
+		*conns = r.appendEndpoint(*conns, dst, class)
 		r.sendVerbatim(msg, class, *conns, out)
 		r.putConns(conns)
 	case ClassEndpointStats:
@@ -120,12 +120,12 @@ func (r *Router) relayFanout(rl *Relay, msg []byte, class Class, want func(*Endp
 	defer r.putConns(conns)
 	for _, dst := range m.endpoints {
 		if want == nil || want(dst) {
-			*conns = appendEndpoint(*conns, dst, class)
+			*conns = r.appendEndpoint(*conns, dst, class)
 		}
 	}
 	for _, other := range m.relays {
 		if other != rl && other.meshID != rl.meshID {
-			*conns = appendRelay(*conns, other, class)
+			*conns = r.appendRelay(*conns, other, class)
 		}
 	}
 	r.sendVerbatim(msg, class, *conns, out)

@@ -17,6 +17,7 @@ func (r *Router) SendToEndpoint(ep *Endpoint, msg []byte) error {
 	cn := ep.Conn()
 	if cn == nil {
 		ep.Dropped.Add(1)
+		r.stats.drop(DropNoConnection)
 		return fmt.Errorf("endpoint %q has no socket: %w", ep.id, ErrNotFound)
 	}
 	ep.Sent.Add(class)
@@ -38,12 +39,12 @@ func (r *Router) SendToConference(c *Conference, msg []byte, except *Endpoint, r
 	defer r.putConns(conns)
 	for _, dst := range m.endpoints {
 		if dst != except {
-			*conns = appendEndpoint(*conns, dst, class)
+			*conns = r.appendEndpoint(*conns, dst, class)
 		}
 	}
 	if relays {
 		for _, rl := range m.relays {
-			*conns = appendRelay(*conns, rl, class)
+			*conns = r.appendRelay(*conns, rl, class)
 		}
 	}
 	n := len(*conns)

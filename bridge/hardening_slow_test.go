@@ -1,0 +1,237 @@
+package bridge_test
+
+import (
+	"encoding/json"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/routing"
+	"github.com/colibri-bus/colibri/wsproto"
+)
+
+// smallRcvBuf dials with a 4 KiB receive buffer, so that a client that
+// stops reading pushes back on the bridge after a few KiB instead of the
+// megabytes the kernel would otherwise absorb.
+var smallRcvBuf = net.Dialer{Timeout: wait, Control: func(_, _ string, rc syscall.RawConn) error {
+	var serr error
+	err := rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}}
+
+// rawDialSmall is rawDial over a socket with a small receive buffer.
+func (h *harness) rawDialSmall(u string) *rawConn {
+	h.t.Helper()
+	rc, status := h.rawUpgradeVia(&smallRcvBuf, u, false)
+	if status != 101 {
+		h.t.Fatalf("upgrade %s: status %d", u, status)
+	}
+	return rc
+}
+
+// reader counts what a well-behaved client receives.
+type reader struct {
+	cl    *client
+	count atomic.Int64
+	bad   atomic.Value // string: first anomaly
+	done  chan struct{}
+}
+
+// startReader reads cl's messages in the background until the connection
+// closes, checking that each sender's sequence numbers increase by one.
+func startReader(cl *client) *reader {
+	r := &reader{cl: cl, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		last := map[string]int{}
+		for {
+			cl.c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			_, raw, err := cl.c.ReadMessage()
+			if err != nil {
+				return
+			}
+			var m struct {
+				ColibriClass string
+				From         string
+				Seq          *int `json:"seq"`
+			}
+			if json.Unmarshal(raw, &m) != nil || m.Seq == nil {
+				continue
+			}
+			if prev, ok := last[m.From]; ok && *m.Seq != prev+1 {
+				r.bad.CompareAndSwap(nil, cl.name+": from "+m.From+" seq "+strconv.Itoa(*m.Seq)+" after "+strconv.Itoa(prev))
+			}
+			last[m.From] = *m.Seq
+			r.count.Add(1)
+		}
+	}()
+	return r
+}
+
+// pad returns a JSON string value of n bytes.
+func pad(n int) string { return `"` + strings.Repeat("x", n) + `"` }
+
+// TestSlowConsumer is the issue's must-show: an endpoint that never reads
+// while 1,000 messages/s are broadcast to it. The bridge's queued bytes stay
+// within the budget (its hard cap of 4× for messages that may not be
+// dropped), the other endpoints receive everything, the slow endpoint is
+// closed with 1008 after the grace, and every message meant for it is
+// either on its wire or a counted drop.
+func TestSlowConsumer(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		class string // what the sender broadcasts
+	}{
+		{"EndpointStats (droppable)", "EndpointStats"},
+		{"EndpointMessage (not droppable)", "EndpointMessage"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testSlowConsumer(t, tc.class) })
+	}
+}
+
+func testSlowConsumer(t *testing.T, class string) {
+	const (
+		budget = 64 << 10
+		grace  = time.Second
+		rate   = 1000 // messages per second
+		size   = 1024 // bytes per message
+		total  = 3 * rate
+	)
+	h := startBridge(t, func(c *config.Config) {
+		c.Limits.OutboundBudget = budget
+		c.Limits.OutboundGrace = grace
+		c.Limits.InboundRate = 0
+		c.WebSockets.EnableCompression = false
+	})
+	urls := h.conference("slow", "sender", "r1", "r2", "slow")
+	sender := h.dialHello("sender", urls["sender"])
+	readers := []*reader{startReader(h.dialHello("r1", urls["r1"])), startReader(h.dialHello("r2", urls["r2"]))}
+	slow := h.rawDialSmall(urls["slow"])
+	if got := slow.readText(); !strings.Contains(got, "ServerHello") {
+		t.Fatalf("slow: first message %q", got)
+	}
+	conf := h.b.Table().ConferenceByMeeting("slow")
+	slowEP := conf.Endpoint("slow")
+	rs := h.b.Router().Stats()
+	es := h.b.Engine().Stats()
+
+	// Sample the bridge's queued bytes while the sender runs.
+	var maxQueued atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tk := time.NewTicker(2 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+			}
+			if q := h.b.Engine().QueuedBytes(); q > maxQueued.Load() {
+				maxQueued.Store(q)
+			}
+		}
+	}()
+
+	// 1,000 messages per second, in batches of 10 every 10 ms.
+	start := time.Now()
+	body := func(i int) string {
+		if class == "EndpointStats" {
+			return `{"colibriClass":"EndpointStats","seq":` + strconv.Itoa(i) + `,"p":` + pad(size) + `}`
+		}
+		return `{"colibriClass":"EndpointMessage","to":"","seq":` + strconv.Itoa(i) + `,"msgPayload":` + pad(size) + `}`
+	}
+	for i := 0; i < total; i++ {
+		if i%10 == 0 {
+			if d := time.Until(start.Add(time.Duration(i) * time.Second / rate)); d > 0 {
+				time.Sleep(d) // pacing the load, not synchronising
+			}
+		}
+		sender.send(body(i))
+	}
+	sent := time.Since(start)
+	close(stop)
+	wg.Wait()
+
+	// The slow endpoint was closed for its backlog, once.
+	waitFor(t, "slow consumer closed", func() bool { return es.SlowClosed.Load() >= 1 })
+	if n := es.SlowClosed.Load(); n != 1 {
+		t.Errorf("SlowClosed = %d, want 1", n)
+	}
+	// Now read what the bridge had queued for it: messages, then 1008.
+	received := 0
+	slow.c.SetReadDeadline(time.Now().Add(wait))
+	code := uint16(0)
+	for code == 0 {
+		f, err := slow.readFrame()
+		if err != nil {
+			t.Fatalf("slow: read after the close decision: %v (received %d)", err, received)
+		}
+		switch f.op {
+		case wsproto.OpText:
+			received++
+		case wsproto.OpClose:
+			code = uint16(f.payload[0])<<8 | uint16(f.payload[1])
+			if code != 1008 || string(f.payload[2:]) != "slow consumer" {
+				t.Errorf("slow: close %d %q, want 1008 \"slow consumer\"", code, f.payload[2:])
+			}
+		}
+	}
+	slow.write(rawFrame(fin|opCls, closeBody(1008, "")))
+	slow.waitEOF()
+	waitFor(t, "slow socket gone", func() bool { return slowEP.Conn() == nil })
+
+	// The others received every message, in order, and nothing was dropped for them.
+	for _, r := range readers {
+		for deadline := time.Now().Add(wait); r.count.Load() < total && time.Now().Before(deadline); {
+			time.Sleep(2 * time.Millisecond)
+		}
+		if n := r.count.Load(); n != total {
+			t.Errorf("%s received %d of %d", r.cl.name, n, total)
+		}
+		if bad := r.bad.Load(); bad != nil {
+			t.Error(bad)
+		}
+		if d := conf.Endpoint(r.cl.name).Dropped.Load(); d != 0 {
+			t.Errorf("%s: %d drops", r.cl.name, d)
+		}
+	}
+	// Every message meant for the slow endpoint is on its wire or counted.
+	dropped := int(slowEP.Dropped.Load())
+	if received+dropped != total {
+		t.Errorf("slow endpoint: %d received + %d dropped = %d, want %d", received, dropped, received+dropped, total)
+	}
+	if rs.Dropped(routing.DropSlowReceiver) == 0 {
+		t.Error("no slow_receiver drop counted")
+	}
+	// QueuedBytes is the whole bridge's: besides the slow endpoint's queue
+	// it holds the frames of the current loop round for the three others.
+	const others = 3 * 16 * (size + 64)
+	limit := int64(budget + others)
+	if class == "EndpointMessage" {
+		limit = 4*budget + size + others
+	}
+	t.Logf("%s: %d messages in %v; slow endpoint received %d, dropped %d (slow_receiver %d, no_connection %d); max queued %d bytes (limit %d)",
+		class, total, sent.Round(time.Millisecond), received, dropped, rs.Dropped(routing.DropSlowReceiver),
+		rs.Dropped(routing.DropNoConnection), maxQueued.Load(), limit)
+	if maxQueued.Load() > limit {
+		t.Errorf("queued bytes reached %d, over %d", maxQueued.Load(), limit)
+	}
+	if maxQueued.Load() < budget/2 {
+		t.Errorf("queued bytes peaked at %d: the slow consumer never filled its budget, the test measured nothing", maxQueued.Load())
+	}
+}
