@@ -56,7 +56,7 @@ case $SCEN in
   S3) VARIANTS="-window 16 -duration 10s|-rate 500 -duration 10s" ;;
   S4) VARIANTS="-confs 50 -window 1 -duration 10s|-confs 500 -window 1 -duration 10s|-confs 500 -rate 5000 -duration 10s|-confs 500 -rate 20000 -duration 10s" ;;
   S5) VARIANTS="-window 8 -duration 10s|-rate 20000 -duration 10s"; SERVERS=${SERVERS_S5:-bridge} ;;
-  S6) VARIANTS="-rate 50 -duration 10s" ;;
+  S6) VARIANTS="-rate 50 -duration 10s|-rate 400 -duration 10s" ;;
   *) echo "unknown scenario $SCEN" >&2; exit 2 ;;
 esac
 if [ $# -gt 0 ]; then VARIANTS="$*"; fi

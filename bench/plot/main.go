@@ -1,8 +1,10 @@
 // Command plot reads bench/loadgen result files (JSON) and writes SVG
 // charts: throughput against connections, latency against load, and one
-// bar chart per scenario comparing the servers.
+// bar chart per scenario comparing the servers; with -table it prints a
+// Markdown table of the results instead.
 //
 //	go run ./bench/plot -out bench/results/plots bench/results/*.json
+//	go run ./bench/plot -table bench/results/S2-*.json
 package main
 
 import (
@@ -25,17 +27,25 @@ type result struct {
 	Window           int     `json:"window"`
 	DeliveriesPerSec float64 `json:"deliveries_per_s"`
 	ServerCPU        float64 `json:"server_cpu_pct"`
+	ServerWait       float64 `json:"server_cpu_wait_pct"`
+	LoadgenCPU       float64 `json:"loadgen_cpu_pct"`
+	LoadgenWait      float64 `json:"loadgen_cpu_wait_pct"`
+	ConnectRate      float64 `json:"connect_per_s"`
+	RSSPerConn       float64 `json:"server_rss_per_conn"`
+	ChurnPerSec      float64 `json:"churn_per_s"`
 	Latency          struct {
 		Kind  string  `json:"kind"`
 		Count uint64  `json:"count"`
 		P50   float64 `json:"p50_us"`
 		P99   float64 `json:"p99_us"`
+		P999  float64 `json:"p999_us"`
 	} `json:"latency"`
 	file string
 }
 
 func main() {
 	out := flag.String("out", "bench/results/plots", "directory for the SVG files")
+	table := flag.Bool("table", false, "print a Markdown table of the results on stdout instead of writing SVG")
 	flag.Parse()
 	if flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: plot [-out DIR] result.json...")
@@ -57,6 +67,10 @@ func main() {
 		rs = append(rs, r)
 	}
 	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Date < rs[j].Date })
+	if *table {
+		writeTable(os.Stdout, rs)
+		return
+	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, "plot:", err)
 		os.Exit(1)

@@ -19,7 +19,7 @@ func (w *worker) churn(start, to time.Time) *Result {
 	iv := time.Duration(float64(time.Second) / rate)
 	sem := make(chan struct{}, c.RESTConcurrency)
 	var wg sync.WaitGroup
-	var ok, fail atomic.Uint64
+	var ok, fail, skipped atomic.Uint64
 	next := start
 	for k := 0; next.Before(to); k++ {
 		time.Sleep(time.Until(next))
@@ -28,7 +28,7 @@ func (w *worker) churn(start, to time.Time) *Result {
 		select {
 		case sem <- struct{}{}:
 		default:
-			fail.Add(1) // behind schedule: every slot is busy
+			skipped.Add(1) // behind schedule: every slot is busy
 			continue
 		}
 		wg.Add(1)
@@ -49,7 +49,7 @@ func (w *worker) churn(start, to time.Time) *Result {
 	}
 	wg.Wait()
 	r := w.result()
-	r.Cycles, r.CycleFails = ok.Load(), fail.Load()
+	r.Cycles, r.CycleFails, r.CycleSkipped = ok.Load(), fail.Load(), skipped.Load()
 	return r
 }
 

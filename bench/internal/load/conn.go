@@ -198,13 +198,12 @@ func (c *conn) readLoop() {
 			}
 			c.replies = c.replies[:0]
 		}
+		if c.r > 0 { // keep the partial frame at the front: reads stay large
+			c.n = copy(c.rbuf, c.rbuf[c.r:c.n])
+			c.r = 0
+		}
 		if c.n == len(c.rbuf) {
-			if c.r > 0 {
-				c.n = copy(c.rbuf, c.rbuf[c.r:c.n])
-				c.r = 0
-			} else {
-				c.rbuf = append(c.rbuf, make([]byte, len(c.rbuf))...)
-			}
+			c.rbuf = append(c.rbuf, make([]byte, len(c.rbuf))...)
 		}
 		m, err := c.nc.Read(c.rbuf[c.n:])
 		if err != nil {

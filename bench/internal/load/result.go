@@ -72,9 +72,11 @@ type Result struct {
 	ServerClose uint64 `json:"server_closes"`
 	WriteErrors uint64 `json:"write_errors"`
 
-	Cycles     uint64  `json:"churn_cycles,omitempty"`
-	CycleFails uint64  `json:"churn_failures,omitempty"`
-	CyclesPerS float64 `json:"churn_per_s,omitempty"`
+	Cycles     uint64 `json:"churn_cycles,omitempty"`
+	CycleFails uint64 `json:"churn_failures,omitempty"`
+	// Cycles not started because every slot was still busy (server too slow).
+	CycleSkipped uint64  `json:"churn_skipped,omitempty"`
+	CyclesPerS   float64 `json:"churn_per_s,omitempty"`
 
 	Hist *hist.Snapshot `json:"hist,omitempty"` // worker to parent only
 }
@@ -110,6 +112,7 @@ func (r *Result) merge(o *Result) {
 	r.ClientCPUPercent += o.ClientCPUPercent
 	r.ClientWaitPercent += o.ClientWaitPercent
 	r.CycleFails += o.CycleFails
+	r.CycleSkipped += o.CycleSkipped
 }
 
 func us(ns int64) float64 { return float64(ns) / 1e3 }
@@ -139,7 +142,7 @@ func (r *Result) PrintTable(out io.Writer) {
 	row("conns", "%d = %d confs x %d endpoints (%d senders/conf), %d proc(s)", r.Conns, r.Confs, r.Endpoints, r.Senders, r.Procs)
 	row("connect", "%.2fs, %.0f conns/s, %d failures, %d lost", r.ConnectSec, r.ConnectRate, r.ConnectFailures, r.ConnsLost)
 	if r.Mode == "churn" {
-		row("churn", "%d cycles (%d failed), %.1f cycles/s", r.Cycles, r.CycleFails, r.CyclesPerS)
+		row("churn", "%d cycles (%d failed, %d skipped: no free slot), %.1f cycles/s", r.Cycles, r.CycleFails, r.CycleSkipped, r.CyclesPerS)
 	} else if r.Mode != "idle" {
 		row("window", "%.1fs, offered %.0f msg/s, window %d", r.Duration, r.Rate, r.Window)
 		row("sent", "%d in window (%.0f/s), %d total", r.SentWindow, r.SentPerSec, r.Sent)

@@ -15,12 +15,14 @@ func (w *worker) run(start time.Time) *Result {
 	to := from.Add(c.Duration)
 	w.winTo.Store(to.UnixNano())
 	w.winFrom.Store(from.UnixNano())
-	if c.Scenario == "S6" {
-		return w.churn(start, to)
-	}
-	time.Sleep(time.Until(start))
 	cpu := measureCPU(os.Getpid(), from, c.Duration)
 	wait := measureWait(os.Getpid(), from, c.Duration)
+	if c.Scenario == "S6" {
+		r := w.churn(start, to)
+		r.ClientCPUPercent, r.ClientWaitPercent = <-cpu, <-wait
+		return r
+	}
+	time.Sleep(time.Until(start))
 	done := make(chan struct{})
 	go w.progress(start, to, done)
 	var wg sync.WaitGroup
