@@ -245,7 +245,11 @@ func gorillaServerConn(b *testing.B, src io.Reader) *websocket.Conn {
 	if err != nil {
 		b.Fatal(err)
 	}
-	up := websocket.Upgrader{ReadBufferSize: 64 << 10, WriteBufferSize: 4096}
+	up := websocket.Upgrader{
+		ReadBufferSize:  64 << 10,
+		WriteBufferSize: 4096,
+		CheckOrigin:     func(*http.Request) bool { return true },
+	}
 	c, err := up.Upgrade(&hijackWriter{conn: conn}, req, nil)
 	if err != nil {
 		b.Fatal(err)
