@@ -127,16 +127,22 @@ func charts(rs []result) map[string]string {
 	}
 	for k, m := range latest {
 		var bars []bar
+		what := "deliveries/s"
 		for _, r := range m {
 			b := bar{label: r.Server, value: r.DeliveriesPerSec, note: fmt.Sprintf("cpu %.0f%%", r.ServerCPU)}
-			if k.mode == "open" && r.Latency.Count > 0 {
+			switch {
+			case k.mode == "idle":
+				what, b.value, b.note = "server RSS bytes per connection", r.RSSPerConn, fmt.Sprintf("%s conns", human(float64(r.Conns)))
+			case k.mode == "churn":
+				what, b.value, b.note = "p99 cycle time (ms)", r.Latency.P99/1e3, fmt.Sprintf("%.0f cycles/s", r.ChurnPerSec)
+			case k.mode == "open" && r.Latency.Count > 0:
 				b.note = fmt.Sprintf("p99 %.1f ms", r.Latency.P99/1e3)
 			}
 			bars = append(bars, b)
 		}
 		sort.Slice(bars, func(i, j int) bool { return bars[i].value > bars[j].value })
-		title := fmt.Sprintf("%s %s: deliveries/s by server", k.scen, k.mode)
-		out[fmt.Sprintf("%s-%s-servers.svg", k.scen, k.mode)] = barChart(title, "deliveries/s", bars)
+		title := fmt.Sprintf("%s %s: %s by server (latest run)", k.scen, k.mode, what)
+		out[fmt.Sprintf("%s-%s-servers.svg", k.scen, k.mode)] = barChart(title, what, bars)
 	}
 	return out
 }
