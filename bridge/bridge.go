@@ -133,6 +133,7 @@ func (e engineOps) SocketStats() colibri2.SocketStats {
 		PingsSent: s.PingsSent.Load(), Replaced: s.Replaced.Load(), AuthFailures: s.AuthFailures.Load(),
 		HandshakeTimeouts: s.HandshakeTimeouts.Load(), IdleClosed: s.IdleClosed.Load(),
 		SlowClosed: s.SlowClosed.Load(), ProtocolErrors: s.ProtocolErrors.Load(),
+		TLSFailures: s.TLSHandshakeFailures.Load(),
 		CloseNormal: s.CloseNormal.Load(), CloseAbnormal: s.CloseAbnormal.Load(),
 		Rejects: make(map[string]uint64, len(s.Rejects)),
 	}

@@ -110,7 +110,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"colibri_bus_outbound_queued_bytes", "colibri_bus_pings_sent_total",
-		"colibri_bus_idle_closed_total", "colibri_bus_slow_closed_total", "jitsi_jvb_colibri_web_socket_error_total",
+		"colibri_bus_idle_closed_total", "colibri_bus_slow_closed_total", "colibri_bus_tls_handshake_failures_total", "jitsi_jvb_colibri_web_socket_error_total",
 		"go_goroutines", "process_open_fds"} {
 		if _, ok := fams[name]; !ok {
 			t.Errorf("no metric %s", name)

@@ -41,6 +41,7 @@ type SocketStats struct {
 	IdleClosed        uint64
 	SlowClosed        uint64 // closed for staying over the outbound budget
 	ProtocolErrors    uint64
+	TLSFailures       uint64 // TLS handshakes that failed on the TLS listener
 	CloseNormal       uint64 // close status 1000, 1001 or 1005
 	CloseAbnormal     uint64 // any other status; 1006 when no close frame came
 

@@ -86,6 +86,7 @@ func (o *Ops) Stats() map[string]any {
 		"idle_closed":                       ts.IdleClosed,
 		"slow_closed":                       ts.SlowClosed,
 		"protocol_errors":                   ts.ProtocolErrors,
+		"tls_handshake_failures":            ts.TLSFailures,
 		"colibri_web_socket_close_normal":   ts.CloseNormal,
 		"colibri_web_socket_close_abnormal": ts.CloseAbnormal,
 		"messages_routed":                   rs.Received.Load(),

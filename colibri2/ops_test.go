@@ -96,7 +96,7 @@ func TestStats(t *testing.T) {
 		t.Errorf("current_timestamp %q, want yyyy-MM-dd HH:mm:ss.SSS", ts)
 	}
 	for _, k := range []string{"connections_handshaking", "outbound_queued_bytes", "pings_sent", "idle_closed",
-		"slow_closed", "colibri_web_socket_close_normal", "colibri_web_socket_close_abnormal", "dropped_slow_receiver",
+		"slow_closed", "tls_handshake_failures", "colibri_web_socket_close_normal", "colibri_web_socket_close_abnormal", "dropped_slow_receiver",
 		"handshake_rejected_404"} {
 		if _, ok := s[k].(float64); !ok {
 			t.Errorf("stats[%q] = %v, want a number", k, s[k])
