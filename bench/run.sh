@@ -13,9 +13,10 @@
 #
 # Environment:
 #   SERVERS       servers to run, in order (rawgnet gorilla gws nbio bridge)
-#   BRIDGE_ARGS   extra arguments for the bridge, e.g. "--config bench/bridge.conf"
-#   BRIDGE_REST   REST address of the bridge (127.0.0.1:8080)
-#   BRIDGE_WS     WebSocket address to dial instead of the advertised one (127.0.0.1:9090)
+#   BRIDGE_ARGS   arguments for the bridge ("--config bench/bridge.conf": ports
+#                 9190/8180 and a raised inbound rate limit; "" = the defaults)
+#   BRIDGE_REST   REST address of the bridge (127.0.0.1:8180; 127.0.0.1:8080 with BRIDGE_ARGS="")
+#   BRIDGE_WS     WebSocket address to dial instead of the advertised one (127.0.0.1:9190 / 9090)
 #   S5_BRIDGE_A_ARGS, S5_BRIDGE_B_ARGS, S5_REST_A, S5_REST_B, S5_WS_A, S5_WS_B, S5_RELAY_IDS
 #                 S5 only: two bridges linked by relays
 #   RESULTS       output directory (bench/results)
@@ -45,6 +46,12 @@ RUN_TIMEOUT=${RUN_TIMEOUT:-600}
 BIN=bench/results/tmp/bin
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 export GNET_LOGGING_LEVEL=2
+BRIDGE_ARGS=${BRIDGE_ARGS---config bench/bridge.conf --log-level warn}
+if [ -z "$BRIDGE_ARGS" ]; then
+  BRIDGE_REST=${BRIDGE_REST:-127.0.0.1:8080}; BRIDGE_WS=${BRIDGE_WS:-127.0.0.1:9090}
+else
+  BRIDGE_REST=${BRIDGE_REST:-127.0.0.1:8180}; BRIDGE_WS=${BRIDGE_WS:-127.0.0.1:9190}
+fi
 PIN0="nice -n $NICE taskset -c 0"
 PIN1="nice -n $NICE taskset -c 1"
 mkdir -p "$BIN" "$RESULTS"
@@ -83,7 +90,7 @@ start() {
   LGARGS=()
   local rest
   case $name in rawgnet) rest=127.0.0.1:8081;; gorilla) rest=127.0.0.1:8082;; gws) rest=127.0.0.1:8083;;
-    nbio) rest=127.0.0.1:8084;; bridge) rest=${BRIDGE_REST:-127.0.0.1:8080};; esac
+    nbio) rest=127.0.0.1:8084;; bridge) rest=$BRIDGE_REST;; esac
   if [ -n "${rest:-}" ] && listening "$rest"; then
     echo "$rest is already in use: another server (or another run.sh) is running" >&2; exit 1
   fi
@@ -93,10 +100,10 @@ start() {
     gorilla) REST=127.0.0.1:8082; GOMAXPROCS=1 $PIN0 "$BIN/gorilla" -ws 127.0.0.1:9092 -rest $REST >"$log" 2>&1 & ;;
     gws)     REST=127.0.0.1:8083; GOMAXPROCS=1 $PIN0 "$BIN/gws" -ws 127.0.0.1:9093 -rest $REST >"$log" 2>&1 & ;;
     nbio)    REST=127.0.0.1:8084; GOMAXPROCS=1 $PIN0 "$BIN/nbio" -ws 127.0.0.1:9094 -rest $REST >"$log" 2>&1 & ;;
-    bridge)  REST=${BRIDGE_REST:-127.0.0.1:8080}
+    bridge)  REST=$BRIDGE_REST
              # shellcheck disable=SC2086
-             GOMAXPROCS=1 $PIN0 "$BIN/bridge" ${BRIDGE_ARGS:-} >"$log" 2>&1 &
-             LGARGS=(-ws-addr "${BRIDGE_WS:-127.0.0.1:9090}") ;;
+             GOMAXPROCS=1 $PIN0 "$BIN/bridge" $BRIDGE_ARGS >"$log" 2>&1 &
+             LGARGS=(-ws-addr "$BRIDGE_WS") ;;
     *) echo "unknown server $name" >&2; exit 2 ;;
   esac
   PID=$!
