@@ -30,13 +30,19 @@ type opsBridge struct {
 
 func startBridge(t *testing.T, mutate func(*config.Config), log *slog.Logger) *opsBridge {
 	t.Helper()
+	return startBridgeWith(t, mutate, bridge.Options{Logger: log})
+}
+
+// startBridgeWith is startBridge with bridge options (hooks).
+func startBridgeWith(t *testing.T, mutate func(*config.Config), opts bridge.Options) *opsBridge {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Public.Host, cfg.Public.Port = "127.0.0.1", 0
 	cfg.Private.Port = 0
 	if mutate != nil {
 		mutate(cfg)
 	}
-	b := bridge.New(cfg, bridge.Options{Logger: log})
+	b := bridge.New(cfg, opts)
 	if err := b.Start(); err != nil {
 		t.Fatalf("start: %v", err)
 	}

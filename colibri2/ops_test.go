@@ -1,14 +1,17 @@
 package colibri2_test
 
 import (
-	"encoding/json"
+	"net/http"
 	"regexp"
 	"runtime"
-	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/routing"
+	"github.com/gorilla/websocket"
 )
 
 func TestHealth(t *testing.T) {
@@ -28,6 +31,45 @@ func TestHealth(t *testing.T) {
 	if resp, _ := h.do("GET", "/about/health", ""); resp.StatusCode != 200 {
 		t.Fatalf("after drain off: %d, want 200", resp.StatusCode)
 	}
+}
+
+// TestHealthStalledLoop blocks an event loop (a hook runs on it) and
+// requires health to name the stall, then to recover.
+func TestHealthStalledLoop(t *testing.T) {
+	block := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	hooks := routing.Hooks{EndpointConnected: func(ep *routing.Endpoint) {
+		if ep.ID() == "blocker" {
+			entered <- struct{}{}
+			<-block
+		}
+	}}
+	h := startBridgeWith(t, func(c *config.Config) {
+		// Short timers: a 10 ms tick, so the stall threshold is its floor, 2 s.
+		c.Limits.HandshakeTimeout = 40 * time.Millisecond
+	}, bridge.Options{Hooks: hooks})
+	defer close(block)
+	conf := h.conference("m1", "blocker")
+	go websocket.DefaultDialer.Dial(conf.URLs["blocker"], nil)
+	select {
+	case <-entered:
+	case <-time.After(wait):
+		t.Fatal("the hook never ran")
+	}
+	var body string
+	eventually(t, "health to report the stalled loop", func() bool {
+		var resp *http.Response
+		resp, body = h.do("GET", "/about/health", "")
+		return resp.StatusCode == 503
+	})
+	if !strings.Contains(body, "event loop has not run") {
+		t.Errorf("health: %q, want the stalled loop named", body)
+	}
+	block <- struct{}{}
+	eventually(t, "health to recover", func() bool {
+		resp, _ := h.do("GET", "/about/health", "")
+		return resp.StatusCode == 200
+	})
 }
 
 func TestVersion(t *testing.T) {
@@ -186,18 +228,4 @@ func TestOpsMethods(t *testing.T) {
 			t.Errorf("%s %s: %d, want 405", c.method, c.path, resp.StatusCode)
 		}
 	}
-}
-
-func keys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func mustJSON(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }
