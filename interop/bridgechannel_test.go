@@ -89,6 +89,7 @@ func TestBridgeChannel(t *testing.T) {
 	d := StartDeployment(t, DeploymentParams{TwoBridges: true})
 	c := StartBridgeChannel(t)
 	conf := d.JVB1.CreateConference("bc-meeting", "a", "b")
+	checkAdvertised(t, conf, d.Nginx, "jvb1")
 	a, b := openBC(t, c, conf, "a"), openBC(t, c, conf, "b")
 
 	t.Run("messages", func(t *testing.T) {

@@ -25,6 +25,7 @@ func TestChromium(t *testing.T) {
 
 	t.Run("routing", func(t *testing.T) {
 		conf := d.JVB1.CreateConference("chrome-routing", "a", "b", "c")
+		checkAdvertised(t, conf, d.Nginx, "jvb1")
 		c := c.For(t)
 		exerciseRouting(t, c, conf, true)
 		for _, id := range []string{"a", "b", "c"} {
