@@ -11,7 +11,6 @@ import (
 	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/config"
 	"github.com/colibri-bus/colibri/routing"
-	"github.com/gorilla/websocket"
 )
 
 func TestHealth(t *testing.T) {
@@ -38,19 +37,39 @@ func TestHealth(t *testing.T) {
 func TestHealthStalledLoop(t *testing.T) {
 	block := make(chan struct{})
 	entered := make(chan struct{}, 1)
-	hooks := routing.Hooks{EndpointConnected: func(ep *routing.Endpoint) {
-		if ep.ID() == "blocker" {
-			entered <- struct{}{}
-			<-block
-		}
+	hooks := routing.Hooks{LastN: func(*routing.Endpoint, *routing.LastNChangedEvent) {
+		entered <- struct{}{}
+		<-block
 	}}
 	h := startBridgeWith(t, func(c *config.Config) {
-		// Short timers: a 10 ms tick, so the stall threshold is its floor, 2 s.
-		c.Limits.HandshakeTimeout = 40 * time.Millisecond
+		// A 10 ms tick, so the stall threshold is its floor, 2 s; pings
+		// every 40 ms show that the loop has swept at least once.
+		c.WebSockets.KeepalivePingInterval = 40 * time.Millisecond
 	}, bridge.Options{Hooks: hooks})
 	defer close(block)
 	conf := h.conference("m1", "blocker")
-	go websocket.DefaultDialer.Dial(conf.URLs["blocker"], nil)
+	c := h.dial("blocker", conf.URLs["blocker"])
+	pinged := make(chan struct{}, 1)
+	c.c.SetPingHandler(func(string) error {
+		select {
+		case pinged <- struct{}{}:
+		default:
+		}
+		return nil
+	})
+	go func() {
+		for {
+			if _, _, err := c.c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-pinged: // the loop's heartbeat is set: a stall from now on shows
+	case <-time.After(wait):
+		t.Fatal("no ping")
+	}
+	c.send(`{"colibriClass":"LastNChangedEvent","lastN":3}`)
 	select {
 	case <-entered:
 	case <-time.After(wait):
