@@ -143,7 +143,7 @@ func BenchmarkRead(b *testing.B) {
 func BenchmarkWrite(b *testing.B) {
 	for _, s := range benchSizes {
 		p := benchPayload(s.n)
-		dst := make([]byte, 0, len(p)+MaxHeaderLen)
+		dst := make([]byte, 0, len(p)+MaxFrameHeaderLen)
 		b.Run("AppendFrame/"+s.name, func(b *testing.B) {
 			b.SetBytes(int64(len(p)))
 			b.ReportAllocs()

@@ -238,9 +238,9 @@ var deflateTail = [4]byte{0x00, 0x00, 0xff, 0xff}
 // trick gorilla/websocket uses).
 var inflateTail = [9]byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
 
-// CompressionLevel is the flate level of outgoing compressed messages.
+// compressionLevel is the flate level of outgoing compressed messages.
 // Level 1 keeps the per-message cost low; JSON still shrinks well.
-const CompressionLevel = flate.BestSpeed
+const compressionLevel = flate.BestSpeed
 
 // compressor is a pooled flate writer.
 type compressor struct {
@@ -254,7 +254,7 @@ var compressorPool sync.Pool
 func compress(dst *bytebufferpool.ByteBuffer, p []byte) error {
 	c, _ := compressorPool.Get().(*compressor)
 	if c == nil {
-		fw, err := flate.NewWriter(dst, CompressionLevel)
+		fw, err := flate.NewWriter(dst, compressionLevel)
 		if err != nil {
 			return err
 		}

@@ -84,9 +84,9 @@ const (
 // MaxControlPayload is the largest payload of a control frame (RFC 6455 5.5).
 const MaxControlPayload = 125
 
-// MaxHeaderLen is the largest frame header: 2 bytes, 8 bytes of extended
+// MaxFrameHeaderLen is the largest frame header: 2 bytes, 8 bytes of extended
 // length and a 4-byte mask.
-const MaxHeaderLen = 14
+const MaxFrameHeaderLen = 14
 
 // Role says which end of the connection the local side is.
 type Role uint8

@@ -194,3 +194,33 @@ func TestAppendCompressedMaskedFrame(t *testing.T) {
 		return result{events: []event{{op: m.Op, payload: string(m.Payload)}}}
 	}(), []event{msgText(string(p))}, 0)
 }
+
+// The steady-state paths that touch no pool must not allocate at all:
+// parsing, unmasking and validating a single-frame message, and encoding
+// frames into a buffer with room. (Pooled paths are covered by the
+// benchmarks; sync.Pool drops items at random under -race.)
+func TestZeroAllocs(t *testing.T) {
+	p := benchPayload(1 << 10)
+	src := AppendMaskedFrame(nil, OpText, true, p, [4]byte{1, 2, 3, 4})
+	buf := make([]byte, len(src))
+	var r Reader
+	r.Init(Server, 0, nil)
+	if a := testing.AllocsPerRun(100, func() {
+		copy(buf, src)
+		if n, _, ok, err := r.Next(buf); n != len(buf) || !ok || err != nil {
+			t.Fatal("Next failed")
+		}
+	}); a != 0 {
+		t.Errorf("Reader.Next: %v allocs/op", a)
+	}
+	dst := make([]byte, 0, len(p)+MaxFrameHeaderLen)
+	if a := testing.AllocsPerRun(100, func() { dst = AppendFrame(dst[:0], OpText, true, p) }); a != 0 {
+		t.Errorf("AppendFrame: %v allocs/op", a)
+	}
+	if a := testing.AllocsPerRun(100, func() { dst = AppendMaskedFrame(dst[:0], OpText, true, p, NewMask()) }); a != 0 {
+		t.Errorf("AppendMaskedFrame: %v allocs/op", a)
+	}
+	if a := testing.AllocsPerRun(100, func() { dst = AppendClose(dst[:0], CloseGoingAway, "endpoint closed") }); a != 0 {
+		t.Errorf("AppendClose: %v allocs/op", a)
+	}
+}
