@@ -374,3 +374,16 @@ func TestProbeUsage(t *testing.T) {
 	// Flags after the URL work too.
 	expect(t, probeRefused, nil, "ws://127.0.0.1:1/colibri-ws/a/b/c", "--timeout", "1s")
 }
+
+// TestProbeRelay probes a relay's colibri-relay-ws URL looked up through
+// REST; a relay this bridge dials itself has no URL to probe.
+func TestProbeRelay(t *testing.T) {
+	tb := startBridge(t, func(c *config.Config) { c.Relay.Enabled, c.Relay.RelayID = true, "jvb-1" })
+	tb.b.Config().WebSockets.RelayDomains = tb.b.Config().WebSockets.Domains
+	tb.rest2(t, "POST", "/colibri/v2/conferences", `{"meeting-id":"m1","create":true,"relays":[
+		{"id":"jvb-2","create":true,"mesh-id":"0"},
+		{"id":"jvb-3","create":true,"transport":{"transport":{"web-sockets":["ws://127.0.0.1:1/colibri-relay-ws/x/y/jvb-1?pwd=z"]}}}]}`, "")
+	expect(t, probeOK, []string{"relay jvb-2 of meeting m1", "/colibri-relay-ws/default-id/", `{"colibriClass":"ServerHello"}`},
+		"--rest", tb.rest, "--meeting", "m1", "--relay", "jvb-2", "--listen", "100ms")
+	expect(t, probeREST, []string{`dials relay jvb-3 itself`}, "--rest", tb.rest, "--meeting", "m1", "--relay", "jvb-3")
+}
