@@ -18,7 +18,8 @@
 #   BRIDGE_REST   REST address of the bridge (127.0.0.1:8180; 127.0.0.1:8080 with BRIDGE_ARGS="")
 #   BRIDGE_WS     WebSocket address to dial instead of the advertised one (127.0.0.1:9190 / 9090)
 #   S5_BRIDGE_A_ARGS, S5_BRIDGE_B_ARGS, S5_REST_A, S5_REST_B, S5_WS_A, S5_WS_B, S5_RELAY_IDS
-#                 S5 only: two bridges linked by relays
+#                 S5 only: two bridges linked by relays (defaults: bench/relay-a.conf
+#                 and relay-b.conf, REST 8180/8280, WS 9190/9290, relay ids jvb-a,jvb-b)
 #   RESULTS       output directory (bench/results)
 #   RUN_TIMEOUT   seconds after which one loadgen run is killed (600)
 #   BUILD_FROM    a git revision (e.g. HEAD): build from that commit instead of
@@ -62,7 +63,7 @@ case $SCEN in
   S2) VARIANTS="-window 8 -duration 10s|-rate 2500 -duration 10s|-rate 5000 -duration 10s|-rate 10000 -duration 10s|-rate 20000 -duration 10s" ;;
   S3) VARIANTS="-window 16 -duration 10s|-rate 500 -duration 10s" ;;
   S4) VARIANTS="-confs 50 -window 1 -duration 10s|-confs 500 -window 1 -duration 10s|-confs 500 -rate 5000 -duration 10s|-confs 500 -rate 20000 -duration 10s" ;;
-  S5) VARIANTS="-window 8 -duration 10s|-rate 20000 -duration 10s"; SERVERS=${SERVERS_S5:-bridge} ;;
+  S5) VARIANTS="-window 8 -duration 10s|-rate 5000 -duration 10s|-rate 20000 -duration 10s"; SERVERS=bridge ;;
   S6) VARIANTS="-rate 50 -duration 10s|-rate 400 -duration 10s" ;;
   *) echo "unknown scenario $SCEN" >&2; exit 2 ;;
 esac
@@ -140,16 +141,29 @@ run_one() {
 }
 
 if [ "$SCEN" = S5 ]; then
-  # Two bridges, each on its own core budget of CPU 0; linked by relays.
-  GOMAXPROCS=1 $PIN0 "$BIN/bridge" ${S5_BRIDGE_A_ARGS:?set S5_BRIDGE_A_ARGS} >"$RESULTS/tmp/bridge-a.log" 2>&1 & PA=$!; PIDS+=("$PA")
-  GOMAXPROCS=1 $PIN0 "$BIN/bridge" ${S5_BRIDGE_B_ARGS:?set S5_BRIDGE_B_ARGS} >"$RESULTS/tmp/bridge-b.log" 2>&1 & PB=$!; PIDS+=("$PB")
+  # Two bridges sharing CPU 0, linked by relays (bench/relay-a.conf, relay-b.conf).
+  A_ARGS=${S5_BRIDGE_A_ARGS:---config bench/relay-a.conf --log-level warn}
+  B_ARGS=${S5_BRIDGE_B_ARGS:---config bench/relay-b.conf --log-level warn}
+  REST_A=${S5_REST_A:-127.0.0.1:8180}; REST_B=${S5_REST_B:-127.0.0.1:8280}
+  WS_A=${S5_WS_A:-127.0.0.1:9190}; WS_B=${S5_WS_B:-127.0.0.1:9290}
+  for r in "$REST_A" "$REST_B"; do
+    if listening "$r"; then echo "$r is already in use" >&2; exit 1; fi
+  done
+  mkdir -p "$RESULTS/tmp"
+  # shellcheck disable=SC2086
+  GOMAXPROCS=1 $PIN0 "$BIN/bridge" $A_ARGS >"$RESULTS/tmp/bridge-a.log" 2>&1 & PA=$!; PIDS+=("$PA")
+  # shellcheck disable=SC2086
+  GOMAXPROCS=1 $PIN0 "$BIN/bridge" $B_ARGS >"$RESULTS/tmp/bridge-b.log" 2>&1 & PB=$!; PIDS+=("$PB")
+  PID=$PA REST=$REST_A; ready bridge-a; PID=$PB REST=$REST_B; ready bridge-b
   IFS='|' read -ra VS <<< "$VARIANTS"
   for v in "${VS[@]}"; do
+    tag=$(echo "$v" | tr -c 'a-zA-Z0-9=.\n' '_' | tr -s '_' | sed 's/_$//')
+    echo "== S5 bridge-a+b $v" | tee -a "$RESULTS/S5-$STAMP.txt" >&2
     # shellcheck disable=SC2086
     timeout --kill-after=10 "$RUN_TIMEOUT" $PIN1 "$BIN/loadgen" -scenario S5 -server bridge-relay \
-      -rest "${S5_REST_A:?}","${S5_REST_B:?}" -ws-addr "${S5_WS_A:?}","${S5_WS_B:?}" \
-      -relay-ids "${S5_RELAY_IDS:-relay-0,relay-1}" -server-pid "$PA" \
-      -out "$RESULTS/S5-bridge-$STAMP-$(echo "$v" | tr -c 'a-zA-Z0-9=.\n' '_').json" $v | tee -a "$RESULTS/S5-$STAMP.txt"
+      -rest "$REST_A,$REST_B" -ws-addr "$WS_A,$WS_B" -relay-ids "${S5_RELAY_IDS:-jvb-a,jvb-b}" \
+      -server-pid "$PA" -out "$RESULTS/S5-bridge-relay-$STAMP-$tag.json" $v | tee -a "$RESULTS/S5-$STAMP.txt" \
+      || echo "run failed: S5 $v (logs: $RESULTS/tmp/bridge-a.log, bridge-b.log)" >&2
   done
   stop "$PA"; stop "$PB"
   exit 0

@@ -3,6 +3,8 @@ package load
 import (
 	"encoding/binary"
 	"strconv"
+
+	"github.com/gobwas/ws"
 )
 
 // The generated fields are "~t" (send time), "~s" (sequence) and "~i"
@@ -18,8 +20,9 @@ const (
 	iWidth = 9  // sender index within its process
 )
 
-// template is one pre-built, masked client text frame whose timestamp and
-// sequence fields can be rewritten in place.
+// template is one pre-built client text frame, masked with gobwas's
+// ws.Cipher, whose timestamp and sequence fields are rewritten (and
+// re-masked) in place for every message.
 type template struct {
 	frame []byte // header + mask key + masked payload
 	pay   int    // offset of the payload in frame
@@ -75,9 +78,7 @@ func newTemplate(msg []byte, tOff, sOff int, mask [4]byte) *template {
 	f := appendFrameHeader(nil, 0x1, len(msg), mask)
 	pay := len(f)
 	f = append(f, msg...)
-	for i := range msg {
-		f[pay+i] ^= mask[i&3]
-	}
+	ws.Cipher(f[pay:], mask, 0)
 	return &template{frame: f, pay: pay, tOff: tOff, sOff: sOff, mask: mask}
 }
 
@@ -110,13 +111,12 @@ func (tp *template) appendStamped(dst []byte, t int64, s uint64) []byte {
 func (tp *template) put(p []byte, off int, v uint64, width int) {
 	var d [20]byte
 	digits := strconv.AppendUint(d[:0], v, 10)
-	for k := 0; k < width; k++ {
-		c := byte(' ')
-		if k < len(digits) {
-			c = digits[k]
-		}
-		p[off+k] = c ^ tp.mask[(off+k)&3]
+	field := p[off : off+width]
+	n := copy(field, digits)
+	for k := n; k < width; k++ {
+		field[k] = ' '
 	}
+	ws.Cipher(field, tp.mask, off)
 }
 
 // controlFrame returns a masked client control frame (pong, close).
@@ -124,9 +124,7 @@ func controlFrame(op byte, payload []byte, mask [4]byte) []byte {
 	f := appendFrameHeader(nil, op, len(payload), mask)
 	n := len(f)
 	f = append(f, payload...)
-	for i := range payload {
-		f[n+i] ^= mask[i&3]
-	}
+	ws.Cipher(f[n:], mask, 0)
 	return f
 }
 
