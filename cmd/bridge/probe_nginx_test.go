@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -175,14 +176,21 @@ func startNginx(t *testing.T, servers string, vars map[string]string, portNames 
 	return ports
 }
 
-// closedPort returns a loopback address where nothing listens (a port the
-// kernel just handed out and that was closed again).
+// closedPort returns a loopback address where nothing listens, for a
+// server the test starts next. The port is drawn below the kernel's
+// ephemeral range (32768 and up), so that no outgoing connection can take
+// it before the server binds, and checked free by listening once.
 func closedPort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for i := 0; i < 100; i++ {
+		addr := "127.0.0.1:" + strconv.Itoa(20000+rand.IntN(12000))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return addr
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free loopback port in 20000-31999")
+	return ""
 }
