@@ -294,8 +294,20 @@ func (c *conn) handle(msg wsproto.Message) bool {
 	return true
 }
 
-// admit applies the inbound token bucket: InboundRate messages per second
-// with a burst of InboundQueue. It never blocks; excess messages are dropped.
+// admit applies the inbound token bucket: Limits.InboundRate messages per
+// second with a burst of Limits.InboundQueue. It never blocks; a message
+// past the bucket is dropped and counted (routing.DropInboundFlood).
+//
+// This differs from Jitsi on purpose. Jitsi parses on the Jetty thread and
+// queues each message for a worker in a per-endpoint queue of 50 that, when
+// full, drops its oldest message; the rate is whatever the worker keeps up
+// with. Here a message is routed on the event loop as soon as its frame is
+// complete, so there is no queue whose oldest entry could go: the newest
+// messages beyond the burst are dropped instead, and a flooding endpoint
+// costs its loop only the frame parse and this check per dropped message.
+// InboundQueue plays the role of Jitsi's queue length (the burst one
+// endpoint may send at once); InboundRate bounds the sustained rate, which
+// a queue drained by a worker bounds implicitly.
 func (c *conn) admit() bool {
 	lim := &c.e.cfg.Limits
 	if lim.InboundRate <= 0 {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -49,7 +50,14 @@ type dialEvent struct {
 func (e *Engine) DialRelay(r *routing.Relay, rawURL string) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		e.log.Error("relay URL rejected", "conf", r.Conference().ID(), "relay", r.ID(), "err", fmt.Sprint(err))
+		// Never log the URL: its query holds the relay's secret, and
+		// url.Parse quotes the whole URL in its errors.
+		reason := "not a ws:// or wss:// URL with a host"
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			reason = ue.Err.Error()
+		}
+		e.log.Error("relay URL rejected", "conf", r.Conference().ID(), "relay", r.ID(), "err", reason)
 		return
 	}
 	ctx, cancel := context.WithCancel(e.dialCtx)

@@ -187,7 +187,7 @@ func (s *scanner) object(depth int, env *envelope) error {
 			return err
 		}
 		if env != nil {
-			env.record(s.b, key, span{int32(vstart), int32(s.pos)}, kind, vesc || kesc)
+			env.record(s.b, key, span{int32(vstart), int32(s.pos)}, kind, vesc || kesc, kesc)
 		}
 		s.skipSpace()
 		if s.pos >= len(s.b) {
@@ -205,8 +205,12 @@ func (s *scanner) object(depth int, env *envelope) error {
 	}
 }
 
-// record notes a top-level member in the envelope.
-func (env *envelope) record(b []byte, key, val span, kind byte, escaped bool) {
+// record notes a top-level member in the envelope. A key written with
+// escapes ("fr\u006fm") is the same member to every JSON parser, so it is
+// matched by its decoded name: otherwise a sender's escaped "from" would
+// survive the rewrite next to ours, and parsers that keep the last of
+// duplicate members would read the spoofed one.
+func (env *envelope) record(b []byte, key, val span, kind byte, escaped, keyEscaped bool) {
 	keyStart := key.start - 1 // the opening quote
 	if env.hasFrom && env.fromNext < 0 {
 		env.fromNext = keyStart
@@ -214,7 +218,11 @@ func (env *envelope) record(b []byte, key, val span, kind byte, escaped bool) {
 	prev := env.lastEnd
 	env.lastEnd = val.end
 	inner := span{val.start + 1, val.end - 1} // without quotes, for strings
-	switch string(key.of(b)) {
+	name := key.of(b)
+	if keyEscaped {
+		name = []byte(decodeKey(name))
+	}
+	switch string(name) {
 	case "colibriClass":
 		if kind == '"' {
 			env.class, env.hasClass = inner, true

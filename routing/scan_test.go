@@ -86,7 +86,8 @@ func TestAppendWithFrom(t *testing.T) {
 }
 
 func FuzzScanRewrite(f *testing.F) {
-	for _, s := range []string{`{}`, `{"from":"x","to":""}`, `{"a":[1,{"b":null}],"from":1}`, `{"to":"a","from":"b","c":"d"}`} {
+	for _, s := range []string{`{}`, `{"from":"x","to":""}`, `{"a":[1,{"b":null}],"from":1}`, `{"to":"a","from":"b","c":"d"}`,
+		`{"fr\u006fm":"spoof","to":""}`, `{"a":1,"\u0066rom":"spoof"}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {

@@ -1,0 +1,418 @@
+package bridge_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/routing"
+	"github.com/colibri-bus/colibri/wsproto"
+)
+
+// fakePeer is a TCP server posing as a remote bridge for relay tests. It
+// accepts every connection; if answer is set it completes the WebSocket
+// upgrade, and in every case it then never reads again.
+type fakePeer struct {
+	t        *testing.T
+	ln       net.Listener
+	answer   bool
+	mu       sync.Mutex
+	conns    []net.Conn
+	accepted []time.Time
+	closedAt map[int]time.Time // index -> when the bridge closed it
+	wg       sync.WaitGroup
+}
+
+// newFakePeer listens on loopback with a 4 KiB receive buffer on accepted
+// sockets, so that a peer that does not read pushes back quickly.
+func newFakePeer(t *testing.T, answer bool) *fakePeer {
+	t.Helper()
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &fakePeer{t: t, ln: ln, answer: answer, closedAt: map[int]time.Time{}}
+	p.wg.Add(1)
+	go p.serve()
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *fakePeer) serve() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		i := len(p.conns)
+		p.conns = append(p.conns, c)
+		p.accepted = append(p.accepted, time.Now())
+		p.mu.Unlock()
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.handle(i, c)
+		}()
+	}
+}
+
+// handle answers the upgrade if asked, then waits for the bridge to close
+// the connection without reading anything more from it (a peek of one byte
+// with a huge receive window would defeat the test: it only waits for EOF
+// once the bridge closed, which it learns from a zero-byte poll).
+func (p *fakePeer) handle(i int, c net.Conn) {
+	if p.answer {
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		key := req.Header.Get("Sec-WebSocket-Key")
+		fmt.Fprintf(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+			wsproto.AcceptKey(key))
+		// Never read again: the bridge's frames pile up.
+		return
+	}
+	// Not answering: read (the request, then EOF) to see when the bridge gives up.
+	buf := make([]byte, 4096)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			p.mu.Lock()
+			p.closedAt[i] = time.Now()
+			p.mu.Unlock()
+			return
+		}
+	}
+}
+
+func (p *fakePeer) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
+}
+
+// url is a colibri-relay-ws URL on the fake peer.
+func (p *fakePeer) url() string {
+	return "ws://" + p.ln.Addr().String() + "/colibri-relay-ws/peer/0123456789abcdef/jvb1?pwd=" + strings.Repeat("z", 24)
+}
+
+// dialRelay adds to meeting a relay named id that dials u.
+func (h *harness) dialRelay(meeting, id, u string, remote ...string) {
+	h.t.Helper()
+	rel := map[string]any{"id": id, "create": true, "mesh-id": "0", "endpoints": endpointsOf(remote),
+		"transport": map[string]any{"transport": map[string]any{"web-sockets": []string{u}}}}
+	status, resp := h.do("PATCH", "/colibri/v2/conferences/"+meeting, mustJSON(map[string]any{"relays": []any{rel}}))
+	if status != 200 {
+		h.t.Fatalf("relay %s: %d %s", id, status, resp)
+	}
+}
+
+// dialers counts the relay dialler goroutines running in this process.
+func dialers() int {
+	n := 0
+	for _, s := range goroutines() {
+		if strings.Contains(s, "engine.(*relayDial).run(") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRelayPeerNeverAnswers: a relay peer that accepts TCP but never
+// answers the upgrade. Each attempt ends at the handshake timeout, the
+// dialler retries with backoff (not in a tight loop), local endpoints keep
+// talking, and expiring the relay stops the dialler.
+func TestRelayPeerNeverAnswers(t *testing.T) {
+	const timeout = 400 * time.Millisecond
+	h := startBridge(t, func(c *config.Config) {
+		c.Relay.Enabled, c.Relay.RelayID = true, "jvb1"
+		c.Limits.HandshakeTimeout = timeout
+	})
+	peer := newFakePeer(t, false)
+	urls := h.conference("m", "a1", "a2")
+	a1, a2 := h.dialHello("a1", urls["a1"]), h.dialHello("a2", urls["a2"])
+	h.dialRelay("m", "peer", peer.url(), "remote1")
+
+	deadline := time.Now().Add(20 * time.Second)
+	for peer.count() < 4 && time.Now().Before(deadline) {
+		a1.send(msg("a2", `{"ping":1}`)) // local traffic is unaffected meanwhile
+		if m := a2.recv(); m["from"] != "a1" {
+			t.Fatalf("a2 got %v", m)
+		}
+		time.Sleep(20 * time.Millisecond) // pacing the local traffic
+	}
+	waitFor(t, "attempts closed", func() bool {
+		peer.mu.Lock()
+		defer peer.mu.Unlock()
+		return len(peer.closedAt) >= 3
+	})
+	peer.mu.Lock()
+	var lifetimes, gaps []time.Duration
+	for i := 0; i < 3; i++ {
+		lifetimes = append(lifetimes, peer.closedAt[i].Sub(peer.accepted[i]))
+		gaps = append(gaps, peer.accepted[i+1].Sub(peer.closedAt[i]))
+	}
+	peer.mu.Unlock()
+	t.Logf("attempt lifetimes %v, waits between attempts %v", lifetimes, gaps)
+	for i, d := range lifetimes {
+		if d < timeout-50*time.Millisecond || d > timeout+time.Second {
+			t.Errorf("attempt %d lasted %v, want about the %v handshake timeout", i, d, timeout)
+		}
+	}
+	for i, d := range gaps {
+		if d < 100*time.Millisecond {
+			t.Errorf("attempt %d followed %v after the previous: no backoff", i+1, d)
+		}
+	}
+	if n := dialers(); n != 1 {
+		t.Errorf("%d dialler goroutines, want 1", n)
+	}
+	status, resp := h.do("PATCH", "/colibri/v2/conferences/m", `{"relays":[{"id":"peer","expire":true}]}`)
+	if status != 200 {
+		t.Fatalf("expire relay: %d %s", status, resp)
+	}
+	waitFor(t, "dialler stopped", func() bool { return dialers() == 0 })
+	h.settled(t, 2)
+	if n := h.b.Engine().Stats().HandshakeTimeouts.Load(); n < 3 {
+		t.Errorf("HandshakeTimeouts = %d, want at least 3", n)
+	}
+}
+
+// TestRelayPeerStopsReading: a relay peer that completes the upgrade and
+// then never reads. The outbound budget applies to the relay socket: it is
+// closed with 1008 after the grace and redialled, the messages it could not
+// take are counted drops, and the local endpoints receive everything.
+func TestRelayPeerStopsReading(t *testing.T) {
+	const budget = 64 << 10
+	h := startBridge(t, func(c *config.Config) {
+		c.Relay.Enabled, c.Relay.RelayID = true, "jvb1"
+		c.Limits.OutboundBudget = budget
+		c.Limits.OutboundGrace = 500 * time.Millisecond
+		c.Limits.InboundRate = 0
+		c.WebSockets.EnableCompression = false
+	})
+	peer := newFakePeer(t, true)
+	urls := h.conference("m", "a1", "a2")
+	a1 := h.dialHello("a1", urls["a1"])
+	r2 := startReader(h.dialHello("a2", urls["a2"]))
+	h.dialRelay("m", "peer", peer.url(), "remote1")
+	es := h.b.Engine().Stats()
+	waitFor(t, "relay up", func() bool { return es.Relays.Load() == 1 })
+	relay := h.b.Table().ConferenceByMeeting("m").Relay("peer")
+
+	sent := 0
+	deadline := time.Now().Add(30 * time.Second)
+	tk := time.NewTicker(10 * time.Millisecond)
+	defer tk.Stop()
+	for (es.SlowClosed.Load() == 0 || peer.count() < 2) && time.Now().Before(deadline) {
+		<-tk.C
+		for i := 0; i < 10; i++ { // 1,000 messages/s of 1 KiB
+			a1.send(`{"colibriClass":"EndpointMessage","to":"","seq":` + fmt.Sprint(sent) + `,"msgPayload":` + pad(1024) + `}`)
+			sent++
+		}
+	}
+	if es.SlowClosed.Load() == 0 || peer.count() < 2 {
+		t.Fatalf("after %d messages: SlowClosed %d, peer saw %d connections; want the relay closed and redialled",
+			sent, es.SlowClosed.Load(), peer.count())
+	}
+	waitFor(t, "a2 received all", func() bool { return r2.count.Load() == int64(sent) })
+	if bad := r2.bad.Load(); bad != nil {
+		t.Error(bad)
+	}
+	if relay.Dropped.Load() == 0 {
+		t.Error("no drop counted for the relay")
+	}
+	t.Logf("%d messages: relay closed for slowness %d time(s), redialled (%d connections), %d relay drops; a2 received all",
+		sent, es.SlowClosed.Load(), peer.count(), relay.Dropped.Load())
+	status, resp := h.do("PATCH", "/colibri/v2/conferences/m", `{"relays":[{"id":"peer","expire":true}]}`)
+	if status != 200 {
+		t.Fatalf("expire relay: %d %s", status, resp)
+	}
+	waitFor(t, "dialler stopped", func() bool { return dialers() == 0 })
+}
+
+// resetClose closes c with a TCP reset, as the kernel does for a process
+// killed with SIGKILL that had unread data.
+func resetClose(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	c.Close()
+}
+
+// TestAbruptPeerDeath: an endpoint whose process dies mid-traffic (its
+// socket reset) is detached and counted as an abnormal close; the others
+// keep talking and the gauges agree afterwards.
+func TestAbruptPeerDeath(t *testing.T) {
+	h := startBridge(t, func(c *config.Config) { c.Limits.InboundRate = 0 })
+	urls := h.conference("m", "a", "b", "dies")
+	a := h.dialHello("a", urls["a"])
+	rb := startReader(h.dialHello("b", urls["b"]))
+	dies := h.rawDial(urls["dies"], false)
+	dies.readText()
+	ep := h.b.Table().ConferenceByMeeting("m").Endpoint("dies")
+	es := h.b.Engine().Stats()
+	for i := 0; i < 400; i++ {
+		if i == 200 {
+			resetClose(dies.c)
+		}
+		a.send(`{"colibriClass":"EndpointMessage","to":"","seq":` + fmt.Sprint(i) + `,"msgPayload":{}}`)
+	}
+	waitFor(t, "b received all", func() bool { return rb.count.Load() == 400 })
+	waitFor(t, "dead socket detached", func() bool { return ep.Conn() == nil })
+	h.settled(t, 2)
+	if n := es.CloseAbnormal.Load(); n != 1 {
+		t.Errorf("CloseAbnormal = %d, want 1", n)
+	}
+	// The endpoint can come back.
+	h.dialHello("dies", urls["dies"])
+}
+
+// bridgeBinary builds cmd/bridge once for the tests that need a process.
+func bridgeBinary(t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool to build cmd/bridge")
+	}
+	bin := filepath.Join(t.TempDir(), "bridge")
+	out, err := exec.Command(goTool, "build", "-o", bin, "../cmd/bridge").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build cmd/bridge: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestKillPeerBridge: a relay peer that is a real bridge process, killed
+// with SIGKILL mid-conversation. The local bridge detaches the relay, keeps
+// redialling with backoff, its local endpoints keep talking, and expiring
+// the relay stops the dialler.
+func TestKillPeerBridge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs cmd/bridge")
+	}
+	bin := bridgeBinary(t)
+	pub, priv := freePort(t), freePort(t)
+	conf := filepath.Join(t.TempDir(), "jvb.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`videobridge {
+  http-servers { public { host = 127.0.0.1, port = %d }, private { host = 127.0.0.1, port = %d } }
+  websockets { server-id = jvb2, domain = "127.0.0.1:%d" }
+  relay { enabled = true, relay-id = jvb2 }
+}`, pub, priv, pub)), 0o644)
+	cmd := exec.Command(bin, "--config", conf)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	t.Cleanup(func() {
+		if !killed {
+			cmd.Process.Kill()
+		}
+		cmd.Wait()
+	})
+	rest := fmt.Sprintf("http://127.0.0.1:%d", priv)
+	waitFor(t, "peer bridge up", func() bool {
+		resp, err := http.Get(rest + "/about/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	})
+	post := func(method, path, body string) []byte {
+		req, _ := http.NewRequest(method, rest+path, strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		bufio.NewReader(resp.Body).WriteTo(&b)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s %s on the peer: %d %s", method, path, resp.StatusCode, b.String())
+		}
+		return []byte(b.String())
+	}
+	// The peer: endpoint b1 and a passive relay for us.
+	created := post("POST", "/colibri/v2/conferences", `{"meeting-id":"m","create":true,"endpoints":[{"id":"b1","create":true}],`+
+		`"relays":[{"id":"jvb1","create":true,"mesh-id":"0","endpoints":[{"id":"a1"},{"id":"a2"}]}]}`)
+	relayURL := relayURL(t, created)
+
+	h := startBridge(t, func(c *config.Config) { c.Relay.Enabled, c.Relay.RelayID = true, "jvb1" })
+	urls := h.conference("m", "a1", "a2")
+	a1, a2 := h.dialHello("a1", urls["a1"]), h.dialHello("a2", urls["a2"])
+	h.dialRelay("m", "jvb2", relayURL, "b1")
+	es := h.b.Engine().Stats()
+	waitFor(t, "relay up", func() bool { return es.Relays.Load() == 1 })
+	a1.send(msg("", `{"n":1}`))
+	if m := a2.recv(); m["from"] != "a1" {
+		t.Fatalf("a2 got %v", m)
+	}
+
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	killed = true
+	waitFor(t, "relay detached", func() bool { return es.Relays.Load() == 0 })
+	a1.send(msg("a2", `{"n":2}`))
+	if m := a2.recv(); m["from"] != "a1" {
+		t.Errorf("a2 after the peer died: %v", m)
+	}
+	if n := dialers(); n != 1 {
+		t.Errorf("%d diallers after the peer died, want 1 (redialling)", n)
+	}
+	rl := h.b.Table().ConferenceByMeeting("m").Relay("jvb2")
+	for _, r := range []*routing.Relay{rl} {
+		if r.Conn() != nil {
+			t.Error("the relay still has a socket")
+		}
+	}
+	status, body := h.do("PATCH", "/colibri/v2/conferences/m", `{"relays":[{"id":"jvb2","expire":true}]}`)
+	if status != 200 {
+		t.Fatalf("expire: %d %s", status, body)
+	}
+	waitFor(t, "dialler stopped", func() bool { return dialers() == 0 })
+	h.settled(t, 2)
+	if regexp.MustCompile(`panic|DATA RACE`).MatchString(stderr.String()) {
+		t.Errorf("peer bridge output:\n%s", stderr.String())
+	}
+}
