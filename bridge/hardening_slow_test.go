@@ -235,3 +235,107 @@ func testSlowConsumer(t *testing.T, class string) {
 		t.Errorf("queued bytes peaked at %d: the slow consumer never filled its budget, the test measured nothing", maxQueued.Load())
 	}
 }
+
+// TestGlobalOutbound: with several readers that never read, the bridge's
+// queued bytes stay near Limits.GlobalOutbound, far below what the
+// per-connection budgets would allow together (4 × 4× 1 MiB): once over
+// the global bound, every backlogged socket is closed with 1008. A reader
+// that keeps up loses nothing.
+func TestGlobalOutbound(t *testing.T) {
+	const (
+		global = 128 << 10
+		slowN  = 4
+		size   = 1024
+	)
+	h := startBridge(t, func(c *config.Config) {
+		c.Limits.GlobalOutbound = global
+		c.Limits.OutboundBudget = 1 << 20
+		c.Limits.OutboundGrace = time.Minute
+		c.Limits.InboundRate = 0
+		c.WebSockets.EnableCompression = false
+	})
+	ids := []string{"sender", "fast"}
+	for i := 0; i < slowN; i++ {
+		ids = append(ids, "slow"+strconv.Itoa(i))
+	}
+	urls := h.conference("g", ids...)
+	sender := h.dialHello("sender", urls["sender"])
+	fast := startReader(h.dialHello("fast", urls["fast"]))
+	var slow []*rawConn
+	for _, id := range ids[2:] {
+		rc := h.rawDialSmall(urls[id])
+		rc.readText()
+		slow = append(slow, rc)
+	}
+	es := h.b.Engine().Stats()
+	var maxQueued atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tk := time.NewTicker(time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+			}
+			if q := h.b.Engine().QueuedBytes(); q > maxQueued.Load() {
+				maxQueued.Store(q)
+			}
+		}
+	}()
+	sent := 0
+	deadline := time.Now().Add(30 * time.Second)
+	tk := time.NewTicker(10 * time.Millisecond)
+	defer tk.Stop()
+	for es.SlowClosed.Load() < slowN && time.Now().Before(deadline) {
+		<-tk.C
+		for i := 0; i < 10; i++ { // 1,000 messages/s
+			sender.send(`{"colibriClass":"EndpointMessage","to":"","seq":` + strconv.Itoa(sent) + `,"msgPayload":` + pad(size) + `}`)
+			sent++
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if n := es.SlowClosed.Load(); n != slowN {
+		t.Fatalf("SlowClosed = %d after %d messages, want %d", n, sent, slowN)
+	}
+	waitFor(t, "fast reader received all", func() bool { return fast.count.Load() == int64(sent) })
+	if bad := fast.bad.Load(); bad != nil {
+		t.Error(bad)
+	}
+	conf := h.b.Table().ConferenceByMeeting("g")
+	for i, rc := range slow {
+		// What reached the wire before the close, plus the counted drops,
+		// is everything.
+		received := 0
+		rc.c.SetReadDeadline(time.Now().Add(wait))
+		for done := false; !done; {
+			f, err := rc.readFrame()
+			if err != nil {
+				t.Fatalf("slow%d: %v", i, err)
+			}
+			switch f.op {
+			case opText:
+				received++
+			case opCls:
+				done = true
+			}
+		}
+		rc.write(rawFrame(fin|opCls, closeBody(1008, "")))
+		ep := conf.Endpoint("slow" + strconv.Itoa(i))
+		waitFor(t, "slow socket gone", func() bool { return ep.Conn() == nil })
+		if d := int(ep.Dropped.Load()); received+d != sent {
+			t.Errorf("slow%d: %d received + %d dropped != %d sent", i, received, d, sent)
+		}
+	}
+	const slack = 64 << 10 // frames of the current loop round for the others
+	t.Logf("%d messages to %d readers that never read: all closed; max queued %d bytes (global bound %d; the budgets alone allowed %d)",
+		sent, slowN, maxQueued.Load(), global, slowN*4<<20)
+	if maxQueued.Load() > global+slack {
+		t.Errorf("queued bytes reached %d, over the global bound %d (+%d)", maxQueued.Load(), global, slack)
+	}
+}

@@ -432,10 +432,12 @@ func (c *conn) appendPending(b []byte) {
 //   - a connection over its budget for longer than Limits.OutboundGrace,
 //     without its queue draining to half the budget meanwhile, is closed
 //     with 1008 "slow consumer" by its timer;
-//   - a connection whose queue passes 4× the budget is closed at once,
-//     and so is one over its budget while the whole bridge is over
-//     Limits.GlobalOutbound; while the bridge is over it, droppable
-//     frames are dropped for every connection.
+//   - a connection whose queue passes 4× the budget is closed at once;
+//   - while the whole bridge is over Limits.GlobalOutbound, droppable
+//     frames are dropped for every connection, and a connection sent a
+//     frame while its socket is backlogged (gnet holds bytes for it) is
+//     closed at once, so the total stays near the global bound instead of
+//     reaching connections × 4× the budget.
 //
 // Every frame not queued is counted: the router's drop counters and the
 // receiving endpoint's (or relay's) Dropped.
@@ -472,9 +474,10 @@ func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
 		c.countDrop()
 		return
 	}
-	if over && (queued > 4*lim.OutboundBudget || globalOver) {
-		// Far past the budget, or the bridge is short of memory: do not
-		// let one reader grow memory further.
+	if over && queued > 4*lim.OutboundBudget || globalOver && (over || c.outAcct > 0) {
+		// Far past the budget; or the bridge is short of memory and this
+		// socket is backlogged (the kernel does not take its bytes): do
+		// not let one reader grow memory further.
 		c.e.router.Stats().Drop(routing.DropSlowReceiver)
 		c.countDrop()
 		c.slowClose()
