@@ -162,7 +162,7 @@ if [ "$SCEN" = S5 ]; then
     # shellcheck disable=SC2086
     timeout --kill-after=10 "$RUN_TIMEOUT" $PIN1 "$BIN/loadgen" -scenario S5 -server bridge-relay \
       -rest "$REST_A,$REST_B" -ws-addr "$WS_A,$WS_B" -relay-ids "${S5_RELAY_IDS:-jvb-a,jvb-b}" \
-      -server-pid "$PA" -out "$RESULTS/S5-bridge-relay-$STAMP-$tag.json" $v | tee -a "$RESULTS/S5-$STAMP.txt" \
+      -server-pid "$PA,$PB" -out "$RESULTS/S5-bridge-relay-$STAMP-$tag.json" $v | tee -a "$RESULTS/S5-$STAMP.txt" \
       || echo "run failed: S5 $v (logs: $RESULTS/tmp/bridge-a.log, bridge-b.log)" >&2
   done
   stop "$PA"; stop "$PB"

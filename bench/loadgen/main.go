@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,7 +46,8 @@ func main() {
 	flag.IntVar(&c.Writers, "writers", 4, "open-loop / flood sender goroutines per process")
 	flag.IntVar(&c.Procs, "procs", 0, "worker processes (0 = one per 18,000 connections)")
 	flag.BoolVar(&c.VerifyFrom, "verify-from", true, "check that every delivery's \"from\" is its sender's id")
-	flag.IntVar(&c.ServerPID, "server-pid", 0, "sample this process's CPU and RSS from /proc")
+	var pids string
+	flag.StringVar(&pids, "server-pid", "", "sample this process's CPU and RSS from /proc (comma separated: summed)")
 	flag.BoolVar(&c.Quiet, "quiet", false, "no per-second progress lines")
 	flag.StringVar(&out, "out", "", "write the JSON result here")
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile of the generator here")
@@ -59,6 +61,14 @@ func main() {
 	c.REST = splitList(rest)
 	c.WSAddr = splitList(wsAddr)
 	c.RelayIDs = splitList(relayIDs)
+	for _, p := range splitList(pids) {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen: bad -server-pid:", p)
+			os.Exit(2)
+		}
+		c.ServerPIDs = append(c.ServerPIDs, n)
+	}
 
 	r, err := load.Run(c, os.Stderr)
 	if err != nil {

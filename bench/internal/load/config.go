@@ -44,7 +44,7 @@ type Config struct {
 	Writers         int // open-loop sender goroutines
 	Procs           int // worker processes; 0 = automatic
 	VerifyFrom      bool
-	ServerPID       int
+	ServerPIDs      []int // server processes whose CPU and RSS are summed (S5: both bridges)
 	RunID           string
 	Quiet           bool // no progress lines
 

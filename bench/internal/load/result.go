@@ -54,6 +54,7 @@ type Result struct {
 	ConnsLost       uint64  `json:"conns_lost"`
 
 	ServerPID        int     `json:"server_pid,omitempty"`
+	ServerPIDs       []int   `json:"server_pids,omitempty"` // CPU and RSS are summed over these
 	ServerCPUPercent float64 `json:"server_cpu_pct"`
 	ServerRSSBefore  int64   `json:"server_rss_before"`
 	ServerRSSConn    int64   `json:"server_rss_connected"`
@@ -138,7 +139,7 @@ func (r *Result) PrintTable(out io.Writer) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	row := func(k string, f string, a ...any) { fmt.Fprintf(tw, "%s\t"+f+"\n", append([]any{k}, a...)...) }
 	row("scenario", "%s (%s, %s)", r.Scenario, r.Mode, r.Class)
-	row("server", "%s pid=%d", r.Server, r.ServerPID)
+	row("server", "%s pids=%v", r.Server, r.ServerPIDs)
 	row("conns", "%d = %d confs x %d endpoints (%d senders/conf), %d proc(s)", r.Conns, r.Confs, r.Endpoints, r.Senders, r.Procs)
 	row("connect", "%.2fs, %.0f conns/s, %d failures, %d lost", r.ConnectSec, r.ConnectRate, r.ConnectFailures, r.ConnsLost)
 	if r.Mode == "churn" {

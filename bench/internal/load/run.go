@@ -39,8 +39,11 @@ func Run(cfg Config, log io.Writer) (*Result, error) {
 	r := &Result{Scenario: cfg.Scenario, Server: cfg.Server, Date: time.Now().UTC().Format(time.RFC3339),
 		Mode: cfg.Mode(), Class: cfg.Class, Conns: cfg.Conns(), Confs: cfg.Confs, Endpoints: cfg.Endpoints,
 		Senders: cfg.Senders, MsgSize: cfg.Size, Rate: cfg.Rate, Window: cfg.Window, Procs: cfg.Procs,
-		Duration: cfg.Duration.Seconds(), ServerPID: cfg.ServerPID}
-	r.ServerRSSBefore = rss(cfg.ServerPID)
+		Duration: cfg.Duration.Seconds(), ServerPIDs: cfg.ServerPIDs}
+	if len(cfg.ServerPIDs) > 0 {
+		r.ServerPID = cfg.ServerPIDs[0]
+	}
+	r.ServerRSSBefore = rss(cfg.ServerPIDs)
 
 	parts, err := startParts(cfg, log)
 	if err != nil {
@@ -54,21 +57,21 @@ func Run(cfg Config, log io.Writer) (*Result, error) {
 	if err := setupAll(parts, r); err != nil {
 		return nil, err
 	}
-	r.ServerRSSConn = rss(cfg.ServerPID)
+	r.ServerRSSConn = rss(cfg.ServerPIDs)
 	if cfg.Scenario != "S6" {
 		fmt.Fprintf(log, "connected %d conns in %.2fs (%d failed)\n", r.Conns, r.ConnectSec, r.ConnectFailures)
 	}
 
 	start := time.Now().Add(100 * time.Millisecond)
-	cpu := measureCPU(cfg.ServerPID, start.Add(cfg.Warmup), cfg.Duration)
-	wait := measureWait(cfg.ServerPID, start.Add(cfg.Warmup), cfg.Duration)
+	cpu := measureCPUs(cfg.ServerPIDs, start.Add(cfg.Warmup), cfg.Duration)
+	wait := measureWaits(cfg.ServerPIDs, start.Add(cfg.Warmup), cfg.Duration)
 	h, err := runAll(parts, start, r)
 	if err != nil {
 		return nil, err
 	}
 	r.ServerCPUPercent = <-cpu
 	r.ServerWaitPercent = <-wait
-	r.ServerRSSAfter = rss(cfg.ServerPID)
+	r.ServerRSSAfter = rss(cfg.ServerPIDs)
 	finish(r, &cfg, h)
 	return r, nil
 }
@@ -175,12 +178,41 @@ func measureWait(pid int, from time.Time, d time.Duration) <-chan float64 {
 	return ch
 }
 
-func rss(pid int) int64 {
-	if pid <= 0 {
-		return 0
+// measureCPUs and measureWaits sum measureCPU and measureWait over pids.
+func measureCPUs(pids []int, from time.Time, d time.Duration) <-chan float64 {
+	return sum(pids, func(pid int) <-chan float64 { return measureCPU(pid, from, d) })
+}
+
+func measureWaits(pids []int, from time.Time, d time.Duration) <-chan float64 {
+	return sum(pids, func(pid int) <-chan float64 { return measureWait(pid, from, d) })
+}
+
+func sum(pids []int, f func(int) <-chan float64) <-chan float64 {
+	chs := make([]<-chan float64, len(pids))
+	for i, p := range pids {
+		chs[i] = f(p)
 	}
-	v, _ := procstat.RSS(pid)
-	return v
+	out := make(chan float64, 1)
+	go func() {
+		t := 0.0
+		for _, c := range chs {
+			t += <-c
+		}
+		out <- t
+	}()
+	return out
+}
+
+// rss sums the resident set of pids.
+func rss(pids []int) int64 {
+	var t int64
+	for _, pid := range pids {
+		if pid > 0 {
+			v, _ := procstat.RSS(pid)
+			t += v
+		}
+	}
+	return t
 }
 
 // finish derives rates, percentiles and per-connection figures.
