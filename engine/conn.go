@@ -91,6 +91,9 @@ func (c *conn) Close(code uint16, reason string) {
 // OnOpen sets up the connection record. Connections enrolled by the relay
 // dialer or the TLS listener carry their context already.
 func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	if e.refuseAccepted(gc) {
+		return fdRefusal, gnet.Close
+	}
 	now := time.Now().UnixNano()
 	c := &conn{e: e, gc: gc, loop: e.loopOf(gc.EventLoop()), openedNS: now, lastReadNS: now, slot: -1}
 	switch v := gc.Context().(type) {

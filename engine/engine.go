@@ -41,6 +41,8 @@ type Engine struct {
 	loopList  atomic.Pointer[[]*loop]
 	tick      time.Duration
 	globalOut atomic.Int64 // bytes queued for all connections
+	fdCap     atomic.Int64 // TCP connections past which OnOpen refuses (fdguard.go)
+	fdPaused  atomic.Bool  // the listener drops new handshakes (fdguard.go)
 	tls       *tlsListener
 	dialers   sync.WaitGroup
 	tlsPumps  sync.WaitGroup
@@ -162,6 +164,7 @@ func (e *Engine) startReactor(host string, port int) error {
 	if err != nil {
 		return err
 	}
+	e.guardDescriptors()
 	e.addr = a
 	return nil
 }
@@ -260,6 +263,7 @@ func (e *Engine) loopOf(el gnet.EventLoop) *loop {
 // OnTick schedules a timer sweep on every loop.
 func (e *Engine) OnTick() (time.Duration, gnet.Action) {
 	e.tickOnce.Do(func() { close(e.ticked) })
+	e.resumeAccepts()
 	now := time.Now().UnixNano()
 	for _, l := range *e.loopList.Load() {
 		l.execute(func() { l.sweep(now) })

@@ -1,0 +1,180 @@
+package bridge_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// TestDescriptorExhaustion: a bridge process limited to 1,024 descriptors
+// is sent 1,500 TCP connections that it must hold, from 16 goroutines as
+// fast as the kernel completes handshakes. gnet stops its whole engine when
+// accept(2) fails with EMFILE; the bridge must instead keep a reserve: the
+// surplus is answered 503 or waits (the listener drops handshakes at the
+// cap), a WebSocket client connected before the flood keeps talking
+// through it, and once the flood is gone new clients connect again.
+func TestDescriptorExhaustion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs cmd/bridge")
+	}
+	bin := bridgeBinary(t)
+	pub, priv := freePort(t), freePort(t)
+	conf := filepath.Join(t.TempDir(), "jvb.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`videobridge {
+  http-servers { public { host = 127.0.0.1, port = %d }, private { host = 127.0.0.1, port = %d } }
+  websockets { domain = "127.0.0.1:%d" }
+}`, pub, priv, pub)), 0o644)
+	cmd := exec.Command("sh", "-c", `ulimit -n 1024 && exec "$0" --config "$1"`, bin, conf)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	rest := fmt.Sprintf("http://127.0.0.1:%d", priv)
+	waitFor(t, "bridge up", func() bool {
+		resp, err := http.Get(rest + "/about/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	})
+	status, body := rawDo(rest, "POST", "/colibri/v2/conferences",
+		`{"meeting-id":"m","create":true,"endpoints":[{"id":"a","create":true},{"id":"b","create":true},{"id":"late","create":true}]}`)
+	if status != 200 {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	urls := urlsOf(body)
+	a, b := dialTalker(t, urls[0]), dialTalker(t, urls[1])
+	addr := fmt.Sprintf("127.0.0.1:%d", pub)
+
+	// The flood: 1,500 connections, held open.
+	const n = 1500
+	var mu sync.Mutex
+	var held []net.Conn
+	var dialErr atomic.Int64
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= n {
+				c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+				if err != nil {
+					dialErr.Add(1) // the listener drops handshakes at the cap
+					continue
+				}
+				mu.Lock()
+				held = append(held, c)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	// Which of them did the bridge turn away? Those got a 503 and EOF.
+	var refused atomic.Int64
+	var rwg sync.WaitGroup
+	for w := 0; w < 128; w++ {
+		rwg.Add(1)
+		go func(w int) {
+			defer rwg.Done()
+			for i := w; i < len(held); i += 128 {
+				held[i].SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+				b, _ := io.ReadAll(held[i])
+				if strings.HasPrefix(string(b), "HTTP/1.1 503") {
+					refused.Add(1)
+				}
+			}
+		}(w)
+	}
+	rwg.Wait()
+	t.Logf("%d connections opened, %d refused with 503, %d dials unanswered", len(held), refused.Load(), dialErr.Load())
+	if refused.Load()+dialErr.Load() == 0 {
+		t.Error("nothing was refused: the flood did not reach the descriptor limit, the test measured nothing")
+	}
+	// Through the flood, the clients connected before it still talk.
+	a.talk(t, b)
+	b.talk(t, a)
+
+	// The flood ends; a new client connects (the filter goes at the next sweep).
+	for _, c := range held {
+		c.Close()
+	}
+	held = nil
+	var late *trackedClient
+	waitFor(t, "a new client connects", func() bool {
+		late = dialTracked(urls[2])
+		return late != nil
+	})
+	late.c.Close()
+	out := stderr.String()
+	if strings.Contains(out, "Accept() failed") || strings.Contains(out, "exiting due to error") {
+		t.Errorf("gnet's acceptor failed:\n%s", out)
+	}
+	if !strings.Contains(out, "descriptor reserve reached") {
+		t.Errorf("no log of the reserve being reached:\n%s", out)
+	}
+}
+
+// talker is a WebSocket client that sends and receives unicasts.
+type talker struct {
+	c  *websocket.Conn
+	id string
+}
+
+func dialTalker(t *testing.T, u string) *talker {
+	t.Helper()
+	c, _, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", u, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	pu, _ := url.Parse(u)
+	parts := strings.Split(pu.Path, "/")
+	tk := &talker{c: c, id: parts[len(parts)-1]}
+	tk.read(t) // ServerHello
+	return tk
+}
+
+func (tk *talker) read(t *testing.T) map[string]any {
+	t.Helper()
+	tk.c.SetReadDeadline(time.Now().Add(wait))
+	var m map[string]any
+	if err := tk.c.ReadJSON(&m); err != nil {
+		t.Fatalf("%s read: %v", tk.id, err)
+	}
+	return m
+}
+
+// talk sends a unicast to other and checks it arrives from tk.
+func (tk *talker) talk(t *testing.T, other *talker) {
+	t.Helper()
+	if err := tk.c.WriteMessage(websocket.TextMessage, []byte(msg(other.id, `{"hi":1}`))); err != nil {
+		t.Fatalf("%s write: %v", tk.id, err)
+	}
+	if m := other.read(t); m["from"] != tk.id {
+		t.Errorf("%s got %v, want a message from %s", other.id, m, tk.id)
+	}
+}
