@@ -292,9 +292,6 @@ type decompressor struct {
 
 var decompressorPool sync.Pool
 
-// errTooLarge is the internal signal of inflate hitting its bound.
-var errTooLarge = errTooBig
-
 // inflate appends the inflated form of the raw DEFLATE data in (which must
 // already end with inflateTail) to dst, failing with errTooBig once dst would
 // grow past limit bytes and with errInflate on corrupt data. The data is
@@ -331,14 +328,14 @@ func readAllLimited(dst *bytebufferpool.ByteBuffer, r io.Reader, limit int) erro
 				grow = rem
 			}
 			if grow <= 0 {
-				return errTooLarge
+				return errTooBig
 			}
 			dst.B = append(dst.B, make([]byte, grow)...)[:len(dst.B)]
 		}
 		n, err := r.Read(dst.B[len(dst.B):cap(dst.B)])
 		dst.B = dst.B[:len(dst.B)+n]
 		if len(dst.B)-start > limit {
-			return errTooLarge
+			return errTooBig
 		}
 		switch err {
 		case nil:

@@ -1,6 +1,7 @@
 package wsproto
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -30,7 +31,8 @@ func NewSharedFrame(op OpCode, payload []byte) *SharedFrame {
 	f := sharedFramePool.Get().(*SharedFrame)
 	f.op = op
 	f.buf = bytebufferpool.Get()
-	f.buf.B = appendHeader(f.buf.B[:0], op, true, 0, len(payload), false, [4]byte{})
+	f.buf.B = slices.Grow(f.buf.B[:0], headerLen(len(payload), false)+len(payload))
+	f.buf.B = appendHeader(f.buf.B, op, true, 0, len(payload), false, [4]byte{})
 	f.hlen = len(f.buf.B)
 	f.buf.B = append(f.buf.B, payload...)
 	f.refs.Store(1)
