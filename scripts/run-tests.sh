@@ -9,3 +9,8 @@ go test -count=1 ./...
 go test ./wsproto -run='^$' -fuzz='^FuzzHandshake$' -fuzztime=3s
 go test ./wsproto -run='^$' -fuzz='^FuzzReader$' -fuzztime=3s
 go test ./wsproto -run='^$' -fuzz='^FuzzDeflateReader$' -fuzztime=3s
+# Hardening: the end-to-end, engine and routing tests again under the race
+# detector (the bridge tests also fail on leaked goroutines or descriptors),
+# and a short fuzz run of the routing scanner (from rewrite, duplicate keys).
+go test -race -count=1 ./bridge/... ./engine/... ./routing/...
+go test ./routing -run='^$' -fuzz='^FuzzScanRewrite$' -fuzztime=3s
