@@ -85,8 +85,32 @@ func main() {
 	}
 }
 
-// charts builds every chart the results allow, by file name.
+// latest keeps, for each configuration (scenario, server, mode, load,
+// connections), only its most recent run; rs is sorted oldest first.
+func latest(rs []result) []result {
+	type cfg struct {
+		scen, server, mode string
+		rate               float64
+		window, conns      int
+	}
+	idx := map[cfg]int{}
+	var out []result
+	for _, r := range rs {
+		k := cfg{r.Scenario, r.Server, r.Mode, r.Rate, r.Window, r.Conns}
+		if i, ok := idx[k]; ok {
+			out[i] = r
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, r)
+	}
+	return out
+}
+
+// charts builds every chart the results allow, by file name, from the
+// latest run of each configuration.
 func charts(rs []result) map[string]string {
+	rs = latest(rs)
 	out := map[string]string{}
 	// Per scenario: throughput against connections (saturation runs) and
 	// latency against load (open-loop runs, p99 solid, p50 dashed).
