@@ -278,12 +278,35 @@ func TestAutobahn6(t *testing.T) {
 			check(t, "octet-wise", drive(t, serverCfg, c.frames, 1), nil, CloseInvalidPayload)
 		})
 	}
-	// 6.4.3 and 6.4.4 send the same bytes as chops of one frame. The Reader
-	// validates a frame once it is whole, so it fails when the frame
-	// completes: Autobahn grades that NON-STRICT, not FAILED.
-	for _, c := range []struct{ id, p string }{{"6.4.3", whole641}, {"6.4.4", whole641}} {
+	// 6.4.3 and 6.4.4 send the same parts as chops of one frame: the chop
+	// with the invalid bytes must fail the connection although the frame is
+	// not complete.
+	for _, c := range []struct {
+		id    string
+		chops []string
+	}{
+		{"6.4.3", []string{p1, p2, p3}},
+		{"6.4.4", []string{whole641[:12], whole641[12:13], whole641[13:]}},
+	} {
 		t.Run(c.id, func(t *testing.T) {
-			check(t, "chop 4", drive(t, serverCfg, []rawFrame{textFrame(c.p)}, 4), nil, CloseInvalidPayload)
+			wire := textFrame(whole641).encode(nil, true)
+			hdr := len(wire) - len(whole641)
+			cuts := []int{hdr + len(c.chops[0]), hdr + len(c.chops[0]) + len(c.chops[1]), len(wire)}
+			var r Reader
+			r.Init(Server, 0, nil)
+			defer r.Release()
+			for i, cut := range cuts {
+				n, _, _, err := r.Next(wire[:cut])
+				switch {
+				case i == 0 && (n != 0 || err != nil):
+					t.Fatalf("valid first chop: n=%d err=%v", n, err)
+				case i == 1:
+					if err != errInvalidUTF8 {
+						t.Fatalf("chop with the invalid bytes: err = %v, want 1007", err)
+					}
+					return
+				}
+			}
 		})
 	}
 

@@ -21,8 +21,9 @@
 //     length against the message limit), unmasks in place only once the
 //     whole frame is there, and reassembles fragments into a pooled buffer.
 //     Control frames between fragments are returned as they come.
-//   - Validation: text is checked as UTF-8 frame by frame, so that an
-//     invalid fragment fails at once; close bodies are checked (length,
+//   - Validation: text is checked as UTF-8 as it arrives, across fragments
+//     and within a frame that is still incomplete (on unmasked copies), so
+//     that invalid text fails at once; close bodies are checked (length,
 //     code, UTF-8 reason).
 //   - Close state: after a close frame, any further frame is a protocol
 //     error (Reader.CloseReceived).

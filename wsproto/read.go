@@ -43,6 +43,12 @@ type Reader struct {
 	utf8       utf8Validator
 	frag       *bytebufferpool.ByteBuffer // reassembled (still compressed) fragments
 
+	// A text frame still arriving: how many of its payload bytes have been
+	// validated (on unmasked copies, buf stays untouched) and the UTF-8
+	// state after them, so that invalid text fails before the frame ends.
+	partialDone int
+	partial     utf8Validator
+
 	// out holds the last inflated or reassembled message until the next call.
 	out *bytebufferpool.ByteBuffer
 }
@@ -114,8 +120,10 @@ func (r *Reader) limit() int {
 // limit (1009). The payload is unmasked in place in buf only once the whole
 // frame is there. A single-frame uncompressed message aliases buf; fragments
 // are reassembled into a pooled buffer; compressed messages are inflated
-// into a pooled buffer bounded by the message limit. Text is validated as
-// UTF-8 fragment by fragment (1007).
+// into a pooled buffer bounded by the message limit. Uncompressed text is
+// validated as UTF-8 as it arrives (1007): across fragments, and within a
+// frame still incomplete, by unmasking copies of its bytes, so buf stays
+// untouched.
 func (r *Reader) Next(buf []byte) (n int, msg Message, ok bool, err error) {
 	r.releaseOut()
 	if len(buf) < 2 {
@@ -207,14 +215,20 @@ func (r *Reader) Next(buf []byte) (n int, msg Message, ok bool, err error) {
 			return 0, msg, false, errTooBig
 		}
 	}
+	var mask [4]byte
+	if masked {
+		copy(mask[:], buf[hlen-4:hlen])
+	}
 	total := hlen + int(plen)
 	if len(buf) < total {
+		if r.isPlainText(op, rsv1) && !r.checkPartial(buf[hlen:], op == OpContinuation, masked, mask) {
+			return 0, msg, false, errInvalidUTF8
+		}
 		return 0, msg, false, nil
 	}
+	r.partialDone = 0
 	payload := buf[hlen:total]
 	if masked {
-		var mask [4]byte
-		copy(mask[:], buf[hlen-4:hlen])
 		ws.Cipher(payload, mask, 0)
 	}
 
@@ -237,6 +251,42 @@ func (r *Reader) Next(buf []byte) (n int, msg Message, ok bool, err error) {
 		return 0, Message{}, false, err
 	}
 	return total, msg, ok, nil
+}
+
+// isPlainText reports whether a frame with this opcode and RSV1 carries
+// uncompressed text: validated as it arrives.
+func (r *Reader) isPlainText(op OpCode, rsv1 bool) bool {
+	if op == OpContinuation {
+		return r.op == OpText && !r.compressed
+	}
+	return op == OpText && !rsv1
+}
+
+// checkPartial validates the payload bytes of an incomplete text frame that
+// arrived since the last call (fail fast, as Autobahn 6.4.3 and 6.4.4 ask),
+// unmasking copies in a stack buffer so that buf itself is not modified.
+func (r *Reader) checkPartial(p []byte, continuation, masked bool, mask [4]byte) bool {
+	if len(p) <= r.partialDone {
+		return true
+	}
+	if r.partialDone == 0 {
+		r.partial = utf8Validator{}
+		if continuation {
+			r.partial = r.utf8 // goes on from the fragments before
+		}
+	}
+	var tmp [512]byte
+	for r.partialDone < len(p) {
+		chunk := tmp[:copy(tmp[:], p[r.partialDone:])]
+		if masked {
+			ws.Cipher(chunk, mask, r.partialDone)
+		}
+		if !r.partial.feed(chunk) {
+			return false
+		}
+		r.partialDone += len(chunk)
+	}
+	return true
 }
 
 // parseClose validates a close frame body (RFC 6455 5.5.1 and 7.4).

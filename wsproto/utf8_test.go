@@ -1,6 +1,7 @@
 package wsproto
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"testing"
 	"unicode/utf8"
@@ -54,4 +55,53 @@ func validPrefix(p []byte) bool {
 		}
 	}
 	return false
+}
+
+// Text is validated while a frame is still arriving, carrying the state of
+// the fragments before it, for both roles; buf is never modified.
+func TestFailFastPartialFrames(t *testing.T) {
+	for _, role := range []Role{Server, Client} {
+		masked := role == Server
+		for _, tc := range []struct {
+			name  string
+			cont  string
+			valid bool
+		}{
+			{"continues the code point", "\x82\xac and more text", true},
+			{"breaks the code point", "A and more text", false},
+		} {
+			first := frag(1, false, "ab\xe2").encode(nil, masked) // Next unmasks it in place
+			second := frag(0, true, tc.cont).encode(nil, masked)
+			var r Reader
+			r.Init(role, 0, nil)
+			n, _, _, err := r.Next(first)
+			if n != len(first) || err != nil {
+				t.Fatalf("first fragment: n=%d err=%v", n, err)
+			}
+			hdr := len(second) - len(tc.cont)
+			for cut := hdr + 1; cut < len(second); cut++ {
+				part := append([]byte(nil), second[:cut]...)
+				n, _, _, err := r.Next(part)
+				if !bytes.Equal(part, second[:cut]) {
+					t.Fatalf("role %d %s: Next modified a partial frame", role, tc.name)
+				}
+				if tc.valid && (n != 0 || err != nil) {
+					t.Fatalf("role %d %s: %d bytes: n=%d err=%v", role, tc.name, cut, n, err)
+				}
+				if !tc.valid {
+					if err != errInvalidUTF8 || cut != hdr+1 {
+						t.Fatalf("role %d %s: %d bytes: err=%v, want 1007 at %d", role, tc.name, cut, err, hdr+1)
+					}
+					break
+				}
+			}
+			if tc.valid {
+				n, m, ok, err := r.Next(second)
+				if n != len(second) || !ok || err != nil || string(m.Payload) != "ab€"+tc.cont[2:] {
+					t.Fatalf("role %d: complete message: n=%d ok=%v err=%v %q", role, n, ok, err, m.Payload)
+				}
+			}
+			r.Release()
+		}
+	}
 }
