@@ -83,10 +83,9 @@ func (p *fakePeer) serve() {
 	}
 }
 
-// handle answers the upgrade if asked, then waits for the bridge to close
-// the connection without reading anything more from it (a peek of one byte
-// with a huge receive window would defeat the test: it only waits for EOF
-// once the bridge closed, which it learns from a zero-byte poll).
+// handle answers the upgrade if asked and then never reads again (the
+// bridge's frames pile up in its socket); otherwise it reads until the
+// bridge closes the connection, and notes when.
 func (p *fakePeer) handle(i int, c net.Conn) {
 	if p.answer {
 		br := bufio.NewReader(c)

@@ -1,7 +1,9 @@
 package bridge_test
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"net"
 	"strconv"
 	"strings"
@@ -106,7 +108,9 @@ func testSlowConsumer(t *testing.T, class string) {
 		grace  = time.Second
 		rate   = 1000 // messages per second
 		size   = 1024 // bytes per message
-		total  = 3 * rate
+		// 5 s of it: more than the kernel absorbs for a socket that is
+		// not read (the sender's buffer autotunes up to tcp_wmem's 4 MiB).
+		total = 5 * rate
 	)
 	h := startBridge(t, func(c *config.Config) {
 		c.Limits.OutboundBudget = budget
@@ -147,6 +151,42 @@ func testSlowConsumer(t *testing.T, class string) {
 		}
 	}()
 
+	// The slow reader wakes up as soon as the bridge has decided to close
+	// it (the socket itself closes 2 s later, with whatever the peer did
+	// not read): it then reads what was queued for it, messages then 1008.
+	type drained struct {
+		received int
+		code     uint16
+		reason   string
+		err      error
+	}
+	drainDone := make(chan drained, 1)
+	go func() {
+		var d drained
+		for deadline := time.Now().Add(60 * time.Second); es.SlowClosed.Load() == 0; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				d.err = errors.New("never closed")
+				drainDone <- d
+				return
+			}
+		}
+		slow.c.SetReadDeadline(time.Now().Add(wait))
+		for d.code == 0 {
+			f, err := slow.readFrame()
+			if err != nil {
+				d.err = err
+				break
+			}
+			switch f.op {
+			case wsproto.OpText:
+				d.received++
+			case wsproto.OpClose:
+				d.code, d.reason = binary.BigEndian.Uint16(f.payload), string(f.payload[2:])
+			}
+		}
+		drainDone <- d
+	}()
+
 	// 1,000 messages per second, in batches of 10 every 10 ms.
 	start := time.Now()
 	body := func(i int) string {
@@ -167,29 +207,16 @@ func testSlowConsumer(t *testing.T, class string) {
 	close(stop)
 	wg.Wait()
 
-	// The slow endpoint was closed for its backlog, once.
-	waitFor(t, "slow consumer closed", func() bool { return es.SlowClosed.Load() >= 1 })
+	d := <-drainDone
+	if d.err != nil {
+		t.Fatalf("slow: %v (received %d)", d.err, d.received)
+	}
+	received := d.received
+	if d.code != 1008 || d.reason != "slow consumer" {
+		t.Errorf("slow: close %d %q, want 1008 \"slow consumer\"", d.code, d.reason)
+	}
 	if n := es.SlowClosed.Load(); n != 1 {
 		t.Errorf("SlowClosed = %d, want 1", n)
-	}
-	// Now read what the bridge had queued for it: messages, then 1008.
-	received := 0
-	slow.c.SetReadDeadline(time.Now().Add(wait))
-	code := uint16(0)
-	for code == 0 {
-		f, err := slow.readFrame()
-		if err != nil {
-			t.Fatalf("slow: read after the close decision: %v (received %d)", err, received)
-		}
-		switch f.op {
-		case wsproto.OpText:
-			received++
-		case wsproto.OpClose:
-			code = uint16(f.payload[0])<<8 | uint16(f.payload[1])
-			if code != 1008 || string(f.payload[2:]) != "slow consumer" {
-				t.Errorf("slow: close %d %q, want 1008 \"slow consumer\"", code, f.payload[2:])
-			}
-		}
 	}
 	slow.write(rawFrame(fin|opCls, closeBody(1008, "")))
 	slow.waitEOF()
@@ -339,3 +366,45 @@ func TestGlobalOutbound(t *testing.T) {
 		t.Errorf("queued bytes reached %d, over the global bound %d (+%d)", maxQueued.Load(), global, slack)
 	}
 }
+
+// TestPingFloodWithoutReading: a peer that sends pings as fast as it can
+// and never reads. Pongs are not queued past the budget, so the bridge's
+// queue stays bounded, and the peer is closed as a slow consumer.
+func TestPingFloodWithoutReading(t *testing.T) {
+	const budget = 64 << 10
+	h := startBridge(t, func(c *config.Config) {
+		c.Limits.OutboundBudget = budget
+		c.Limits.OutboundGrace = 500 * time.Millisecond
+	})
+	urls := h.conference("ping", "p")
+	rc := h.rawDialSmall(urls["p"])
+	rc.readText()
+	es := h.b.Engine().Stats()
+	ping := rawFrame(fin|opPing, []byte(strings.Repeat("p", 125)))
+	batch := []byte(strings.Repeat(string(ping), 64))
+	var maxQueued int64
+	sent := 0
+	deadline := time.Now().Add(20 * time.Second)
+	for es.SlowClosed.Load() == 0 && time.Now().Before(deadline) {
+		rc.c.SetWriteDeadline(time.Now().Add(time.Second))
+		if _, err := rc.c.Write(batch); err != nil {
+			break // the bridge closed the connection
+		}
+		sent += 64
+		maxQueued = max(maxQueued, h.b.Engine().QueuedBytes())
+	}
+	if es.SlowClosed.Load() != 1 {
+		t.Fatalf("after %d pings: SlowClosed = %d, want 1", sent, es.SlowClosed.Load())
+	}
+	t.Logf("%d pings (%d KiB of pongs asked for); max queued %d bytes", sent, sent*127>>10, maxQueued)
+	if maxQueued > budget+pendMaxSlack {
+		t.Errorf("queued bytes reached %d, budget %d", maxQueued, budget)
+	}
+	if sent*127 < 4*budget {
+		t.Errorf("only %d pings sent: the test measured nothing", sent)
+	}
+}
+
+// pendMaxSlack is what one loop round may add past a budget: the frames
+// collected before the round's flush (engine's pendMax).
+const pendMaxSlack = 32 << 10

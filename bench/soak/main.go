@@ -482,14 +482,15 @@ type sample struct {
 	Sent, Delivered       int64
 	Churn, Failures       int64
 	CPU                   time.Duration
+	SlowClosed, Dropped   int64
 }
 
-const sampleHeader = "unix_ms,phase,rss_bytes,threads,fds,goroutines,heap_inuse_bytes,connections_open,conferences,queued_bytes,client_sent,client_delivered,churn_ops,failures,cpu_ms"
+const sampleHeader = "unix_ms,phase,rss_bytes,threads,fds,goroutines,heap_inuse_bytes,connections_open,conferences,queued_bytes,client_sent,client_delivered,churn_ops,failures,cpu_ms,slow_closed,dropped"
 
 func (sm sample) csv() string {
-	return fmt.Sprintf("%d,%s,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d", sm.At.UnixMilli(), sm.Phase, sm.RSS, sm.Threads, sm.FDs,
+	return fmt.Sprintf("%d,%s,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d", sm.At.UnixMilli(), sm.Phase, sm.RSS, sm.Threads, sm.FDs,
 		sm.Goroutines, sm.HeapInuse, sm.Open, sm.Conferences, sm.Queued, sm.Sent, sm.Delivered, sm.Churn, sm.Failures,
-		sm.CPU.Milliseconds())
+		sm.CPU.Milliseconds(), sm.SlowClosed, sm.Dropped)
 }
 
 func (s *soak) sample(phase string) sample {
@@ -506,6 +507,7 @@ func (s *soak) sample(phase string) sample {
 	sm.Goroutines, sm.HeapInuse = int64(m["go_goroutines"]), int64(m["go_memstats_heap_inuse_bytes"])
 	st := s.stats()
 	sm.Open, sm.Conferences, sm.Queued = int64(st["connections_open"]), int64(st["conferences"]), int64(st["outbound_queued_bytes"])
+	sm.SlowClosed, sm.Dropped = int64(st["slow_closed"]), int64(st["dropped_messages"])
 	return sm
 }
 
@@ -613,8 +615,8 @@ func summarize(samples []sample) {
 		rss := func(x sample) float64 { return float64(x.RSS) / (1 << 20) }
 		g := func(x sample) float64 { return float64(x.Goroutines) }
 		fmt.Printf("\nload: first half RSS %.1f MiB, second half %.1f MiB; goroutines %.0f -> %.0f; "+
-			"sent %d, delivered %d, churn operations %d, failures %d\n",
+			"sent %d, delivered %d, churn operations %d, failures %d; the bridge closed %d slow readers and dropped %d messages\n",
 			avg(load[:h], rss), avg(load[h:], rss), avg(load[:h], g), avg(load[h:], g),
-			last.Sent, last.Delivered, last.Churn, last.Failures)
+			last.Sent, last.Delivered, last.Churn, last.Failures, last.SlowClosed, last.Dropped)
 	}
 }
