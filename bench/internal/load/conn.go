@@ -1,17 +1,15 @@
 package load
 
 import (
-	"bufio"
 	"bytes"
-	"crypto/sha1"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/colibri-bus/colibri/wsproto"
 )
 
 // maxBatch bounds the frames written in one write(2) by a sender.
@@ -75,19 +73,12 @@ func (c *conn) dial(rawURL string, src net.IP, timeout time.Duration) error {
 	return nil
 }
 
-const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-// handshake sends the upgrade request and reads the 101 response into rbuf.
+// handshake sends the upgrade request (wsproto's client side) and reads
+// the 101 response into rbuf; bytes after it are frames and stay there.
 func (c *conn) handshake(u *url.URL) error {
-	var key [16]byte
-	for i := range key {
-		key[i] = byte(rand.Uint32())
-	}
-	k := base64.StdEncoding.EncodeToString(key[:])
-	req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host +
-		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + k +
-		"\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	if _, err := c.nc.Write([]byte(req)); err != nil {
+	key := wsproto.NewKey()
+	req := wsproto.AppendClientRequest(nil, u.Host, u.RequestURI(), key, false)
+	if _, err := c.nc.Write(req); err != nil {
 		return err
 	}
 	for {
@@ -96,35 +87,18 @@ func (c *conn) handshake(u *url.URL) error {
 		}
 		m, err := c.nc.Read(c.rbuf[c.n:])
 		c.n += m
-		if end := bytes.Index(c.rbuf[:c.n], []byte("\r\n\r\n")); end >= 0 {
-			c.r = end + 4
-			return checkAccept(c.rbuf[:end+4], k)
+		n, _, perr := wsproto.ParseResponse(c.rbuf[:c.n], key, false)
+		if perr != nil {
+			return fmt.Errorf("upgrade refused: %w", perr)
+		}
+		if n > 0 {
+			c.r = n
+			return nil
 		}
 		if err != nil {
 			return err
 		}
 	}
-}
-
-// checkAccept verifies the status line and Sec-WebSocket-Accept.
-func checkAccept(resp []byte, key string) error {
-	line, _, _ := bytes.Cut(resp, []byte("\r\n"))
-	if !bytes.HasPrefix(line, []byte("HTTP/1.1 101")) {
-		return fmt.Errorf("upgrade refused: %s", line)
-	}
-	h := sha1.Sum([]byte(key + wsGUID))
-	want := base64.StdEncoding.EncodeToString(h[:])
-	sc := bufio.NewScanner(bytes.NewReader(resp))
-	for sc.Scan() {
-		name, val, ok := bytes.Cut(sc.Bytes(), []byte(":"))
-		if ok && bytes.EqualFold(bytes.TrimSpace(name), []byte("Sec-WebSocket-Accept")) {
-			if string(bytes.TrimSpace(val)) == want {
-				return nil
-			}
-			return errors.New("bad Sec-WebSocket-Accept")
-		}
-	}
-	return errors.New("no Sec-WebSocket-Accept")
 }
 
 // send writes n messages stamped t0, t0+dt, … in as few writes as possible.
@@ -165,8 +139,8 @@ func (c *conn) reply(st []stamp) error {
 }
 
 // control writes a control frame (pong, close).
-func (c *conn) control(op byte, payload []byte) {
-	f := controlFrame(op, payload, c.mask)
+func (c *conn) control(op wsproto.OpCode, payload []byte) {
+	f := wsproto.AppendMaskedFrame(nil, op, true, payload, c.mask)
 	c.wmu.Lock()
 	_, _ = c.nc.Write(f)
 	c.wmu.Unlock()
@@ -259,10 +233,10 @@ func (c *conn) parse(now int64) (acks int, stop bool) {
 			}
 			c.frag = c.frag[:0]
 		case 0x9:
-			c.control(0xA, p)
+			c.control(wsproto.OpPong, p)
 		case 0x8:
 			c.w.stats.serverClose.Add(1)
-			c.control(0x8, p)
+			c.control(wsproto.OpClose, p)
 			return acks, true
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"strconv"
 
+	"github.com/colibri-bus/colibri/wsproto"
 	"github.com/gobwas/ws"
 )
 
@@ -20,9 +21,9 @@ const (
 	iWidth = 9  // sender index within its process
 )
 
-// template is one pre-built client text frame, masked with gobwas's
-// ws.Cipher, whose timestamp and sequence fields are rewritten (and
-// re-masked) in place for every message.
+// template is one pre-built masked client text frame (wsproto), whose
+// timestamp and sequence fields are rewritten and re-masked (gobwas's
+// ws.Cipher) in place for every message.
 type template struct {
 	frame []byte // header + mask key + masked payload
 	pay   int    // offset of the payload in frame
@@ -75,26 +76,8 @@ func appendPadded(b []byte, v uint64, width int) []byte {
 
 // newTemplate masks msg into a client text frame with the given key.
 func newTemplate(msg []byte, tOff, sOff int, mask [4]byte) *template {
-	f := appendFrameHeader(nil, 0x1, len(msg), mask)
-	pay := len(f)
-	f = append(f, msg...)
-	ws.Cipher(f[pay:], mask, 0)
-	return &template{frame: f, pay: pay, tOff: tOff, sOff: sOff, mask: mask}
-}
-
-// appendFrameHeader appends a FIN client frame header with a mask key.
-func appendFrameHeader(b []byte, op byte, n int, mask [4]byte) []byte {
-	b = append(b, 0x80|op)
-	switch {
-	case n < 126:
-		b = append(b, 0x80|byte(n))
-	case n < 1<<16:
-		b = append(b, 0x80|126, byte(n>>8), byte(n))
-	default:
-		b = append(b, 0x80|127)
-		b = binary.BigEndian.AppendUint64(b, uint64(n))
-	}
-	return append(b, mask[:]...)
+	f := wsproto.AppendMaskedFrame(nil, wsproto.OpText, true, msg, mask)
+	return &template{frame: f, pay: len(f) - len(msg), tOff: tOff, sOff: sOff, mask: mask}
 }
 
 // appendStamped appends one copy of the template with t and s written in.
@@ -117,15 +100,6 @@ func (tp *template) put(p []byte, off int, v uint64, width int) {
 		field[k] = ' '
 	}
 	ws.Cipher(field, tp.mask, off)
-}
-
-// controlFrame returns a masked client control frame (pong, close).
-func controlFrame(op byte, payload []byte, mask [4]byte) []byte {
-	f := appendFrameHeader(nil, op, len(payload), mask)
-	n := len(f)
-	f = append(f, payload...)
-	ws.Cipher(f[n:], mask, 0)
-	return f
 }
 
 // frameHeader is a parsed server frame header.

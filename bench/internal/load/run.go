@@ -3,7 +3,6 @@ package load
 import (
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -245,6 +244,3 @@ func finish(r *Result, c *Config, h *hist.Histogram) {
 	r.setLatency(h, kind)
 	r.Hist = nil
 }
-
-// ensure os is used on every platform build.
-var _ = os.Getpid

@@ -1,7 +1,6 @@
 package load
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -212,8 +211,7 @@ func (w *worker) connect() time.Duration {
 	sem := make(chan struct{}, w.cfg.DialConcurrency)
 	var wg sync.WaitGroup
 	w.hellos.Add(len(w.conns))
-	for k, p := range w.plan {
-		_ = k
+	for _, p := range w.plan {
 		for j := range p.eps {
 			cn := w.conns[p.first+j]
 			url := p.urls[j]
@@ -302,5 +300,3 @@ func (w *worker) senders() []*conn {
 	}
 	return s
 }
-
-var errNoConns = errors.New("no connection succeeded")

@@ -3,12 +3,12 @@ package rawgnet
 import (
 	"bytes"
 	"context"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"sync"
 
 	"github.com/colibri-bus/colibri/routing"
+	"github.com/colibri-bus/colibri/wsproto"
 	"github.com/panjf2000/gnet/v2"
 )
 
@@ -33,6 +33,7 @@ type wsConn struct {
 // loopState collects the receivers with pending frames on one event loop.
 type loopState struct {
 	el        gnet.EventLoop
+	run       gnet.RunnableFunc // ls.flush, built once
 	mu        sync.Mutex
 	dirty     []*wsConn
 	scheduled bool
@@ -53,7 +54,9 @@ func (h *handler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	el := c.EventLoop()
 	v, ok := h.s.loops.Load(el)
 	if !ok {
-		v, _ = h.s.loops.LoadOrStore(el, &loopState{el: el})
+		ls := &loopState{el: el}
+		ls.run = ls.flush
+		v, _ = h.s.loops.LoadOrStore(el, ls)
 	}
 	c.SetContext(&wsConn{gc: c, loop: v.(*loopState)})
 	return nil, gnet.None
@@ -106,9 +109,9 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		case 0x1, 0x2:
 			h.route(wc, p)
 		case 0x9:
-			_, _ = c.Write(serverFrame(nil, 0xA, p))
+			_, _ = c.Write(wsproto.AppendFrame(nil, wsproto.OpPong, true, p))
 		case 0x8:
-			_, _ = c.Write(serverFrame(nil, 0x8, p))
+			_, _ = c.Write(wsproto.AppendFrame(nil, wsproto.OpClose, true, p))
 			_, _ = c.Discard(hl + pl)
 			return gnet.Close
 		}
@@ -116,36 +119,44 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 	}
 }
 
-// upgrade handles the HTTP upgrade; more reports whether frames may follow.
+// upgrade handles the HTTP upgrade with wsproto's handshake codec; more
+// reports whether frames may follow.
 func (h *handler) upgrade(wc *wsConn) (a gnet.Action, more bool) {
 	c := wc.gc
 	buf, _ := c.Peek(-1)
-	end := bytes.Index(buf, []byte("\r\n\r\n"))
-	if end < 0 {
+	end := wsproto.HeaderEnd(buf)
+	if end == 0 {
 		if len(buf) > maxHeader {
+			_, _ = c.Write(wsproto.AppendHeaderTooLarge(nil))
 			return gnet.Close, false
 		}
 		return gnet.None, false
 	}
-	line, rest, _ := bytes.Cut(buf[:end], []byte("\r\n"))
-	f := bytes.Fields(line)
-	key := header(rest, "sec-websocket-key")
-	if len(f) != 3 || string(f[0]) != "GET" || key == nil {
-		_, _ = c.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+	var req wsproto.Request
+	err := wsproto.ParseRequest(buf[:end], &req)
+	if err == nil {
+		err = req.Validate()
+	}
+	if err != nil {
+		var he *wsproto.HTTPError
+		if !errors.As(err, &he) {
+			he = &wsproto.HTTPError{Status: 400}
+		}
+		_, _ = c.Write(wsproto.AppendHTTPResponse(nil, he.Status, he.Header, ""))
 		return gnet.Close, false
 	}
-	path, query, _ := bytes.Cut(f[1], []byte("?"))
-	ep, status := h.s.hub.Authenticate(string(path), string(query))
+	ep, status := h.s.hub.Authenticate(req.Path, req.RawQuery)
 	if ep == nil {
-		_, _ = c.Write(rejection(status))
+		body := ""
+		if status == 403 {
+			body = "authentication failed"
+		}
+		_, _ = c.Write(wsproto.AppendHTTPResponse(nil, status, "", body))
 		return gnet.Close, false
 	}
-	sum := sha1.Sum(append(append([]byte(nil), key...), "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"...))
-	resp := []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ")
-	resp = base64.StdEncoding.AppendEncode(resp, sum[:])
-	resp = append(resp, "\r\n\r\n"...)
-	resp = serverFrame(resp, 0x1, serverHello)
-	_, _ = c.Discard(end + 4)
+	resp := wsproto.AppendUpgradeResponse(nil, req.Key, nil)
+	resp = wsproto.AppendFrame(resp, wsproto.OpText, true, serverHello)
+	_, _ = c.Discard(end)
 	old, err := ep.Attach(wc)
 	if err != nil {
 		return gnet.Close, false
@@ -156,26 +167,6 @@ func (h *handler) upgrade(wc *wsConn) (a gnet.Action, more bool) {
 	_, _ = c.Write(resp)
 	wc.ep, wc.upgraded = ep, true
 	return gnet.None, true
-}
-
-func rejection(status int) []byte {
-	if status == 404 {
-		return []byte("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-	}
-	return []byte("HTTP/1.1 403 Forbidden\r\nContent-Length: 21\r\nConnection: close\r\n\r\nauthentication failed")
-}
-
-// header returns the value of a header line (name lower-case).
-func header(lines []byte, name string) []byte {
-	for len(lines) > 0 {
-		var l []byte
-		l, lines, _ = bytes.Cut(lines, []byte("\r\n"))
-		k, v, ok := bytes.Cut(l, []byte(":"))
-		if ok && bytes.EqualFold(bytes.TrimSpace(k), []byte(name)) {
-			return bytes.TrimSpace(v)
-		}
-	}
-	return nil
 }
 
 // parseClientHeader parses a frame header from b.
@@ -207,11 +198,6 @@ func parseClientHeader(b []byte) (fin bool, op byte, hl, pl int, mask []byte, ok
 		hl += 4
 	}
 	return fin, op, hl, pl, mask, true
-}
-
-// serverFrame appends an unmasked FIN frame.
-func serverFrame(b []byte, op byte, p []byte) []byte {
-	return append(appendLen(append(b, 0x80|op), len(p)), p...)
 }
 
 var keyTo = []byte(`"to":"`)
@@ -282,7 +268,7 @@ func (wc *wsConn) enqueue(hdr, p []byte) {
 	ls.scheduled = true
 	ls.mu.Unlock()
 	if schedule {
-		_ = ls.el.Execute(context.Background(), gnet.RunnableFunc(ls.flush))
+		_ = ls.el.Execute(context.Background(), ls.run)
 	}
 }
 

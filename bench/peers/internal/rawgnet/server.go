@@ -1,5 +1,5 @@
 // Package rawgnet is the limit peer: a raw gnet v2 WebSocket server that
-// upgrades by hand, answers the same REST subset (via bench/peers/internal/hub),
+// upgrades with wsproto's handshake codec, answers the same REST subset (via bench/peers/internal/hub),
 // and forwards each text message as one pre-encoded frame to the other
 // connections of the conference (or to the named "to"), coalescing each
 // receiver's frames and flushing them once per event-loop round. It does
