@@ -22,7 +22,7 @@ import (
 
 // writeCert writes a self-signed certificate for localhost/127.0.0.1 and
 // returns the PEM paths and a pool that trusts it.
-func writeCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+func writeCert(t testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
