@@ -7,6 +7,7 @@ import (
 	"github.com/colibri-bus/colibri/wsproto"
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
+	"golang.org/x/sys/unix"
 )
 
 // Connection states.
@@ -27,6 +28,10 @@ const (
 
 // closeWait bounds how long a connection may take to answer our close frame.
 const closeWait = 2 * time.Second
+
+// maxKeptPending bounds the pending buffer a busy connection keeps between
+// rounds; a larger one (a burst) goes back to the pool after its flush.
+const maxKeptPending = 256 << 10
 
 // compressMin is the smallest payload worth compressing for a receiver that
 // negotiated permessage-deflate.
@@ -56,6 +61,11 @@ type conn struct {
 	state  uint8
 	kind   uint8
 	client bool // we dialled: our frames are masked
+	// failing: we sent a close frame for a protocol error; what the peer
+	// still sends is discarded, unparsed, until it closes (lingering close,
+	// so that unread bytes do not turn our close into a reset).
+	failing bool
+	shutWr  bool // our write side is shut down after the close frame
 	// upgraded is set once the handshake succeeded; OnClose goes by it,
 	// not by the state, which the timers set to stClosed before closing.
 	upgraded bool
@@ -71,9 +81,11 @@ type conn struct {
 
 	openedNS, lastReadNS, pingSentNS, closeSentNS, overSinceNS int64
 
-	pend    *bytebufferpool.ByteBuffer // frames waiting for this round's flush
-	dirty   bool
-	outAcct int // gnet's outbound bytes of this connection counted in e.globalOut
+	pend  *bytebufferpool.ByteBuffer // frames waiting for this round's flush
+	dirty bool
+	// pendIdle: pend has not been flushed since the last sweep.
+	pendIdle bool
+	outAcct  int // gnet's outbound bytes of this connection counted in e.globalOut
 
 	closeCode   uint16 // code of the close handshake, for metrics
 	closeReason string
@@ -82,6 +94,10 @@ type conn struct {
 	tokens     float64 // inbound token bucket
 	tokensAtNS int64
 }
+
+// RemoteAddr returns the peer's address (for TLS connections, the address
+// of the TLS peer, not of the internal socket pair).
+func (c *conn) RemoteAddr() string { return c.remote }
 
 // Close starts the closing handshake from any goroutine (routing.Conn).
 func (c *conn) Close(code uint16, reason string) {
@@ -222,6 +238,10 @@ func (c *conn) readFrames() gnet.Action {
 	if len(buf) == 0 {
 		return gnet.None
 	}
+	if c.failing {
+		c.gc.Discard(len(buf))
+		return gnet.None
+	}
 	c.lastReadNS = time.Now().UnixNano()
 	off := 0
 	action := gnet.None
@@ -229,7 +249,7 @@ func (c *conn) readFrames() gnet.Action {
 		n, msg, ok, err := c.reader.Next(buf[off:])
 		if err != nil {
 			c.fail(err)
-			action = gnet.Close
+			off = len(buf) // the rest is unparseable: drop it with the frame
 			break
 		}
 		if n == 0 {
@@ -355,7 +375,20 @@ func (c *conn) fail(err error) {
 	}
 	if c.state != stClosed { // the write may have closed the socket
 		c.state = stClosing
+		c.failing = true
+		c.closeSentNS = time.Now().UnixNano()
+		c.shutdownWrite()
 	}
+}
+
+// shutdownWrite half-closes the socket once our close frame has left, so
+// the peer sees end of stream and closes; our reads continue until then.
+func (c *conn) shutdownWrite() {
+	if c.shutWr || c.state == stClosed || c.gc.OutboundBuffered() > 0 {
+		return
+	}
+	c.shutWr = true
+	_ = unix.Shutdown(c.gc.Fd(), unix.SHUT_WR)
 }
 
 // startClose sends our close frame after any pending frames; the socket
@@ -549,9 +582,18 @@ func (c *conn) flushPending() {
 	if n > 0 && c.state != stClosed {
 		_, _ = c.gc.Write(p.B)
 	}
-	bytebufferpool.Put(p)
-	if c.state == stClosed {
-		return
+	if c.state == stClosed || cap(p.B) > maxKeptPending {
+		bytebufferpool.Put(p)
+		if c.state == stClosed {
+			return
+		}
+	} else {
+		// Keep the grown buffer while the connection is busy: handing it
+		// back each round made every round regrow it (allocations, copies
+		// and GC were 60% of a broadcast storm). The sweep returns it once
+		// a whole tick passes without a flush.
+		p.B = p.B[:0]
+		c.pend, c.pendIdle = p, false
 	}
 	if out := c.syncOut(); c.overSinceNS != 0 && out <= c.e.cfg.Limits.OutboundBudget/2 {
 		c.overSinceNS = 0 // drained: the grace starts again next time
@@ -570,6 +612,14 @@ func (c *conn) checkTimers(now int64) {
 			c.gc.Close()
 		}
 	case stOpen:
+		if c.pend != nil && len(c.pend.B) == 0 {
+			if c.pendIdle {
+				bytebufferpool.Put(c.pend)
+				c.pend = nil
+			} else {
+				c.pendIdle = true
+			}
+		}
 		ws := cfg.WebSockets
 		if t := ws.IdleTimeout; t > 0 && now-c.lastReadNS > int64(t) {
 			c.e.stats.IdleClosed.Add(1)
@@ -592,6 +642,9 @@ func (c *conn) checkTimers(now int64) {
 		}
 	case stClosing:
 		c.syncOut()
+		if c.failing {
+			c.shutdownWrite()
+		}
 		if now-c.closeSentNS > int64(closeWait) {
 			c.state = stClosed
 			c.gc.Close()

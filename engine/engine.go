@@ -157,7 +157,7 @@ func (e *Engine) startReactor(host string, port int) error {
 			if err == nil {
 				err = errors.New("engine stopped during start-up")
 			}
-			return fmt.Errorf("engine: listen on %s: %w", addr, err)
+			return fmt.Errorf("engine: listen on %s: %w", addr, explainListen(host, port, err))
 		}
 	}
 	a, err := listenerAddr(e.eng)
@@ -167,6 +167,17 @@ func (e *Engine) startReactor(host string, port int) error {
 	e.guardDescriptors()
 	e.addr = a
 	return nil
+}
+
+// explainListen replaces gnet's obscure bind failure ("setsockopt: bad
+// file descriptor" for a port in use) by the standard library's own.
+func explainListen(host string, port int, gnetErr error) error {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	ln.Close()
+	return gnetErr
 }
 
 // listenerAddr reads the bound address of the engine's listener (port 0
@@ -212,8 +223,12 @@ func (e *Engine) Stop(ctx context.Context) error {
 	}
 	e.closeAll(1001, "shutting down")
 	e.waitConnsClosed(ctx)
-	err := e.eng.Stop(context.Background())
-	<-e.done
+	// gnet's Stop polls every 500 ms; with a done context it only starts
+	// the shutdown, and Run's return says when it is over.
+	stopped, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = e.eng.Stop(stopped)
+	err := <-e.done
 	e.dialers.Wait()
 	if e.tls != nil {
 		e.tls.wait()

@@ -36,6 +36,8 @@ type remoteGroup struct {
 
 func newLoop(e *Engine, el gnet.EventLoop, index int) *loop {
 	l := &loop{e: e, el: el, index: index}
+	// A loop that blocks before its first sweep must show as stalled too.
+	l.heartbeat.Store(time.Now().UnixNano())
 	l.flushTask = gnet.RunnableFunc(func(context.Context) error { l.flush(); return nil })
 	return l
 }
