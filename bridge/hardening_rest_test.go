@@ -82,6 +82,10 @@ func TestRESTBadBodies(t *testing.T) {
 // the sockets agree. Run with -race.
 func TestConcurrentCreateExpire(t *testing.T) {
 	h := startBridge(t, func(c *config.Config) { c.Limits.InboundRate = 0 })
+	// Concurrent requests make the client dial spare connections that never
+	// carry a request; the server's Shutdown waits 5 s for such "new"
+	// connections (net/http), so close them before the bridge stops.
+	t.Cleanup(http.DefaultClient.CloseIdleConnections)
 	const (
 		workers  = 12
 		ops      = 60
