@@ -44,6 +44,7 @@ func main() {
 	flag.IntVar(&c.SourceIPs, "source-ips", 200, "127.x source addresses per process")
 	flag.IntVar(&c.ReadBuf, "read-buf", 0, "read buffer bytes per connection (default 32 KiB, S1 2 KiB)")
 	flag.IntVar(&c.Writers, "writers", 4, "open-loop / flood sender goroutines per process")
+	flag.DurationVar(&c.Tick, "tick", time.Millisecond, "open-loop scheduling granularity (a floor under measured latency)")
 	flag.IntVar(&c.Procs, "procs", 0, "worker processes (0 = one per 18,000 connections)")
 	flag.BoolVar(&c.VerifyFrom, "verify-from", true, "check that every delivery's \"from\" is its sender's id")
 	var pids string

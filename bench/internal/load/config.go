@@ -42,11 +42,15 @@ type Config struct {
 	SourceIPs       int // distinct 127.x source addresses per process
 	ReadBuf         int // bytes of each connection's read buffer
 	Writers         int // open-loop sender goroutines
-	Procs           int // worker processes; 0 = automatic
-	VerifyFrom      bool
-	ServerPIDs      []int // server processes whose CPU and RSS are summed (S5: both bridges)
-	RunID           string
-	Quiet           bool // no progress lines
+	// Tick is the open-loop scheduling granularity: a message is written at
+	// the first tick at or after its scheduled time (and stamped with the
+	// scheduled time), so Tick is a floor under measured latency.
+	Tick       time.Duration
+	Procs      int // worker processes; 0 = automatic
+	VerifyFrom bool
+	ServerPIDs []int // server processes whose CPU and RSS are summed (S5: both bridges)
+	RunID      string
+	Quiet      bool // no progress lines
 
 	worker int // this process's worker index
 	nproc  int // number of workers sharing the conferences
@@ -118,6 +122,9 @@ func (c *Config) Defaults() error {
 		if c.Scenario == "S1" {
 			c.ReadBuf = 2 << 10
 		}
+	}
+	if c.Tick <= 0 {
+		c.Tick = time.Millisecond
 	}
 	if c.Writers == 0 {
 		c.Writers = 4

@@ -98,7 +98,7 @@ func (w *worker) openLoop(ss []*conn, gi, ng int, perSender float64, start time.
 	for i := range ss {
 		next[i] = start.UnixNano() + iv*int64(i*ng+gi)/int64(n)
 	}
-	tick := time.NewTicker(time.Millisecond)
+	tick := time.NewTicker(w.cfg.Tick)
 	defer tick.Stop()
 	for !w.stop.Load() {
 		now := time.Now().UnixNano()
