@@ -72,13 +72,24 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
-// Shutdown stops the server, waiting for requests in flight until ctx ends.
+// Shutdown stops the server, waiting for requests in flight until ctx ends
+// or restGrace passes, whichever is first; then it closes what is left.
+// net/http treats a connection that has not sent a request yet as busy for
+// 5 s, and REST calls are short: waiting longer only delays the exit.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if s.srv == nil {
 		return nil
 	}
-	return s.srv.Shutdown(ctx)
+	grace, cancel := context.WithTimeout(ctx, restGrace)
+	defer cancel()
+	if err := s.srv.Shutdown(grace); err != nil {
+		return s.srv.Close()
+	}
+	return nil
 }
+
+// restGrace bounds how long Shutdown waits for REST requests in flight.
+const restGrace = time.Second
 
 func itoa(v int) string {
 	if v < 0 {

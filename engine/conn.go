@@ -29,9 +29,14 @@ const (
 // closeWait bounds how long a connection may take to answer our close frame.
 const closeWait = 2 * time.Second
 
-// maxKeptPending bounds the pending buffer a busy connection keeps between
-// rounds; a larger one (a burst) goes back to the pool after its flush.
-const maxKeptPending = 256 << 10
+// A connection keeps its pending buffer between rounds only when it had to
+// grow past minKeptPending (it is busy: regrowing each round is what costs)
+// and not past maxKeptPending (a burst). Small buffers go straight back to
+// the pool, so an idle connection holds none.
+const (
+	minKeptPending = 4 << 10
+	maxKeptPending = 256 << 10
+)
 
 // compressMin is the smallest payload worth compressing for a receiver that
 // negotiated permessage-deflate.
@@ -582,7 +587,7 @@ func (c *conn) flushPending() {
 	if n > 0 && c.state != stClosed {
 		_, _ = c.gc.Write(p.B)
 	}
-	if c.state == stClosed || cap(p.B) > maxKeptPending {
+	if c.state == stClosed || cap(p.B) > maxKeptPending || cap(p.B) < minKeptPending {
 		bytebufferpool.Put(p)
 		if c.state == stClosed {
 			return

@@ -81,6 +81,13 @@ func (c *conn) serverHandshake() bool {
 		c.reject(403, authFailed, "")
 		return false
 	}
+	// Name the connection with the endpoint's (relay's) own strings, so it
+	// does not keep the whole request line alive.
+	if c.ep != nil {
+		c.confID, c.id = c.ep.Conference().ID(), c.ep.ID()
+	} else if c.relay != nil {
+		c.confID, c.id = c.relay.Conference().ID(), c.relay.ID()
+	}
 	var deflate *wsproto.Deflate
 	if c.e.cfg.WebSockets.EnableCompression {
 		if d, ok := wsproto.NegotiateDeflate(req.Extensions); ok {

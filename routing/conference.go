@@ -110,9 +110,8 @@ func (c *Conference) CreateEndpoint(id string, opt EndpointOptions) (*Endpoint, 
 	if m.byID[id] != nil || m.remote[id] != nil {
 		return nil, fmt.Errorf("endpoint %q: %w", id, ErrExists)
 	}
-	ep := &Endpoint{id: id, conf: c, visitor: opt.Visitor, created: time.Now()}
+	ep := &Endpoint{id: id, conf: c, visitor: opt.Visitor, created: time.Now().UnixNano()}
 	ep.pwd = NewPassword()
-	ep.fromMember = []byte(`"from":"` + id + `"`)
 	n := m.clone()
 	n.endpoints = append(n.endpoints, ep)
 	n.byID[id] = ep
@@ -195,11 +194,10 @@ func (c *Conference) notifyExpired(kind, id string) {
 // over /colibri-ws/{server-id}/{conf-id}/{endpoint-id}.
 type Endpoint struct {
 	port
-	id         string
-	conf       *Conference
-	visitor    bool
-	created    time.Time
-	fromMember []byte // `"from":"<id>"`, spliced into rewritten messages
+	id      string
+	conf    *Conference
+	visitor bool
+	created int64 // unix nanoseconds
 
 	// Counters of this endpoint's traffic, for /debug.
 	Received ClassCounters
@@ -217,7 +215,7 @@ func (e *Endpoint) Conference() *Conference { return e.conf }
 func (e *Endpoint) Visitor() bool { return e.visitor }
 
 // Created returns when the endpoint was created.
-func (e *Endpoint) Created() time.Time { return e.created }
+func (e *Endpoint) Created() time.Time { return time.Unix(0, e.created) }
 
 // Attach makes conn the endpoint's current socket and returns the socket it
 // replaces, which the caller closes with 1000 "replaced". It fails with

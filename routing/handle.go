@@ -160,7 +160,7 @@ func (r *Router) sendRewritten(ep *Endpoint, msg []byte, env *envelope, class Cl
 		return
 	}
 	buf := getBuf()
-	buf.B = appendWithFrom(buf.B[:0], msg, env, ep.fromMember)
+	buf.B = appendWithFrom(buf.B[:0], msg, env, ep.id)
 	f := newFrame(buf.B)
 	putBuf(buf)
 	r.deliver(out, f, class, conns)

@@ -155,15 +155,18 @@ func (r *Router) deliver(out Sink, f *wsproto.SharedFrame, c Class, conns []Conn
 	r.stats.FanOut.Observe(uint64(len(conns)))
 }
 
-// appendWithFrom appends msg with its "from" member replaced by fromMember
-// (`"from":"<id>"`), every other byte verbatim. fromMember goes first.
-func appendWithFrom(dst, msg []byte, env *envelope, fromMember []byte) []byte {
+// appendWithFrom appends msg with its "from" member replaced by
+// "from":"<from>", every other byte verbatim; the new member goes first.
+// from needs no JSON escaping (ids are validated at creation).
+func appendWithFrom(dst, msg []byte, env *envelope, from string) []byte {
 	open := 0
 	for msg[open] != '{' {
 		open++
 	}
 	dst = append(dst, '{')
-	dst = append(dst, fromMember...)
+	dst = append(dst, `"from":"`...)
+	dst = append(dst, from...)
+	dst = append(dst, '"')
 	rest := msg[open+1:]
 	base := open + 1
 	if env.hasFrom {

@@ -59,7 +59,7 @@ func TestScanAcceptsAgreesWithEncodingJSON(t *testing.T) {
 }
 
 func TestAppendWithFrom(t *testing.T) {
-	from := []byte(`"from":"me"`)
+	from := "me"
 	cases := []struct{ in, want string }{
 		{`{}`, `{"from":"me"}`},
 		{` {"to":""}`, `{"from":"me","to":""}`},
@@ -100,7 +100,7 @@ func FuzzScanRewrite(f *testing.F) {
 		if err != nil {
 			return
 		}
-		out := appendWithFrom(nil, []byte(in), &env, []byte(`"from":"me"`))
+		out := appendWithFrom(nil, []byte(in), &env, "me")
 		var m map[string]any
 		if e := json.Unmarshal(out, &m); e != nil {
 			t.Fatalf("rewrite of %q gave invalid JSON %q: %v", in, out, e)

@@ -62,7 +62,9 @@ func (m *cowMap) delete(k string) {
 	m.p.Store(&n)
 }
 
-type xsyncMap struct{ m *xsync.Map[string, *Conference] }
+type xsyncMap struct {
+	m *xsync.Map[string, *Conference]
+}
 
 func (m xsyncMap) load(k string) (*Conference, bool) { return m.m.Load(k) }
 func (m xsyncMap) store(k string, v *Conference)     { m.m.Store(k, v) }
