@@ -271,17 +271,32 @@ func isCurrent(p *port, conn Conn) bool {
 	return cur != nil && cur.c == conn
 }
 
-// ClassCounters counts messages by class. The zero value is ready.
-type ClassCounters [numClasses]atomic.Uint64
+// ClassCounters counts messages by class. The zero value is ready. The
+// counters are allocated on the first Add, so an endpoint that never sends
+// costs a pointer, not a table (idle connections are most of a bridge).
+type ClassCounters struct {
+	p atomic.Pointer[[numClasses]atomic.Uint64]
+}
 
 // Add counts one message of class c.
-func (cc *ClassCounters) Add(c Class) { cc[c].Add(1) }
+func (cc *ClassCounters) Add(c Class) {
+	t := cc.p.Load()
+	if t == nil {
+		cc.p.CompareAndSwap(nil, new([numClasses]atomic.Uint64))
+		t = cc.p.Load()
+	}
+	t[c].Add(1)
+}
 
 // Map returns the non-zero counts keyed by class name.
 func (cc *ClassCounters) Map() map[string]uint64 {
 	out := make(map[string]uint64)
-	for i := range cc {
-		if v := cc[i].Load(); v != 0 {
+	t := cc.p.Load()
+	if t == nil {
+		return out
+	}
+	for i := range t {
+		if v := t[i].Load(); v != 0 {
 			out[Class(i).String()] = v
 		}
 	}
