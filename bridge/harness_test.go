@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/colibri-bus/colibri/bridge"
+	"github.com/colibri-bus/colibri/colibri2"
 	"github.com/colibri-bus/colibri/config"
 	"github.com/gorilla/websocket"
 )
@@ -88,25 +89,16 @@ func (h *harness) conference(meeting string, ids ...string) map[string]string {
 
 func (h *harness) urls(resp []byte) map[string]string {
 	h.t.Helper()
-	var r struct {
-		Endpoints []struct {
-			ID        string `json:"id"`
-			Transport struct {
-				Transport struct {
-					WebSockets []string `json:"web-sockets"`
-				} `json:"transport"`
-			} `json:"transport"`
-		} `json:"endpoints"`
-	}
+	var r colibri2.ConferenceResponse
 	if err := json.Unmarshal(resp, &r); err != nil {
 		h.t.Fatalf("response %s: %v", resp, err)
 	}
-	out := map[string]string{}
-	for _, e := range r.Endpoints {
-		if len(e.Transport.Transport.WebSockets) == 0 {
-			h.t.Fatalf("endpoint %s has no web-sockets URL: %s", e.ID, resp)
-		}
-		out[e.ID] = h.local(e.Transport.Transport.WebSockets[0])
+	out := r.EndpointURLs()
+	if len(out) != len(r.Endpoints) {
+		h.t.Fatalf("an endpoint has no web-sockets URL: %s", resp)
+	}
+	for id, u := range out {
+		out[id] = h.local(u)
 	}
 	return out
 }

@@ -289,3 +289,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
 }
+
+// EndpointURLs returns each endpoint's first advertised WebSocket URL, by
+// endpoint id; endpoints without one are left out. Controllers (and tests)
+// read a POST or PATCH answer with it.
+func (r *ConferenceResponse) EndpointURLs() map[string]string {
+	out := make(map[string]string, len(r.Endpoints))
+	for _, e := range r.Endpoints {
+		if ws := e.Transport.Transport.WebSockets; len(ws) > 0 {
+			out[e.ID] = ws[0]
+		}
+	}
+	return out
+}

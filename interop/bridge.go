@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/colibri-bus/colibri/colibri2"
 )
 
 // BridgeParams configure one bridge process.
@@ -269,25 +271,13 @@ func (b *Bridge) AddEndpoints(c *Conference, endpoints ...string) {
 // from a colibri2 response.
 func EndpointURLs(t testing.TB, resp []byte) map[string]string {
 	t.Helper()
-	var r struct {
-		Endpoints []struct {
-			ID        string `json:"id"`
-			Transport struct {
-				Transport struct {
-					WebSockets []string `json:"web-sockets"`
-				} `json:"transport"`
-			} `json:"transport"`
-		} `json:"endpoints"`
-	}
+	var r colibri2.ConferenceResponse
 	if err := json.Unmarshal(resp, &r); err != nil {
 		t.Fatalf("colibri2 response %s: %v", resp, err)
 	}
-	out := map[string]string{}
-	for _, e := range r.Endpoints {
-		if len(e.Transport.Transport.WebSockets) == 0 {
-			t.Fatalf("endpoint %s has no web-sockets URL: %s", e.ID, resp)
-		}
-		out[e.ID] = e.Transport.Transport.WebSockets[0]
+	out := r.EndpointURLs()
+	if len(out) != len(r.Endpoints) {
+		t.Fatalf("an endpoint has no web-sockets URL: %s", resp)
 	}
 	return out
 }

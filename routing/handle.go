@@ -6,20 +6,11 @@ import "encoding/json"
 // local endpoint ep. out is the sink of the calling transport goroutine;
 // nil means the router's own. msg is only read during the call.
 func (r *Router) HandleEndpoint(ep *Endpoint, conn Conn, msg []byte, out Sink) {
-	r.stats.Received.Add(1)
-	if out == nil {
-		out = r.sink
-	}
-	if !ep.IsCurrent(conn) {
-		r.stats.drop(DropNotCurrent)
-		return
-	}
 	var env envelope
-	class, ok := r.classify(msg, &env)
+	class, out, ok := r.receive(&ep.port, &ep.Received, conn, msg, &env, out)
 	if !ok {
 		return
 	}
-	ep.Received.Add(class)
 	switch class {
 	case ClassEndpointMessage:
 		r.endpointMessage(ep, msg, &env, out)
@@ -65,6 +56,39 @@ func (r *Router) HandleEndpoint(ep *Endpoint, conn Conn, msg []byte, out Sink) {
 	}
 }
 
+// receive is the common start of handling a message: count it, check that
+// conn is the current socket of p, classify msg (filling env) and count its
+// class in received. It returns the sink to use.
+func (r *Router) receive(p *port, received *ClassCounters, conn Conn, msg []byte, env *envelope, out Sink) (Class, Sink, bool) {
+	r.stats.Received.Add(1)
+	if out == nil {
+		out = r.sink
+	}
+	if !isCurrent(p, conn) {
+		r.stats.drop(DropNotCurrent)
+		return ClassUnknown, out, false
+	}
+	class, ok := r.classify(msg, env)
+	if ok {
+		received.Add(class)
+	}
+	return class, out, ok
+}
+
+// mayFanOut reports whether a local endpoint may send EndpointMessage or
+// EndpointStats now: not a visitor, in a live conference.
+func (r *Router) mayFanOut(ep *Endpoint) bool {
+	if ep.visitor {
+		r.stats.drop(DropVisitor)
+		return false
+	}
+	if ep.conf.expired.Load() {
+		r.stats.drop(DropExpired)
+		return false
+	}
+	return true
+}
+
 // decode decodes a consumed message strictly and validates it.
 func (r *Router) decode(msg []byte, v any, validate func() error) bool {
 	if err := decodeStrict(msg, v); err != nil {
@@ -88,17 +112,11 @@ func (r *Router) endpointMessage(ep *Endpoint, msg []byte, env *envelope, out Si
 		r.stats.drop(DropInvalidFields) // "to" is required and must be a string
 		return
 	}
-	if ep.visitor {
-		r.stats.drop(DropVisitor)
-		return
-	}
-	c := ep.conf
-	if c.expired.Load() {
-		r.stats.drop(DropExpired)
+	if !r.mayFanOut(ep) {
 		return
 	}
 	to := env.to.of(msg)
-	m := c.state.Load()
+	m := ep.conf.state.Load()
 	conns := r.getConns()
 	defer r.putConns(conns)
 	if isBlank(to) {
@@ -130,16 +148,10 @@ func (r *Router) endpointMessage(ep *Endpoint, msg []byte, env *envelope, out Si
 // endpointStats fans EndpointStats out to the other local endpoints that
 // want them, and to every relay.
 func (r *Router) endpointStats(ep *Endpoint, msg []byte, env *envelope, out Sink) {
-	if ep.visitor {
-		r.stats.drop(DropVisitor)
+	if !r.mayFanOut(ep) {
 		return
 	}
-	c := ep.conf
-	if c.expired.Load() {
-		r.stats.drop(DropExpired)
-		return
-	}
-	m := c.state.Load()
+	m := ep.conf.state.Load()
 	conns := r.getConns()
 	defer r.putConns(conns)
 	wants := r.hooks.WantsStats

@@ -6,20 +6,11 @@ package routing
 // that in a full mesh nothing is delivered twice; unicasts reach only a local
 // endpoint (there is no multi-hop forwarding).
 func (r *Router) HandleRelay(rl *Relay, conn Conn, msg []byte, out Sink) {
-	r.stats.Received.Add(1)
-	if out == nil {
-		out = r.sink
-	}
-	if !rl.IsCurrent(conn) {
-		r.stats.drop(DropNotCurrent)
-		return
-	}
 	var env envelope
-	class, ok := r.classify(msg, &env)
+	class, out, ok := r.receive(&rl.port, &rl.Received, conn, msg, &env, out)
 	if !ok {
 		return
 	}
-	rl.Received.Add(class)
 	c := rl.conf
 	if c.expired.Load() {
 		r.stats.drop(DropExpired)

@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/colibri-bus/colibri/bench/internal/procstat"
+	"github.com/colibri-bus/colibri/colibri2"
 	"github.com/gorilla/websocket"
 )
 
@@ -267,26 +268,11 @@ func (s *soak) post(method, path, body string) (map[string]string, error) {
 	if resp.StatusCode != 200 {
 		return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
 	}
-	var r struct {
-		Endpoints []struct {
-			ID        string `json:"id"`
-			Transport struct {
-				Transport struct {
-					WebSockets []string `json:"web-sockets"`
-				} `json:"transport"`
-			} `json:"transport"`
-		} `json:"endpoints"`
-	}
+	var r colibri2.ConferenceResponse
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, err
 	}
-	urls := map[string]string{}
-	for _, e := range r.Endpoints {
-		if ws := e.Transport.Transport.WebSockets; len(ws) > 0 {
-			urls[e.ID] = ws[0]
-		}
-	}
-	return urls, nil
+	return r.EndpointURLs(), nil
 }
 
 func (s *soak) createConference(meeting string) error {
