@@ -6,8 +6,6 @@
 package gorillapeer
 
 import (
-	"context"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -24,10 +22,9 @@ const queueLen = 1024
 
 // Server is a running gorilla peer.
 type Server struct {
-	hub  *hub.Hub
-	ws   *http.Server
-	rest *http.Server
-	up   websocket.Upgrader
+	hub *hub.Hub
+	srv *hub.Servers
+	up  websocket.Upgrader
 }
 
 // conn is one endpoint socket.
@@ -44,35 +41,20 @@ func Start(o hub.Options) (*Server, error) {
 	s := &Server{up: websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096,
 		CheckOrigin: func(*http.Request) bool { return true }}}
 	s.hub = hub.New(o.ServerID, o.Advertise, sink{})
-	ln, err := net.Listen("tcp", o.WSAddr)
+	srv, err := s.hub.Listen(o, s.serveWS)
 	if err != nil {
 		return nil, err
 	}
-	rest, err := s.hub.ServeREST(o.RESTAddr)
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	s.rest = rest
-	mux := http.NewServeMux()
-	mux.HandleFunc("/colibri-ws/", s.serveWS)
-	s.ws = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = s.ws.Serve(ln) }()
+	s.srv = srv
 	return s, nil
 }
 
 // Stop closes the listeners.
-func (s *Server) Stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = s.ws.Shutdown(ctx)
-	_ = s.rest.Close()
-}
+func (s *Server) Stop() { s.srv.Stop() }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
-	ep, status := s.hub.Authenticate(r.URL.Path, r.URL.RawQuery)
+	ep := s.hub.Admit(w, r)
 	if ep == nil {
-		hub.Refuse(w, status)
 		return
 	}
 	ws, err := s.up.Upgrade(w, r, nil)

@@ -5,10 +5,7 @@
 package gwspeer
 
 import (
-	"context"
-	"net"
 	"net/http"
-	"time"
 
 	"github.com/colibri-bus/colibri/bench/peers/internal/hub"
 	"github.com/colibri-bus/colibri/routing"
@@ -18,10 +15,9 @@ import (
 
 // Server is a running gws peer.
 type Server struct {
-	hub  *hub.Hub
-	ws   *http.Server
-	rest *http.Server
-	up   *gws.Upgrader
+	hub *hub.Hub
+	srv *hub.Servers
+	up  *gws.Upgrader
 }
 
 // conn is one endpoint socket.
@@ -42,35 +38,20 @@ func Start(o hub.Options) (*Server, error) {
 		ReadBufferSize:   4096,
 		CheckUtf8Enabled: false,
 	})
-	ln, err := net.Listen("tcp", o.WSAddr)
+	srv, err := s.hub.Listen(o, s.serveWS)
 	if err != nil {
 		return nil, err
 	}
-	rest, err := s.hub.ServeREST(o.RESTAddr)
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	s.rest = rest
-	mux := http.NewServeMux()
-	mux.HandleFunc("/colibri-ws/", s.serveWS)
-	s.ws = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = s.ws.Serve(ln) }()
+	s.srv = srv
 	return s, nil
 }
 
 // Stop closes the listeners.
-func (s *Server) Stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	_ = s.ws.Shutdown(ctx)
-	_ = s.rest.Close()
-}
+func (s *Server) Stop() { s.srv.Stop() }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
-	ep, status := s.hub.Authenticate(r.URL.Path, r.URL.RawQuery)
+	ep := s.hub.Admit(w, r)
 	if ep == nil {
-		hub.Refuse(w, status)
 		return
 	}
 	socket, err := s.up.Upgrade(w, r)

@@ -9,6 +9,7 @@
 package hub
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"strings"
@@ -134,4 +135,44 @@ func Refuse(w http.ResponseWriter, status int) {
 		return
 	}
 	http.Error(w, http.StatusText(status), status)
+}
+
+// Servers are a net/http peer's two listeners: WebSocket and REST.
+type Servers struct{ ws, rest *http.Server }
+
+// Listen serves serveWS for /colibri-ws/ on o.WSAddr and the REST API on
+// o.RESTAddr, both in the background.
+func (h *Hub) Listen(o Options, serveWS http.HandlerFunc) (*Servers, error) {
+	ln, err := net.Listen("tcp", o.WSAddr)
+	if err != nil {
+		return nil, err
+	}
+	rest, err := h.ServeREST(o.RESTAddr)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/colibri-ws/", serveWS)
+	s := &Servers{ws: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, rest: rest}
+	go func() { _ = s.ws.Serve(ln) }()
+	return s, nil
+}
+
+// Stop closes both listeners, giving open WebSocket handlers a second.
+func (s *Servers) Stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = s.ws.Shutdown(ctx)
+	_ = s.rest.Close()
+}
+
+// Admit authenticates a WebSocket request; on failure it answers and
+// returns nil.
+func (h *Hub) Admit(w http.ResponseWriter, r *http.Request) *routing.Endpoint {
+	ep, status := h.Authenticate(r.URL.Path, r.URL.RawQuery)
+	if ep == nil {
+		Refuse(w, status)
+	}
+	return ep
 }

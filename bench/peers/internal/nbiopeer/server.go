@@ -76,9 +76,8 @@ func (s *Server) Stop() {
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
-	ep, status := s.hub.Authenticate(r.URL.Path, r.URL.RawQuery)
+	ep := s.hub.Admit(w, r)
 	if ep == nil {
-		hub.Refuse(w, status)
 		return
 	}
 	ws, err := s.up.Upgrade(w, r, nil)
