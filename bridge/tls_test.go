@@ -89,6 +89,11 @@ func TestTLSAndPlainInOneConference(t *testing.T) {
 	if m := secure.recv(); m["from"] != "plain" {
 		t.Errorf("secure got %v", m)
 	}
+	// The TLS connection holds three descriptors (its TCP socket and a
+	// socket pair); the descriptor guard counts them.
+	if n := h.b.Engine().TLSConnections(); n != 1 {
+		t.Errorf("TLSConnections = %d with one wss client, want 1", n)
+	}
 	// An untrusting client fails the TLS handshake, and the bridge lives on.
 	if _, _, err := websocket.DefaultDialer.Dial(u.String(), nil); err == nil {
 		t.Error("a client without the CA completed the handshake")
@@ -97,4 +102,6 @@ func TestTLSAndPlainInOneConference(t *testing.T) {
 	if m := secure.recv(); m["colibriClass"] != "ServerHello" {
 		t.Errorf("after a failed handshake elsewhere: %v", m)
 	}
+	sc.Close()
+	waitFor(t, "the TLS socket pair to close", func() bool { return h.b.Engine().TLSConnections() == 0 })
 }

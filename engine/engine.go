@@ -46,6 +46,7 @@ type Engine struct {
 	tls       *tlsListener
 	dialers   sync.WaitGroup
 	tlsPumps  sync.WaitGroup
+	tlsOpen   atomic.Int64 // TLS connections whose pumps run (3 descriptors each)
 	dialCtx   context.Context
 	dialStop  context.CancelFunc
 }

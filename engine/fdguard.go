@@ -62,7 +62,7 @@ func (e *Engine) guardDescriptors() {
 // are never refused here.
 func (e *Engine) refuseAccepted(gc gnet.Conn) bool {
 	limit := e.fdCap.Load()
-	if limit <= 0 || gc.Context() != nil || e.stats.Conns.Load() < limit {
+	if limit <= 0 || gc.Context() != nil || e.descriptors() < limit {
 		return false
 	}
 	e.stats.countReject(503)
@@ -76,10 +76,16 @@ func (e *Engine) refuseAccepted(gc gnet.Conn) bool {
 // the cap by a margin (from the timer sweep).
 func (e *Engine) resumeAccepts() {
 	limit := e.fdCap.Load()
-	if e.fdPaused.Load() && e.stats.Conns.Load() < limit-min(guardMargin, limit/16) &&
+	if e.fdPaused.Load() && e.descriptors() < limit-min(guardMargin, limit/16) &&
 		e.fdPaused.CompareAndSwap(true, false) {
 		e.setAcceptFilter(false)
 	}
+}
+
+// descriptors estimates the descriptors the connections hold: one per TCP
+// connection, and two more per TLS connection (its socket pair).
+func (e *Engine) descriptors() int64 {
+	return e.stats.Conns.Load() + 2*e.tlsOpen.Load()
 }
 
 // dropAll is a classic BPF program that accepts no packet.

@@ -128,7 +128,7 @@ func (d *relayDial) connectOnce() (dialEvent, error) {
 			nc.Close()
 			return dialEvent{}, fmt.Errorf("tls: %w", err)
 		}
-		if nc, err = pipeTLS(tc, &d.e.tlsPumps); err != nil {
+		if nc, err = d.e.pipeTLS(tc); err != nil {
 			tc.Close()
 			return dialEvent{}, err
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/colibri-bus/colibri/config"
@@ -98,6 +99,11 @@ func (e *Engine) acceptTLS() {
 
 func (e *Engine) serveTLS(tc *tls.Conn) {
 	remote := tc.RemoteAddr().String()
+	if limit := e.fdCap.Load(); limit > 0 && e.descriptors() >= limit {
+		e.stats.countReject(503) // no room for three more descriptors
+		tc.Close()
+		return
+	}
 	if d := e.cfg.Limits.HandshakeTimeout; d > 0 {
 		tc.SetDeadline(time.Now().Add(d))
 	}
@@ -108,7 +114,7 @@ func (e *Engine) serveTLS(tc *tls.Conn) {
 		return
 	}
 	tc.SetDeadline(time.Time{})
-	inner, err := pipeTLS(tc, &e.tlsPumps)
+	inner, err := e.pipeTLS(tc)
 	if err != nil {
 		e.log.Error("TLS pipe", "err", err)
 		tc.Close()
@@ -128,8 +134,9 @@ func (t *tlsListener) wait() { t.wg.Wait() }
 
 // pipeTLS connects tc to a new Unix socket pair and returns the other end,
 // for enrolling into gnet. Two goroutines copy between tc and the pair
-// until either side closes; wg counts them.
-func pipeTLS(tc *tls.Conn, wg *sync.WaitGroup) (net.Conn, error) {
+// until either side closes; e.tlsPumps counts them. While they run the
+// connection holds three descriptors, which e.tlsOpen accounts for.
+func (e *Engine) pipeTLS(tc *tls.Conn) (net.Conn, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -144,9 +151,18 @@ func pipeTLS(tc *tls.Conn, wg *sync.WaitGroup) (net.Conn, error) {
 		inner.Close()
 		return nil, err
 	}
-	wg.Add(2)
-	go pump(outer, tc, wg) // network -> gnet
-	go pump(tc, outer, wg) // gnet -> network
+	e.tlsOpen.Add(1)
+	var left atomic.Int32
+	left.Store(2)
+	done := func() {
+		if left.Add(-1) == 0 {
+			e.tlsOpen.Add(-1)
+		}
+		e.tlsPumps.Done()
+	}
+	e.tlsPumps.Add(2)
+	go pump(outer, tc, done) // network -> gnet
+	go pump(tc, outer, done) // gnet -> network
 	return inner, nil
 }
 
@@ -162,8 +178,8 @@ func fdConn(fd int, name string) (net.Conn, error) {
 
 // pump copies src to dst until either fails, then closes both. It does not
 // use io.Copy, which would splice through a pipe pair (3 descriptors).
-func pump(dst, src net.Conn, wg *sync.WaitGroup) {
-	defer wg.Done()
+func pump(dst, src net.Conn, done func()) {
+	defer done()
 	buf := make([]byte, pumpBuf)
 	for {
 		n, err := src.Read(buf)
@@ -196,3 +212,6 @@ func (e *Engine) enroll(c net.Conn, v any) error {
 	res := <-ch
 	return res.Err
 }
+
+// TLSConnections returns the TLS connections whose socket pairs are open.
+func (e *Engine) TLSConnections() int64 { return e.tlsOpen.Load() }
