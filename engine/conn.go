@@ -177,7 +177,6 @@ func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c.loop.remove(c)
 	c.reader.Release()
 	if c.pend != nil {
-		e.globalOut.Add(-int64(len(c.pend.B)))
 		bytebufferpool.Put(c.pend)
 		c.pend = nil
 	}
@@ -426,13 +425,11 @@ func (c *conn) appendFrame(op wsproto.OpCode, payload []byte) {
 	if c.pend == nil {
 		c.pend = bytebufferpool.Get()
 	}
-	before := len(c.pend.B)
 	if c.client {
 		c.pend.B = wsproto.AppendMaskedFrame(c.pend.B, op, true, payload, wsproto.NewMask())
 	} else {
 		c.pend.B = wsproto.AppendFrame(c.pend.B, op, true, payload)
 	}
-	c.e.globalOut.Add(int64(len(c.pend.B) - before))
 }
 
 // appendClose encodes a close frame (masked when we are the client).
@@ -440,7 +437,6 @@ func (c *conn) appendClose(code uint16, reason string) {
 	if c.pend == nil {
 		c.pend = bytebufferpool.Get()
 	}
-	before := len(c.pend.B)
 	switch {
 	case code == wsproto.CloseNoStatus && c.client:
 		c.pend.B = wsproto.AppendMaskedFrame(c.pend.B, wsproto.OpClose, true, nil, wsproto.NewMask())
@@ -451,7 +447,6 @@ func (c *conn) appendClose(code uint16, reason string) {
 	default:
 		c.pend.B = wsproto.AppendClose(c.pend.B, code, reason)
 	}
-	c.e.globalOut.Add(int64(len(c.pend.B) - before))
 }
 
 func (c *conn) appendPending(b []byte) {
@@ -459,7 +454,6 @@ func (c *conn) appendPending(b []byte) {
 		c.pend = bytebufferpool.Get()
 	}
 	c.pend.B = append(c.pend.B, b...)
-	c.e.globalOut.Add(int64(len(b)))
 }
 
 // enqueue copies a routed frame into the pending buffer, applying the
@@ -482,12 +476,12 @@ func (c *conn) appendPending(b []byte) {
 //
 // Every frame not queued is counted: the router's drop counters and the
 // receiving endpoint's (or relay's) Dropped.
-func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
+func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) bool {
 	if c.state != stOpen {
 		// Closing: nothing more goes on this socket.
 		c.e.router.Stats().Drop(routing.DropNoConnection)
 		c.countDrop()
-		return
+		return false
 	}
 	b := f.Bytes()
 	if c.flate != nil && len(f.Payload()) >= compressMin {
@@ -501,7 +495,7 @@ func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
 		if c.state != stOpen { // the write failed and closed the socket
 			c.e.router.Stats().Drop(routing.DropNoConnection)
 			c.countDrop()
-			return
+			return false
 		}
 	}
 	queued := c.queued()
@@ -513,7 +507,7 @@ func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
 	if (over || globalOver) && class.Droppable() {
 		c.e.router.Stats().Drop(routing.DropSlowReceiver)
 		c.countDrop()
-		return
+		return false
 	}
 	if over && queued > 4*lim.OutboundBudget || globalOver && (over || c.outAcct > 0) {
 		// Far past the budget; or the bridge is short of memory and this
@@ -522,15 +516,15 @@ func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
 		c.e.router.Stats().Drop(routing.DropSlowReceiver)
 		c.countDrop()
 		c.slowClose()
-		return
+		return false
 	}
 	if c.client {
 		c.appendFrame(f.Op(), f.Payload())
 	} else {
 		c.appendPending(b)
 	}
-	c.e.stats.MessagesSent.Add(1)
 	c.loop.markDirty(c)
+	return true
 }
 
 func (c *conn) countDrop() {
@@ -583,7 +577,6 @@ func (c *conn) flushPending() {
 	}
 	c.pend = nil
 	n := len(p.B)
-	c.e.globalOut.Add(-int64(n))
 	if n > 0 && c.state != stClosed {
 		_, _ = c.gc.Write(p.B)
 	}

@@ -40,7 +40,7 @@ type Engine struct {
 	loops     map[gnet.EventLoop]*loop
 	loopList  atomic.Pointer[[]*loop]
 	tick      time.Duration
-	globalOut atomic.Int64 // bytes queued for all connections
+	globalOut atomic.Int64 // bytes gnet holds for all connections (the sockets did not take them)
 	fdCap     atomic.Int64 // TCP connections past which OnOpen refuses (fdguard.go)
 	fdPaused  atomic.Bool  // the listener drops new handshakes (fdguard.go)
 	tls       *tlsListener

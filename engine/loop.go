@@ -108,10 +108,13 @@ func (l *loop) sweep(now int64) {
 // on other loops get it through one task per loop, not one per receiver.
 // It must run on l's goroutine.
 func (l *loop) Deliver(f *wsproto.SharedFrame, class routing.Class, to []routing.Conn) {
+	queued := 0
 	for _, rc := range to {
 		c := rc.(*conn)
 		if c.loop == l {
-			c.enqueue(f, class)
+			if c.enqueue(f, class) {
+				queued++
+			}
 			continue
 		}
 		g := l.groupFor(c.loop)
@@ -125,6 +128,7 @@ func (l *loop) Deliver(f *wsproto.SharedFrame, class routing.Class, to []routing
 			g.conns = g.conns[:0]
 		}
 	}
+	l.e.stats.MessagesSent.Add(uint64(queued)) // one shared write per message, not per receiver
 }
 
 func (l *loop) groupFor(to *loop) *remoteGroup {
@@ -149,9 +153,13 @@ var remoteTasks = sync.Pool{New: func() any { return new(remoteTask) }}
 
 // Run delivers the frame on the receiving loop, then recycles the task.
 func (t *remoteTask) Run(context.Context) error {
+	queued := 0
 	for _, c := range t.conns {
-		c.enqueue(t.f, t.class)
+		if c.enqueue(t.f, t.class) {
+			queued++
+		}
 	}
+	t.to.e.stats.MessagesSent.Add(uint64(queued))
 	t.f.Release()
 	clear(t.conns)
 	t.conns = t.conns[:0]

@@ -56,5 +56,8 @@ func (s *Stats) countReject(status int) {
 	s.Rejects[i].Add(1)
 }
 
-// QueuedBytes returns the bytes waiting in the engine's own pending buffers.
+// QueuedBytes returns the bytes held for writing across all connections:
+// what the sockets did not take yet, refreshed at each enqueue, flush and
+// sweep. Pending bytes of the current loop round are not counted: they are
+// bounded per connection and flushed within the round.
 func (e *Engine) QueuedBytes() int64 { return e.globalOut.Load() }
