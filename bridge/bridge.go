@@ -126,10 +126,12 @@ type engineOps struct{ *engine.Engine }
 
 func (e engineOps) SocketStats() colibri2.SocketStats {
 	s := e.Stats()
+	tr := e.Traffic()
 	ts := colibri2.SocketStats{
 		Conns: s.Conns.Load(), Handshaking: s.Handshaking.Load(), Open: s.Open.Load(),
 		Endpoints: s.Endpoints.Load(), Relays: s.Relays.Load(), QueuedBytes: e.QueuedBytes(),
-		MessagesReceived: s.MessagesReceived.Load(), MessagesSent: s.MessagesSent.Load(),
+		MessagesReceived: tr.MessagesReceived, MessagesSent: tr.MessagesSent,
+		Dropped: tr.Dropped, BacklogClosed: tr.BacklogClosed,
 		PingsSent: s.PingsSent.Load(), Replaced: s.Replaced.Load(), AuthFailures: s.AuthFailures.Load(),
 		HandshakeTimeouts: s.HandshakeTimeouts.Load(), IdleClosed: s.IdleClosed.Load(),
 		SlowClosed: s.SlowClosed.Load(), ProtocolErrors: s.ProtocolErrors.Load(),

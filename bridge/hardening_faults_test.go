@@ -214,7 +214,6 @@ func TestRelayPeerStopsReading(t *testing.T) {
 		c.Relay.Enabled, c.Relay.RelayID = true, "jvb1"
 		c.Limits.OutboundBudget = budget
 		c.Limits.OutboundGrace = 500 * time.Millisecond
-		c.Limits.InboundRate = 0
 		c.WebSockets.EnableCompression = false
 	})
 	peer := newFakePeer(t, true)
@@ -270,7 +269,7 @@ func resetClose(c net.Conn) {
 // socket reset) is detached and counted as an abnormal close; the others
 // keep talking and the gauges agree afterwards.
 func TestAbruptPeerDeath(t *testing.T) {
-	h := startBridge(t, func(c *config.Config) { c.Limits.InboundRate = 0 })
+	h := startBridge(t, nil)
 	urls := h.conference("m", "a", "b", "dies")
 	a := h.dialHello("a", urls["a"])
 	rb := startReader(h.dialHello("b", urls["b"]))

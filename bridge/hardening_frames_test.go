@@ -114,7 +114,6 @@ func TestMalformedFrames(t *testing.T) {
 	const limit = 64 << 10
 	h := startBridge(t, func(c *config.Config) {
 		c.Limits.MaxMessageSize = limit
-		c.Limits.InboundRate = 0
 	})
 	urls := h.conference("frames", "victim", "watcher")
 	watcher := h.dialHello("watcher", urls["watcher"])

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/colibri-bus/colibri/config"
 	"github.com/gorilla/websocket"
 )
 
@@ -81,7 +80,7 @@ func TestRESTBadBodies(t *testing.T) {
 // whatever URLs they got. Afterwards the table, the engine's counters and
 // the sockets agree. Run with -race.
 func TestConcurrentCreateExpire(t *testing.T) {
-	h := startBridge(t, func(c *config.Config) { c.Limits.InboundRate = 0 })
+	h := startBridge(t, nil)
 	// Concurrent requests make the client dial spare connections that never
 	// carry a request; the server's Shutdown waits 5 s for such "new"
 	// connections (net/http), so close them before the bridge stops.

@@ -73,7 +73,7 @@ func fuzzMessage(r *rand.Rand, conf, sender string, ids []string) string {
 // the last of duplicate members wins) is the real sender, whatever the
 // sender put in its own "from".
 func TestNoCrossConferenceNoSpoofing(t *testing.T) {
-	h := startBridge(t, func(c *config.Config) { c.Limits.InboundRate = 0 })
+	h := startBridge(t, nil)
 	confs := []string{"red", "green", "blue"}
 	type member struct {
 		conf, id string

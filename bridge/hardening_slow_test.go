@@ -115,7 +115,6 @@ func testSlowConsumer(t *testing.T, class string) {
 	h := startBridge(t, func(c *config.Config) {
 		c.Limits.OutboundBudget = budget
 		c.Limits.OutboundGrace = grace
-		c.Limits.InboundRate = 0
 		c.WebSockets.EnableCompression = false
 	})
 	urls := h.conference("slow", "sender", "r1", "r2", "slow")
@@ -127,7 +126,9 @@ func testSlowConsumer(t *testing.T, class string) {
 	}
 	conf := h.b.Table().ConferenceByMeeting("slow")
 	slowEP := conf.Endpoint("slow")
-	rs := h.b.Router().Stats()
+	drops := func(reason routing.DropReason) uint64 {
+		return h.b.Engine().Traffic().Dropped[reason.String()] + h.b.Router().Stats().Dropped(reason)
+	}
 	es := h.b.Engine().Stats()
 
 	// Sample the bridge's queued bytes while the sender runs.
@@ -242,7 +243,7 @@ func testSlowConsumer(t *testing.T, class string) {
 	if received+dropped != total {
 		t.Errorf("slow endpoint: %d received + %d dropped = %d, want %d", received, dropped, received+dropped, total)
 	}
-	if rs.Dropped(routing.DropSlowReceiver) == 0 {
+	if drops(routing.DropSlowReceiver) == 0 {
 		t.Error("no slow_receiver drop counted")
 	}
 	// QueuedBytes is the whole bridge's: besides the slow endpoint's queue
@@ -253,8 +254,8 @@ func testSlowConsumer(t *testing.T, class string) {
 		limit = 4*budget + size + others
 	}
 	t.Logf("%s: %d messages in %v; slow endpoint received %d, dropped %d (slow_receiver %d, no_connection %d); max queued %d bytes (limit %d)",
-		class, total, sent.Round(time.Millisecond), received, dropped, rs.Dropped(routing.DropSlowReceiver),
-		rs.Dropped(routing.DropNoConnection), maxQueued.Load(), limit)
+		class, total, sent.Round(time.Millisecond), received, dropped, drops(routing.DropSlowReceiver),
+		drops(routing.DropNoConnection), maxQueued.Load(), limit)
 	if maxQueued.Load() > limit {
 		t.Errorf("queued bytes reached %d, over %d", maxQueued.Load(), limit)
 	}
@@ -278,7 +279,6 @@ func TestGlobalOutbound(t *testing.T) {
 		c.Limits.GlobalOutbound = global
 		c.Limits.OutboundBudget = 1 << 20
 		c.Limits.OutboundGrace = time.Minute
-		c.Limits.InboundRate = 0
 		c.WebSockets.EnableCompression = false
 	})
 	ids := []string{"sender", "fast"}

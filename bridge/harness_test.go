@@ -23,6 +23,8 @@ type harness struct {
 	b    *bridge.Bridge
 	rest string // http://127.0.0.1:port
 	ws   string // 127.0.0.1:port
+
+	started time.Time
 }
 
 // wait bounds every blocking read in these tests; a read that needs it
@@ -42,7 +44,7 @@ func startBridge(t *testing.T, mutate func(*config.Config)) *harness {
 	if err := b.Start(); err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	h := &harness{t: t, b: b, rest: "http://" + b.PrivateAddr(), ws: b.PublicAddr()}
+	h := &harness{t: t, b: b, rest: "http://" + b.PrivateAddr(), ws: b.PublicAddr(), started: time.Now()}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -125,7 +125,7 @@ func (h *harness) rawRequestURL(u string) (int, string) {
 // concurrent traffic; and every receiver sees each sender's messages in
 // the order they were sent.
 func TestIsolationAndOrderUnderConcurrency(t *testing.T) {
-	h := startBridge(t, func(c *config.Config) { c.Limits.InboundRate = 0 })
+	h := startBridge(t, nil)
 	const perConf, msgs = 4, 200
 	type member struct {
 		conf string

@@ -31,7 +31,6 @@ func BenchmarkTLSPath(b *testing.B) {
 	cfg := config.Default()
 	cfg.Public.Host, cfg.Public.Port, cfg.Private.Port = "127.0.0.1", 0, 0
 	cfg.Public.TLSPort, cfg.Public.CertFile, cfg.Public.KeyFile = 0, certFile, keyFile
-	cfg.Limits.InboundRate = 0
 	br := bridge.New(cfg, bridge.Options{NoPrivateServer: true})
 	if err := br.Start(); err != nil {
 		b.Fatal(err)

@@ -62,9 +62,9 @@ type busCollector struct {
 	conferences, endpoints, localEndpoints, relays, largest     *prometheus.Desc
 	healthy, drain, graceful, shuttingDown                      *prometheus.Desc
 
-	dropped, rejected, connections, endpointsConnected, relaysConnected  *prometheus.Desc
-	queued, pings, replaced, hsTimeouts, idleClosed, slowClosed, tlsFail *prometheus.Desc
-	delivered, routeSeconds, fanOut, buildInfo                           *prometheus.Desc
+	dropped, rejected, connections, endpointsConnected, relaysConnected                 *prometheus.Desc
+	queued, pings, replaced, hsTimeouts, idleClosed, slowClosed, backlogClosed, tlsFail *prometheus.Desc
+	delivered, routeSeconds, fanOut, buildInfo                                          *prometheus.Desc
 }
 
 func newBusCollector(o *Ops) *busCollector {
@@ -102,6 +102,7 @@ func newBusCollector(o *Ops) *busCollector {
 		hsTimeouts:         b("handshake_timeouts_total", "Connections closed for not finishing the HTTP upgrade in time."),
 		idleClosed:         b("idle_closed_total", "WebSockets closed by the idle timeout."),
 		slowClosed:         b("slow_closed_total", "WebSockets closed for staying over the outbound budget."),
+		backlogClosed:      b("inbound_backlog_closed_total", "Senders closed with 1008 for leaving more unparsed input than limits.inbound-backlog."),
 		tlsFail:            b("tls_handshake_failures_total", "TLS handshakes that failed on the public TLS port."),
 		delivered:          b("messages_delivered_total", "Routed frames handed to the transport, one per receiver."),
 		routeSeconds:       b("route_duration_seconds", "Time to route one message (sampled on one message in 16)."),
@@ -117,7 +118,7 @@ func (c *busCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.conferences, c.endpoints, c.localEndpoints, c.relays, c.largest,
 		c.healthy, c.drain, c.graceful, c.shuttingDown,
 		c.dropped, c.rejected, c.connections, c.endpointsConnected, c.relaysConnected,
-		c.queued, c.pings, c.replaced, c.hsTimeouts, c.idleClosed, c.slowClosed, c.tlsFail,
+		c.queued, c.pings, c.replaced, c.hsTimeouts, c.idleClosed, c.slowClosed, c.backlogClosed, c.tlsFail,
 		c.delivered, c.routeSeconds, c.fanOut, c.buildInfo,
 	} {
 		ch <- d
@@ -152,7 +153,7 @@ func (c *busCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.graceful, boolGauge(o.graceful.Load()))
 	gauge(c.shuttingDown, boolGauge(o.shuttingDown.Load()))
 
-	for reason, v := range rs.DroppedByReason() {
+	for reason, v := range droppedByReason(rs, ts) {
 		counter(c.dropped, v, reason)
 	}
 	for status, v := range ts.Rejects {
@@ -168,6 +169,7 @@ func (c *busCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.hsTimeouts, ts.HandshakeTimeouts)
 	counter(c.idleClosed, ts.IdleClosed)
 	counter(c.slowClosed, ts.SlowClosed)
+	counter(c.backlogClosed, ts.BacklogClosed)
 	counter(c.tlsFail, ts.TLSFailures)
 	counter(c.delivered, rs.Delivered.Load())
 	ch <- constHistogram(c.routeSeconds, &rs.RouteNanos, routeBuckets)

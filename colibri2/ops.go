@@ -45,6 +45,14 @@ type SocketStats struct {
 	CloseNormal       uint64 // close status 1000, 1001 or 1005
 	CloseAbnormal     uint64 // any other status; 1006 when no close frame came
 
+	// Dropped counts, by routing.DropReason name, the frames the transport
+	// decided not to queue (a receiver closing, a slow receiver, binary
+	// messages); the router's own drops are counted apart.
+	Dropped map[string]uint64
+	// BacklogClosed counts senders closed with 1008 because more of their
+	// input waited unparsed than limits.inbound-backlog allows.
+	BacklogClosed uint64
+
 	// Rejects counts handshake rejections by HTTP status ("400", "403", ...).
 	Rejects map[string]uint64
 }

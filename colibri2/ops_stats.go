@@ -3,6 +3,8 @@ package colibri2
 import (
 	"net/http"
 	"time"
+
+	"github.com/colibri-bus/colibri/routing"
 )
 
 // census counts what the conference table holds.
@@ -85,6 +87,7 @@ func (o *Ops) Stats() map[string]any {
 		"handshake_timeouts":                ts.HandshakeTimeouts,
 		"idle_closed":                       ts.IdleClosed,
 		"slow_closed":                       ts.SlowClosed,
+		"inbound_backlog_closed":            ts.BacklogClosed,
 		"protocol_errors":                   ts.ProtocolErrors,
 		"tls_handshake_failures":            ts.TLSFailures,
 		"colibri_web_socket_close_normal":   ts.CloseNormal,
@@ -99,7 +102,7 @@ func (o *Ops) Stats() map[string]any {
 		m["relay_id"] = o.s.cfg.Relay.RelayID
 	}
 	var dropped uint64
-	for name, v := range rs.DroppedByReason() {
+	for name, v := range droppedByReason(rs, ts) {
 		m["dropped_"+name] = v
 		dropped += v
 	}
@@ -118,4 +121,14 @@ func (o *Ops) Stats() map[string]any {
 func (o *Ops) handleStats(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	writeJSON(w, http.StatusOK, o.Stats())
+}
+
+// droppedByReason merges the router's drop counts with the transport's, by reason:
+// each drop was counted once, by the side that decided it.
+func droppedByReason(rs *routing.Stats, ts SocketStats) map[string]uint64 {
+	m := rs.DroppedByReason()
+	for reason, v := range ts.Dropped {
+		m[reason] += v
+	}
+	return m
 }

@@ -93,8 +93,7 @@ type Limits struct {
 	OutboundBudget   int           // bytes queued for one connection before drops start
 	OutboundGrace    time.Duration // how long a connection may stay over budget before close
 	GlobalOutbound   int64         // bytes queued for all connections together
-	InboundRate      int           // messages per second per connection (burst = InboundQueue)
-	InboundQueue     int           // messages accepted in one burst before the oldest are dropped
+	InboundBacklog   int           // bytes of one sender's input left unparsed while it waits its turn (close 1008 past it)
 	MaxConnections   int           // WebSocket connections at once; 503 past it
 	MaxConferences   int           // conferences at once; 503 past it
 	MaxRESTBody      int64         // bytes of one REST request body
@@ -128,8 +127,7 @@ func Default() *Config {
 			OutboundBudget:   1 << 20,
 			OutboundGrace:    5 * time.Second,
 			GlobalOutbound:   512 << 20,
-			InboundRate:      500,
-			InboundQueue:     50,
+			InboundBacklog:   1 << 20,
 			MaxConnections:   100000,
 			MaxConferences:   10000,
 			MaxRESTBody:      1 << 20,

@@ -114,8 +114,7 @@ var fields = []field{
 	sizeKey(keyLimits+".outbound-budget", func(c *Config) *int { return &c.Limits.OutboundBudget }),
 	durationKey(keyLimits+".outbound-grace", func(c *Config) *time.Duration { return &c.Limits.OutboundGrace }),
 	size64Key(keyLimits+".global-outbound", func(c *Config) *int64 { return &c.Limits.GlobalOutbound }),
-	intKey(keyLimits+".inbound-rate", func(c *Config) *int { return &c.Limits.InboundRate }),
-	intKey(keyLimits+".inbound-queue", func(c *Config) *int { return &c.Limits.InboundQueue }),
+	sizeKey(keyLimits+".inbound-backlog", func(c *Config) *int { return &c.Limits.InboundBacklog }),
 	intKey(keyLimits+".max-connections", func(c *Config) *int { return &c.Limits.MaxConnections }),
 	intKey(keyLimits+".max-conferences", func(c *Config) *int { return &c.Limits.MaxConferences }),
 	size64Key(keyLimits+".max-rest-body", func(c *Config) *int64 { return &c.Limits.MaxRESTBody }),
@@ -168,10 +167,11 @@ var loose = []struct {
 	{"videobridge.apis", []string{"rest"}, []string{"xmpp-client", "jvb-api"}},
 }
 
-// jitsiOnly are keys Jitsi Videobridge (or jicoco's Jetty servers) reads
-// under the checked sections that this bridge knows and ignores. They get a
-// warning that says so instead of a did-you-mean.
-var jitsiOnly = map[string]string{
+// ignored are keys under the checked sections that this bridge knows and
+// ignores: keys Jitsi Videobridge (or jicoco's Jetty servers) reads, and
+// keys of this bridge that were retired. They get a warning that says why
+// instead of a did-you-mean.
+var ignored = map[string]string{
 	keyPublic + ".need-client-auth":     "client certificates are not supported",
 	keyPublic + ".send-server-version":  "the bridge never sends a Server header",
 	keyPublic + ".tls-protocols":        "TLS 1.2 and 1.3 are always used",
@@ -184,6 +184,10 @@ var jitsiOnly = map[string]string{
 	keyPrivate + ".key-store-path":      "the private server is plain HTTP",
 	keyPrivate + ".key-store-password":  "the private server is plain HTTP",
 	keyRelay + ".region":                "regions are not used for routing",
+	keyLimits + ".inbound-rate": "retired: inbound messages are no longer rate-limited; " +
+		"a sender waits for its fair share of its event loop (see inbound-backlog)",
+	keyLimits + ".inbound-queue": "retired: inbound messages are no longer dropped past a burst; " +
+		"a sender's unread input is bounded by inbound-backlog",
 }
 
 // sectionKeys returns the names (last path segment) known directly under

@@ -175,7 +175,7 @@ func (l *loader) checkUnknown(root hocon.Object) {
 				continue
 			}
 			full := join(section, name)
-			if why, ok := jitsiOnly[full]; ok {
+			if why, ok := ignored[full]; ok {
 				l.warn(full, fmt.Sprintf("ignored key %s: %s", full, why))
 				continue
 			}

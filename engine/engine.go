@@ -272,6 +272,7 @@ func (e *Engine) loopOf(el gnet.EventLoop) *loop {
 		e.loops[el] = l
 		list := append(append([]*loop(nil), *e.loopList.Load()...), l)
 		e.loopList.Store(&list)
+		l.openBell()
 	}
 	return l
 }

@@ -43,7 +43,7 @@ func (c *conn) serverHandshake() bool {
 	}
 	kind, sid, confID, id, ok := parsePath(req.Path)
 	if !req.IsUpgradeAttempt() {
-		if kind == kindNone {
+		if kind == routing.PeerNone {
 			c.reject(404, "not found", "")
 		} else {
 			c.reject(405, "method not allowed: this URL takes a WebSocket upgrade", "Allow: GET\r\n")
@@ -76,18 +76,14 @@ func (c *conn) serverHandshake() bool {
 	c.confID, c.id, c.kind = confID, id, kind
 	if !c.authenticate(conf, pwd) {
 		c.e.stats.AuthFailures.Add(1)
-		c.e.log.Warn("websocket authentication failed", "kind", kindName(kind), "conf", confID, "id", id, "remote", c.remote)
-		c.kind = kindNone
+		c.e.log.Warn("websocket authentication failed", "kind", kind.String(), "conf", confID, "id", id, "remote", c.remote)
+		c.kind = routing.PeerNone
 		c.reject(403, authFailed, "")
 		return false
 	}
-	// Name the connection with the endpoint's (relay's) own strings, so it
-	// does not keep the whole request line alive.
-	if c.ep != nil {
-		c.confID, c.id = c.ep.Conference().ID(), c.ep.ID()
-	} else if c.relay != nil {
-		c.confID, c.id = c.relay.Conference().ID(), c.relay.ID()
-	}
+	// Name the connection with the peer's own strings, so it does not keep
+	// the whole request line alive.
+	c.confID, c.id = c.peer.Conference().ID(), c.peer.ID()
 	var deflate *wsproto.Deflate
 	if c.e.cfg.WebSockets.EnableCompression {
 		if d, ok := wsproto.NegotiateDeflate(req.Extensions); ok {
@@ -111,56 +107,35 @@ func (c *conn) authenticate(conf *routing.Conference, pwd string) bool {
 	if conf == nil || pwd == "" {
 		return false
 	}
-	switch c.kind {
-	case kindEndpoint:
-		if ep := conf.Endpoint(c.id); ep != nil && ep.CheckPassword(pwd) {
-			c.ep = ep
-			return true
-		}
-	case kindRelay:
-		if r := conf.Relay(c.id); r != nil && r.CheckPassword(pwd) {
-			c.relay = r
-			return true
-		}
+	if p := conf.Peer(c.kind, c.id); p != nil && p.CheckPassword(pwd) {
+		c.peer = p
+		return true
 	}
 	return false
 }
 
-// attach makes c the current socket of its endpoint or relay, closes the
-// socket it replaces with 1000 "replaced", and sends ServerHello. dialled
-// tells the relay side which end we are.
+// attach makes c the current socket of its peer, closes the socket it
+// replaces with 1000 "replaced", and sends ServerHello. dialler tells the
+// relay side which end we are.
 func (c *conn) attach(dialler bool) bool {
-	var old routing.Conn
-	var err error
-	switch c.kind {
-	case kindEndpoint:
-		old, err = c.ep.Attach(c)
-	case kindRelay:
-		old, err = c.relay.Attach(c)
-	}
+	old, err := c.peer.Attach(c)
 	if err != nil { // expired between lookup and attach
 		reason := routing.ReasonEndpointClosed
-		if c.kind == kindRelay {
+		if c.kind == routing.PeerRelay {
 			reason = routing.ReasonRelayClosed
 		}
-		c.kind = kindNone
 		c.startClose(wsproto.CloseGoingAway, reason)
 		return true
 	}
+	c.attached = true
 	if old != nil {
 		old.Close(wsproto.CloseNormal, routing.ReasonReplaced)
 		c.e.stats.Replaced.Add(1)
 	}
-	c.e.log.Info("websocket connected", "kind", kindName(c.kind), "conf", c.confID, "id", c.id,
+	c.e.log.Info("websocket connected", "kind", c.kind.String(), "conf", c.confID, "id", c.id,
 		"remote", c.remote, "deflate", c.flate != nil, "replaced", old != nil)
-	switch c.kind {
-	case kindEndpoint:
-		c.e.stats.Endpoints.Add(1)
-		c.e.router.EndpointConnected(c.ep, c, c.loop)
-	case kindRelay:
-		c.e.stats.Relays.Add(1)
-		c.e.router.RelayConnected(c.relay, c, !dialler, c.loop)
-	}
+	c.e.stats.peers(c.kind).Add(1)
+	c.e.router.Connected(c.peer, c, !dialler, c.loop)
 	return true
 }
 
@@ -181,19 +156,19 @@ func (c *conn) rejectErr(err error) {
 
 // parsePath splits /colibri-ws/{server-id}/{conf-id}/{id}[/...] (or
 // /colibri-relay-ws/...). Like Jitsi, segments past the third are ignored.
-// kind is kindNone for paths outside both prefixes; ok is false when the
+// kind is routing.PeerNone for paths outside both prefixes; ok is false when the
 // prefix matches but fewer than three non-empty segments follow.
-func parsePath(path string) (kind uint8, sid, confID, id string, ok bool) {
+func parsePath(path string) (kind routing.PeerKind, sid, confID, id string, ok bool) {
 	var rest string
 	switch {
 	case strings.HasPrefix(path, prefixEndpoint):
-		kind, rest = kindEndpoint, path[len(prefixEndpoint):]
+		kind, rest = routing.PeerEndpoint, path[len(prefixEndpoint):]
 	case strings.HasPrefix(path, prefixRelay):
-		kind, rest = kindRelay, path[len(prefixRelay):]
+		kind, rest = routing.PeerRelay, path[len(prefixRelay):]
 	case path == "/colibri-ws" || path == "/colibri-relay-ws":
-		return kindEndpoint, "", "", "", false
+		return routing.PeerEndpoint, "", "", "", false
 	default:
-		return kindNone, "", "", "", false
+		return routing.PeerNone, "", "", "", false
 	}
 	parts := strings.SplitN(rest, "/", 4)
 	if len(parts) < 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {

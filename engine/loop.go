@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -12,7 +11,8 @@ import (
 )
 
 // loop is the engine's record of one gnet event loop. Every field is owned
-// by the loop's goroutine; other goroutines reach it only through execute.
+// by the loop's goroutine; other goroutines reach it only through execute,
+// and read only count.
 type loop struct {
 	e     *Engine
 	el    gnet.EventLoop
@@ -23,9 +23,24 @@ type loop struct {
 	flushSet  bool    // a flush task is queued
 	flushTask gnet.Runnable
 
+	// in holds the frames other goroutines deliver to this loop's
+	// connections, in the order they were delivered; drainTask routes them.
+	in        inbox
+	drainTask gnet.Runnable
+
+	// The inbound share (read.go): round numbers the loop's rounds;
+	// backlog holds the connections with complete input left for the next
+	// one, which the doorbell starts.
+	round      uint64
+	backlog    []*conn
+	spare      []*conn
+	bell       *doorbell
+	deliveries uint64 // every delivery this loop's sink saw: the cost of routing
+
 	// groups collects, during one Deliver, the receivers on other loops.
 	groups    []remoteGroup
 	heartbeat atomic.Int64 // time of the last sweep; read by the health check
+	count     counters
 }
 
 // remoteGroup is the receivers of one Deliver that live on another loop.
@@ -35,10 +50,11 @@ type remoteGroup struct {
 }
 
 func newLoop(e *Engine, el gnet.EventLoop, index int) *loop {
-	l := &loop{e: e, el: el, index: index}
+	l := &loop{e: e, el: el, index: index, round: 1}
 	// A loop that blocks before its first sweep must show as stalled too.
 	l.heartbeat.Store(time.Now().UnixNano())
 	l.flushTask = gnet.RunnableFunc(func(context.Context) error { l.flush(); return nil })
+	l.drainTask = gnet.RunnableFunc(func(context.Context) error { l.in.drain((*conn).enqueue); return nil })
 	return l
 }
 
@@ -67,6 +83,40 @@ func (l *loop) remove(c *conn) {
 	c.slot = -1
 }
 
+// wait puts c in the backlog for the next round and rings the doorbell,
+// which starts that round once the loop has polled its sockets again.
+func (l *loop) wait(c *conn) {
+	c.waiting = true
+	if c.listed {
+		return
+	}
+	c.listed = true
+	l.backlog = append(l.backlog, c)
+	if l.bell != nil {
+		l.bell.ring()
+	}
+}
+
+// resume starts a round: every connection in the backlog gets its share
+// again and routes what it has waiting.
+func (l *loop) resume() {
+	l.round++
+	list := l.backlog
+	l.backlog, l.spare = l.spare[:0], nil
+	for i, c := range list {
+		list[i] = nil
+		c.listed = false
+		if !c.waiting || c.state == stClosed {
+			continue
+		}
+		if c.readFrames() == gnet.Close {
+			c.state = stClosed
+			c.gc.Close()
+		}
+	}
+	l.spare = list[:0]
+}
+
 // markDirty schedules c's pending bytes for the end of this loop round.
 func (l *loop) markDirty(c *conn) {
 	if c.dirty {
@@ -81,8 +131,8 @@ func (l *loop) markDirty(c *conn) {
 }
 
 // flush writes every dirty connection's pending bytes with one write each.
-// It runs as a low-priority task, after the loop has handled the round's
-// readable sockets, so frames produced in one round leave together.
+// It runs as a task, after the loop has handled the round's readable
+// sockets, so frames produced in one round leave together.
 func (l *loop) flush() {
 	l.flushSet = false
 	for i, c := range l.dirty {
@@ -93,9 +143,20 @@ func (l *loop) flush() {
 	l.dirty = l.dirty[:0]
 }
 
-// sweep applies the connection timers of the loop.
+// sweep applies the connection timers of the loop. It also starts a round
+// for a backlog the doorbell did not (it is not enrolled yet, or gone).
 func (l *loop) sweep(now int64) {
 	l.heartbeat.Store(time.Now().UnixNano())
+	if l.bell == nil {
+		l.openBell()
+	}
+	if len(l.backlog) > 0 {
+		if l.bell == nil || !l.bell.ready {
+			l.resume()
+		} else {
+			l.bell.ring()
+		}
+	}
 	for i := len(l.conns) - 1; i >= 0; i-- {
 		if i < len(l.conns) {
 			l.conns[i].checkTimers(now)
@@ -108,13 +169,11 @@ func (l *loop) sweep(now int64) {
 // on other loops get it through one task per loop, not one per receiver.
 // It must run on l's goroutine.
 func (l *loop) Deliver(f *wsproto.SharedFrame, class routing.Class, to []routing.Conn) {
-	queued := 0
+	l.deliveries += uint64(len(to))
 	for _, rc := range to {
 		c := rc.(*conn)
 		if c.loop == l {
-			if c.enqueue(f, class) {
-				queued++
-			}
+			c.enqueue(f, class)
 			continue
 		}
 		g := l.groupFor(c.loop)
@@ -128,7 +187,6 @@ func (l *loop) Deliver(f *wsproto.SharedFrame, class routing.Class, to []routing
 			g.conns = g.conns[:0]
 		}
 	}
-	l.e.stats.MessagesSent.Add(uint64(queued)) // one shared write per message, not per receiver
 }
 
 func (l *loop) groupFor(to *loop) *remoteGroup {
@@ -141,42 +199,14 @@ func (l *loop) groupFor(to *loop) *remoteGroup {
 	return &l.groups[len(l.groups)-1]
 }
 
-// remoteTask carries one frame to several receivers on another loop.
-type remoteTask struct {
-	f     *wsproto.SharedFrame
-	class routing.Class
-	conns []*conn
-	to    *loop
-}
-
-var remoteTasks = sync.Pool{New: func() any { return new(remoteTask) }}
-
-// Run delivers the frame on the receiving loop, then recycles the task.
-func (t *remoteTask) Run(context.Context) error {
-	queued := 0
-	for _, c := range t.conns {
-		if c.enqueue(t.f, t.class) {
-			queued++
-		}
-	}
-	t.to.e.stats.MessagesSent.Add(uint64(queued))
-	t.f.Release()
-	clear(t.conns)
-	t.conns = t.conns[:0]
-	t.f = nil
-	remoteTasks.Put(t)
-	return nil
-}
-
-// deliverRemote queues one task on l (from any goroutine) that enqueues f
-// for conns. It takes a reference on f that the task releases.
+// deliverRemote hands f to l (from any goroutine) for conns, which live
+// on l, through l's inbox. It takes a reference on f that l releases.
 func (l *loop) deliverRemote(f *wsproto.SharedFrame, class routing.Class, conns []*conn) {
-	t := remoteTasks.Get().(*remoteTask)
-	t.f, t.class, t.to = f, class, l
-	t.conns = append(t.conns, conns...)
 	f.Retain()
-	if err := l.el.Execute(context.Background(), t); err != nil {
-		t.f.Release() // engine shutting down: the frame is dropped with the loop
+	if l.in.put(f, class, conns) {
+		if err := l.el.Execute(context.Background(), l.drainTask); err != nil {
+			l.in.drain(dropNoLoop) // engine shutting down: the frames go with the loop
+		}
 	}
 }
 

@@ -181,8 +181,8 @@ func (c *conn) clientHandshake() bool {
 	}
 	c.gc.Discard(n)
 	c.client = true
-	c.kind, c.relay = kindRelay, c.dial.relay
-	c.confID, c.id = c.relay.Conference().ID(), c.relay.ID()
+	c.kind, c.peer = routing.PeerRelay, &c.dial.relay.Peer
+	c.confID, c.id = c.peer.Conference().ID(), c.peer.ID()
 	c.opened(deflate, wsproto.Client)
 	return c.attach(true)
 }

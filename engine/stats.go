@@ -1,6 +1,10 @@
 package engine
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/colibri-bus/colibri/routing"
+)
 
 // Stats are the engine's counters; every field is safe for concurrent use.
 type Stats struct {
@@ -10,8 +14,6 @@ type Stats struct {
 	Endpoints   atomic.Int64 // endpoint WebSockets attached
 	Relays      atomic.Int64 // relay WebSockets attached
 
-	MessagesReceived     atomic.Uint64 // text messages read
-	MessagesSent         atomic.Uint64 // text frames queued for writing
 	PingsSent            atomic.Uint64
 	Replaced             atomic.Uint64 // sockets replaced by a newer one
 	AuthFailures         atomic.Uint64 // 403s
@@ -25,6 +27,14 @@ type Stats struct {
 	CloseAbnormal atomic.Uint64 // any other status, 1006 when no close frame
 
 	Rejects [6]atomic.Uint64 // handshake rejections: 400, 403, 404, 405, 431/426, 503
+}
+
+// peers returns the gauge of attached sockets of kind.
+func (s *Stats) peers(kind routing.PeerKind) *atomic.Int64 {
+	if kind == routing.PeerRelay {
+		return &s.Relays
+	}
+	return &s.Endpoints
 }
 
 func (s *Stats) countClose(code uint16) {

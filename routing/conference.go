@@ -110,8 +110,8 @@ func (c *Conference) CreateEndpoint(id string, opt EndpointOptions) (*Endpoint, 
 	if m.byID[id] != nil || m.remote[id] != nil {
 		return nil, fmt.Errorf("endpoint %q: %w", id, ErrExists)
 	}
-	ep := &Endpoint{id: id, conf: c, visitor: opt.Visitor, created: time.Now().UnixNano()}
-	ep.pwd = NewPassword()
+	ep := &Endpoint{Peer: newPeer(PeerEndpoint, id, c), visitor: opt.Visitor}
+	ep.ep = ep
 	n := m.clone()
 	n.endpoints = append(n.endpoints, ep)
 	n.byID[id] = ep
@@ -139,7 +139,6 @@ func (c *Conference) ExpireEndpoint(id string) bool {
 	if conn != nil {
 		conn.Close(1001, ReasonEndpointClosed)
 	}
-	c.notifyExpired("endpoint", id)
 	return true
 }
 
@@ -181,95 +180,17 @@ func (c *Conference) expireAll() {
 	for _, r := range m.relays {
 		r.stopDialer()
 	}
-	c.notifyExpired("conference", c.id)
-}
-
-func (c *Conference) notifyExpired(kind, id string) {
-	if f := c.table.OnExpired; f != nil {
-		f(kind, c.id, id)
-	}
 }
 
 // Endpoint is a local conference endpoint: one browser or client, reached
 // over /colibri-ws/{server-id}/{conf-id}/{endpoint-id}.
 type Endpoint struct {
-	port
-	id      string
-	conf    *Conference
+	Peer
 	visitor bool
-	created int64 // unix nanoseconds
-
-	// Counters of this endpoint's traffic, for /debug.
-	Received ClassCounters
-	Sent     ClassCounters
-	Dropped  atomic.Uint64
 }
-
-// ID returns the endpoint id.
-func (e *Endpoint) ID() string { return e.id }
-
-// Conference returns the conference of the endpoint.
-func (e *Endpoint) Conference() *Conference { return e.conf }
 
 // Visitor reports whether the endpoint is a visitor.
 func (e *Endpoint) Visitor() bool { return e.visitor }
-
-// Created returns when the endpoint was created.
-func (e *Endpoint) Created() time.Time { return time.Unix(0, e.created) }
-
-// Attach makes conn the endpoint's current socket and returns the socket it
-// replaces, which the caller closes with 1000 "replaced". It fails with
-// ErrExpired if the endpoint was expired meanwhile.
-func (e *Endpoint) Attach(conn Conn) (old Conn, err error) {
-	return e.conf.attach(&e.port, conn)
-}
-
-// Detach clears the current socket if it is still conn; a close event of a
-// socket that was already replaced changes nothing.
-func (e *Endpoint) Detach(conn Conn) bool { return detach(&e.port, conn) }
-
-// IsCurrent reports whether conn is the endpoint's current socket. Text from
-// any other socket is dropped.
-func (e *Endpoint) IsCurrent(conn Conn) bool { return isCurrent(&e.port, conn) }
-
-// Expired reports whether the endpoint has been expired.
-func (e *Endpoint) Expired() bool {
-	e.conf.mu.Lock()
-	defer e.conf.mu.Unlock()
-	return e.expired
-}
-
-func (c *Conference) attach(p *port, conn Conn) (Conn, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if p.expired {
-		return nil, ErrExpired
-	}
-	old := p.conn.Swap(&connRef{c: conn})
-	p.since.Store(time.Now().UnixNano())
-	if old == nil {
-		return nil, nil
-	}
-	return old.c, nil
-}
-
-func detach(p *port, conn Conn) bool {
-	for {
-		cur := p.conn.Load()
-		if cur == nil || cur.c != conn {
-			return false
-		}
-		if p.conn.CompareAndSwap(cur, nil) {
-			p.since.Store(0)
-			return true
-		}
-	}
-}
-
-func isCurrent(p *port, conn Conn) bool {
-	cur := p.conn.Load()
-	return cur != nil && cur.c == conn
-}
 
 // ClassCounters counts messages by class. The zero value is ready. The
 // counters are allocated on the first Add, so an endpoint that never sends

@@ -2,12 +2,23 @@ package routing
 
 import "encoding/json"
 
+// Handle routes one text message received on conn, the socket of p: it
+// dispatches to HandleEndpoint or HandleRelay by the peer's kind.
+func (r *Router) Handle(p *Peer, conn Conn, msg []byte, out Sink) {
+	switch p.kind {
+	case PeerEndpoint:
+		r.HandleEndpoint(p.ep, conn, msg, out)
+	case PeerRelay:
+		r.HandleRelay(p.relay, conn, msg, out)
+	}
+}
+
 // HandleEndpoint routes one text message received on conn, the socket of
 // local endpoint ep. out is the sink of the calling transport goroutine;
 // nil means the router's own. msg is only read during the call.
 func (r *Router) HandleEndpoint(ep *Endpoint, conn Conn, msg []byte, out Sink) {
 	var env envelope
-	class, out, ok := r.receive(&ep.port, &ep.Received, conn, msg, &env, out)
+	class, out, ok := r.receive(&ep.Peer, conn, msg, &env, out)
 	if !ok {
 		return
 	}
@@ -18,7 +29,6 @@ func (r *Router) HandleEndpoint(ep *Endpoint, conn Conn, msg []byte, out Sink) {
 		r.endpointStats(ep, msg, &env, out)
 	case ClassClientHello:
 		r.sendServerHello(conn, out)
-		ep.Sent.Add(ClassServerHello)
 	case ClassLastNChangedEvent:
 		var m LastNChangedEvent
 		if r.decode(msg, &m, nil) && r.hooks.LastN != nil {
@@ -58,19 +68,19 @@ func (r *Router) HandleEndpoint(ep *Endpoint, conn Conn, msg []byte, out Sink) {
 
 // receive is the common start of handling a message: count it, check that
 // conn is the current socket of p, classify msg (filling env) and count its
-// class in received. It returns the sink to use.
-func (r *Router) receive(p *port, received *ClassCounters, conn Conn, msg []byte, env *envelope, out Sink) (Class, Sink, bool) {
+// class in p.Received. It returns the sink to use.
+func (r *Router) receive(p *Peer, conn Conn, msg []byte, env *envelope, out Sink) (Class, Sink, bool) {
 	r.stats.Received.Add(1)
 	if out == nil {
 		out = r.sink
 	}
-	if !isCurrent(p, conn) {
+	if !p.current(conn) {
 		r.stats.drop(DropNotCurrent)
 		return ClassUnknown, out, false
 	}
 	class, ok := r.classify(msg, env)
 	if ok {
-		received.Add(class)
+		p.Received.Add(class)
 	}
 	return class, out, ok
 }
@@ -122,11 +132,11 @@ func (r *Router) endpointMessage(ep *Endpoint, msg []byte, env *envelope, out Si
 	if isBlank(to) {
 		for _, dst := range m.endpoints {
 			if dst != ep {
-				*conns = r.appendEndpoint(*conns, dst, ClassEndpointMessage)
+				*conns = r.appendEndpoint(*conns, dst)
 			}
 		}
 		for _, rl := range m.relays {
-			*conns = r.appendRelay(*conns, rl, ClassEndpointMessage)
+			*conns = r.appendRelay(*conns, rl)
 		}
 	} else {
 		target := string(to) // not escaped: ids never need escapes
@@ -134,9 +144,9 @@ func (r *Router) endpointMessage(ep *Endpoint, msg []byte, env *envelope, out Si
 			target = decodeKey(to)
 		}
 		if dst := m.byID[target]; dst != nil {
-			*conns = r.appendEndpoint(*conns, dst, ClassEndpointMessage)
+			*conns = r.appendEndpoint(*conns, dst)
 		} else if rl := m.remote[target]; rl != nil {
-			*conns = r.appendRelay(*conns, rl, ClassEndpointMessage)
+			*conns = r.appendRelay(*conns, rl)
 		} else {
 			r.stats.drop(DropUnknownTarget)
 			return
@@ -157,11 +167,11 @@ func (r *Router) endpointStats(ep *Endpoint, msg []byte, env *envelope, out Sink
 	wants := r.hooks.WantsStats
 	for _, dst := range m.endpoints {
 		if dst != ep && (wants == nil || wants(dst, ep.id)) {
-			*conns = r.appendEndpoint(*conns, dst, ClassEndpointStats)
+			*conns = r.appendEndpoint(*conns, dst)
 		}
 	}
 	for _, rl := range m.relays {
-		*conns = r.appendRelay(*conns, rl, ClassEndpointStats)
+		*conns = r.appendRelay(*conns, rl)
 	}
 	r.sendRewritten(ep, msg, env, ClassEndpointStats, *conns, out)
 }
@@ -179,23 +189,21 @@ func (r *Router) sendRewritten(ep *Endpoint, msg []byte, env *envelope, class Cl
 	f.Release()
 }
 
-// appendEndpoint adds dst's socket to conns, counting a drop if it has none.
-func (r *Router) appendEndpoint(conns []Conn, dst *Endpoint, class Class) []Conn {
-	if cn := dst.Conn(); cn != nil {
-		dst.Sent.Add(class)
-		return append(conns, cn)
-	}
-	dst.Dropped.Add(1)
-	r.stats.drop(DropNoConnection)
-	return conns
+// appendEndpoint adds dst's socket to conns, counting a drop if it has
+// none. The transport counts what it queues (Peer.Sent) and what it drops.
+func (r *Router) appendEndpoint(conns []Conn, dst *Endpoint) []Conn {
+	return r.appendPeer(conns, &dst.Peer)
 }
 
-func (r *Router) appendRelay(conns []Conn, rl *Relay, class Class) []Conn {
-	if cn := rl.Conn(); cn != nil {
-		rl.Sent.Add(class)
+func (r *Router) appendRelay(conns []Conn, rl *Relay) []Conn {
+	return r.appendPeer(conns, &rl.Peer)
+}
+
+func (r *Router) appendPeer(conns []Conn, p *Peer) []Conn {
+	if cn := p.Conn(); cn != nil {
 		return append(conns, cn)
 	}
-	rl.Dropped.Add(1)
+	p.Dropped.Add(1)
 	r.stats.drop(DropNoConnection)
 	return conns
 }
@@ -214,7 +222,7 @@ func (r *Router) sourceVideoType(c *Conference, from *Relay, m *SourceVideoTypeM
 	defer r.putConns(conns)
 	for _, rl := range c.state.Load().relays {
 		if from == nil || rl.meshID != from.meshID {
-			*conns = r.appendRelay(*conns, rl, ClassSourceVideoTypeMessage)
+			*conns = r.appendRelay(*conns, rl)
 		}
 	}
 	if len(*conns) == 0 {

@@ -7,7 +7,7 @@ package routing
 // endpoint (there is no multi-hop forwarding).
 func (r *Router) HandleRelay(rl *Relay, conn Conn, msg []byte, out Sink) {
 	var env envelope
-	class, out, ok := r.receive(&rl.port, &rl.Received, conn, msg, &env, out)
+	class, out, ok := r.receive(&rl.Peer, conn, msg, &env, out)
 	if !ok {
 		return
 	}
@@ -37,7 +37,7 @@ func (r *Router) HandleRelay(rl *Relay, conn Conn, msg []byte, out Sink) {
 			return
 		}
 		conns := r.getConns()
-		*conns = r.appendEndpoint(*conns, dst, class)
+		*conns = r.appendEndpoint(*conns, dst)
 		r.sendVerbatim(msg, class, *conns, out)
 		r.putConns(conns)
 	case ClassEndpointStats:
@@ -69,7 +69,6 @@ func (r *Router) HandleRelay(rl *Relay, conn Conn, msg []byte, out Sink) {
 		}
 	case ClassClientHello:
 		r.sendServerHello(conn, out)
-		rl.Sent.Add(ClassServerHello)
 	case ClassServerHello:
 		// The other bridge's greeting: nothing to do.
 	default:
@@ -111,12 +110,12 @@ func (r *Router) relayFanout(rl *Relay, msg []byte, class Class, want func(*Endp
 	defer r.putConns(conns)
 	for _, dst := range m.endpoints {
 		if want == nil || want(dst) {
-			*conns = r.appendEndpoint(*conns, dst, class)
+			*conns = r.appendEndpoint(*conns, dst)
 		}
 	}
 	for _, other := range m.relays {
 		if other != rl && other.meshID != rl.meshID {
-			*conns = r.appendRelay(*conns, other, class)
+			*conns = r.appendRelay(*conns, other)
 		}
 	}
 	r.sendVerbatim(msg, class, *conns, out)

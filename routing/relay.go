@@ -4,39 +4,26 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // Relay is a link from this bridge to another bridge in the same conference
 // (Jitsi's secure Octo), carried over /colibri-relay-ws. Its id is the remote
 // bridge's relay-id. Endpoints of the remote bridge are reached through it.
 type Relay struct {
-	port
-	id      string
-	conf    *Conference
-	meshID  string
-	created time.Time
+	Peer
+	meshID string
+	// remote counts the endpoints reached through the relay: the
+	// transport weighs the relay's share of its loop by it.
+	remote atomic.Int32
 
 	mu   sync.Mutex
 	url  string // remote URL this side dials; "" when this side is dialled
 	stop func() // stops the dialer, set by the transport
 
-	Received ClassCounters
-	Sent     ClassCounters
-	Dropped  atomic.Uint64
 }
-
-// ID returns the relay id (the remote bridge's relay-id).
-func (r *Relay) ID() string { return r.id }
 
 // MeshID returns the mesh the link belongs to.
 func (r *Relay) MeshID() string { return r.meshID }
-
-// Conference returns the relay's conference.
-func (r *Relay) Conference() *Conference { return r.conf }
-
-// Created returns when the relay was created.
-func (r *Relay) Created() time.Time { return r.created }
 
 // URL returns the remote URL this side dials, "" if it is the dialled side.
 func (r *Relay) URL() string {
@@ -79,22 +66,6 @@ func (r *Relay) Endpoints() []string {
 	return out
 }
 
-// Attach makes conn the relay's current socket; see Endpoint.Attach.
-func (r *Relay) Attach(conn Conn) (old Conn, err error) { return r.conf.attach(&r.port, conn) }
-
-// Detach clears the current socket if it is still conn.
-func (r *Relay) Detach(conn Conn) bool { return detach(&r.port, conn) }
-
-// IsCurrent reports whether conn is the relay's current socket.
-func (r *Relay) IsCurrent(conn Conn) bool { return isCurrent(&r.port, conn) }
-
-// Expired reports whether the relay has been expired.
-func (r *Relay) Expired() bool {
-	r.conf.mu.Lock()
-	defer r.conf.mu.Unlock()
-	return r.expired
-}
-
 // CreateRelay adds a relay with id (the remote bridge's relay-id) in meshID.
 func (c *Conference) CreateRelay(id, meshID string) (*Relay, error) {
 	if !validID(id) {
@@ -109,8 +80,8 @@ func (c *Conference) CreateRelay(id, meshID string) (*Relay, error) {
 	if m.relayByID[id] != nil {
 		return nil, fmt.Errorf("relay %q: %w", id, ErrExists)
 	}
-	r := &Relay{id: id, conf: c, meshID: meshID, created: time.Now()}
-	r.pwd = NewPassword()
+	r := &Relay{Peer: newPeer(PeerRelay, id, c), meshID: meshID}
+	r.relay = r
 	n := m.clone()
 	n.relays = append(n.relays, r)
 	n.relayByID[id] = r
@@ -149,7 +120,6 @@ func (c *Conference) ExpireRelay(id string) bool {
 	if conn != nil {
 		conn.Close(1001, ReasonRelayClosed)
 	}
-	c.notifyExpired("relay", id)
 	return true
 }
 
@@ -182,5 +152,17 @@ func (c *Conference) SetRelayEndpoints(id string, add, remove []string) error {
 		n.remote[ep] = r
 	}
 	c.state.Store(n)
+	k := 0
+	for _, x := range n.remote {
+		if x == r {
+			k++
+		}
+	}
+	r.remote.Store(int32(k))
 	return nil
 }
+
+// Weight is the relay's share of its event loop next to one endpoint's:
+// the number of endpoints reached through it, at least 1. A relay carries
+// the traffic of a whole bridge, so it is never throttled like one client.
+func (r *Relay) Weight() int { return max(int(r.remote.Load()), 1) }

@@ -85,7 +85,6 @@ func (r *Router) putConns(p *[]Conn) {
 // current socket: ServerHello goes out first, then the embedder's hook runs.
 func (r *Router) EndpointConnected(ep *Endpoint, conn Conn, out Sink) {
 	r.sendServerHello(conn, out)
-	ep.Sent.Add(ClassServerHello)
 	if h := r.hooks.EndpointConnected; h != nil {
 		h(ep)
 	}
@@ -96,10 +95,21 @@ func (r *Router) EndpointConnected(ep *Endpoint, conn Conn, out Sink) {
 func (r *Router) RelayConnected(rl *Relay, conn Conn, dialled bool, out Sink) {
 	if dialled {
 		r.sendServerHello(conn, out)
-		rl.Sent.Add(ClassServerHello)
 	}
 	if h := r.hooks.RelayConnected; h != nil {
 		h(rl)
+	}
+}
+
+// Connected is called by the transport once conn became p's current
+// socket: EndpointConnected or RelayConnected by the peer's kind. dialled
+// tells a relay which end this bridge is.
+func (r *Router) Connected(p *Peer, conn Conn, dialled bool, out Sink) {
+	switch p.kind {
+	case PeerEndpoint:
+		r.EndpointConnected(p.ep, conn, out)
+	case PeerRelay:
+		r.RelayConnected(p.relay, conn, dialled, out)
 	}
 }
 

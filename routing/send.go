@@ -20,7 +20,6 @@ func (r *Router) SendToEndpoint(ep *Endpoint, msg []byte) error {
 		r.stats.drop(DropNoConnection)
 		return fmt.Errorf("endpoint %q has no socket: %w", ep.id, ErrNotFound)
 	}
-	ep.Sent.Add(class)
 	one := [1]Conn{cn}
 	r.sendVerbatim(msg, class, one[:], r.sink)
 	return nil
@@ -39,12 +38,12 @@ func (r *Router) SendToConference(c *Conference, msg []byte, except *Endpoint, r
 	defer r.putConns(conns)
 	for _, dst := range m.endpoints {
 		if dst != except {
-			*conns = r.appendEndpoint(*conns, dst, class)
+			*conns = r.appendEndpoint(*conns, dst)
 		}
 	}
 	if relays {
 		for _, rl := range m.relays {
-			*conns = r.appendRelay(*conns, rl, class)
+			*conns = r.appendRelay(*conns, rl)
 		}
 	}
 	n := len(*conns)

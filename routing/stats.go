@@ -5,8 +5,10 @@ import "sync/atomic"
 // DropReason says why a message, or one delivery of it, was dropped.
 type DropReason uint8
 
-// Reasons for dropping. The first group is decided by the router, the
-// second by the transport (it counts through Stats.Drop).
+// Reasons for dropping. The router counts what it decides; the transport
+// decides DropBinary, DropSlowReceiver and DropNoConnection for a socket
+// that is closing, and counts those in its own counters. Each drop is
+// counted once, by the side that decided it.
 const (
 	DropInvalidJSON DropReason = iota
 	DropDuplicateKey
@@ -20,14 +22,13 @@ const (
 	DropNoConnection    // a receiver with no socket at the moment
 	DropBinary          // binary messages are not part of the protocol
 	DropSlowReceiver    // a receiver's outbound queue was over budget
-	DropInboundFlood    // the sender exceeded its inbound rate
 	numDropReasons
 )
 
 var dropNames = [numDropReasons]string{
 	"invalid_json", "duplicate_key", "unknown_class", "unexpected_class",
 	"invalid_fields", "unknown_target", "visitor", "not_current_socket",
-	"expired", "no_connection", "binary", "slow_receiver", "inbound_flood",
+	"expired", "no_connection", "binary", "slow_receiver",
 }
 
 // String returns the reason's snake_case name, used in stats and metrics.
@@ -37,6 +38,9 @@ func (d DropReason) String() string {
 	}
 	return "unknown"
 }
+
+// NumDropReasons is the number of drop reasons, for arrays indexed by them.
+const NumDropReasons = int(numDropReasons)
 
 // Stats are the router's global counters. All methods are safe for
 // concurrent use.
@@ -54,9 +58,6 @@ type Stats struct {
 }
 
 func (s *Stats) drop(d DropReason) { s.dropped[d].Add(1) }
-
-// Drop counts one drop for reason d.
-func (s *Stats) Drop(d DropReason) { s.dropped[d].Add(1) }
 
 // Dropped returns the count for reason d.
 func (s *Stats) Dropped(d DropReason) uint64 { return s.dropped[d].Load() }

@@ -2,7 +2,6 @@ package routing
 
 import (
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -53,9 +52,6 @@ type Table struct {
 
 	// MaxConferences refuses creation past this count (0: no limit).
 	MaxConferences int
-	// OnEndpointExpired, when set, is called after an endpoint or relay is
-	// removed (for logs and metrics). It must not block.
-	OnExpired func(kind, confID, id string)
 }
 
 // NewTable returns an empty table.
@@ -196,38 +192,4 @@ func validID(id string) bool {
 		}
 	}
 	return true
-}
-
-// port is the attachment point of one WebSocket; endpoints and relays have one.
-type port struct {
-	conn    atomic.Pointer[connRef]
-	pwd     string
-	expired bool // guarded by the conference's mutex
-	since   atomic.Int64
-}
-
-type connRef struct{ c Conn }
-
-// Conn returns the current socket, or nil.
-func (p *port) Conn() Conn {
-	if r := p.conn.Load(); r != nil {
-		return r.c
-	}
-	return nil
-}
-
-// Password returns the URL secret.
-func (p *port) Password() string { return p.pwd }
-
-// CheckPassword compares pwd with the secret in constant time.
-func (p *port) CheckPassword(pwd string) bool {
-	return subtle.ConstantTimeCompare([]byte(pwd), []byte(p.pwd)) == 1
-}
-
-// ConnectedSince returns when the current socket attached, or the zero time.
-func (p *port) ConnectedSince() time.Time {
-	if ns := p.since.Load(); ns != 0 {
-		return time.Unix(0, ns)
-	}
-	return time.Time{}
 }

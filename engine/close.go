@@ -1,0 +1,98 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/colibri-bus/colibri/wsproto"
+	"golang.org/x/sys/unix"
+)
+
+// closeWait bounds how long a connection may take to answer our close frame.
+const closeWait = 2 * time.Second
+
+// Close starts the closing handshake from any goroutine (routing.Conn).
+func (c *conn) Close(code uint16, reason string) {
+	c.loop.execute(func() { c.startClose(code, reason) })
+}
+
+// startClose sends our close frame after any pending frames; the socket
+// closes when the peer answers or after closeWait.
+func (c *conn) startClose(code uint16, reason string) {
+	switch c.state {
+	case stOpen:
+		c.closeCode, c.closeReason = code, reason
+		c.appendClose(code, reason)
+		c.flushPending()
+		if c.state != stClosed { // the write may have closed the socket
+			c.state = stClosing
+			c.closeSentNS = time.Now().UnixNano()
+		}
+	case stHandshake, stDialing:
+		c.state = stClosed
+		c.gc.Close()
+	}
+}
+
+// peerClosed answers the peer's close frame. If we sent ours first, the
+// handshake is complete; otherwise echo its code. Either way the server
+// then closes the TCP connection: it returns false.
+func (c *conn) peerClosed(msg wsproto.Message) bool {
+	if c.state == stOpen {
+		c.closeCode, c.closeReason = msg.Code, string(msg.Payload)
+		c.appendClose(msg.Code, "")
+		c.flushPending()
+	}
+	return false
+}
+
+// fail closes the connection for a protocol error with the error's code,
+// then lingers: what the peer still sends is discarded until it closes.
+func (c *conn) fail(err error) {
+	code, reason := wsproto.CloseProtocolError, err.Error()
+	if ce, ok := err.(*wsproto.CloseError); ok {
+		code, reason = ce.Code, ce.Reason
+	}
+	c.e.stats.ProtocolErrors.Add(1)
+	if c.state == stOpen {
+		c.closeCode, c.closeReason = code, reason
+		c.appendClose(code, reason)
+		c.flushPending()
+	}
+	if c.state != stClosed { // the write may have closed the socket
+		c.state = stClosing
+		c.failing = true
+		c.closeSentNS = time.Now().UnixNano()
+		c.shutdownWrite()
+	}
+}
+
+// slowClose closes a connection that does not read fast enough.
+func (c *conn) slowClose() {
+	c.e.stats.SlowClosed.Add(1)
+	c.startClose(wsproto.ClosePolicyViolation, "slow consumer")
+}
+
+// shutdownWrite half-closes the socket once our close frame has left, so
+// the peer sees end of stream and closes; our reads continue until then.
+func (c *conn) shutdownWrite() {
+	if c.shutWr || c.state == stClosed || c.gc.OutboundBuffered() > 0 {
+		return
+	}
+	c.shutWr = true
+	_ = unix.Shutdown(c.gc.Fd(), unix.SHUT_WR)
+}
+
+// appendClose encodes a close frame (masked when we are the client).
+func (c *conn) appendClose(code uint16, reason string) {
+	p := c.pending()
+	switch {
+	case code == wsproto.CloseNoStatus && c.client:
+		p.B = wsproto.AppendMaskedFrame(p.B, wsproto.OpClose, true, nil, wsproto.NewMask())
+	case code == wsproto.CloseNoStatus:
+		p.B = wsproto.AppendFrame(p.B, wsproto.OpClose, true, nil)
+	case c.client:
+		p.B = wsproto.AppendMaskedClose(p.B, code, reason, wsproto.NewMask())
+	default:
+		p.B = wsproto.AppendClose(p.B, code, reason)
+	}
+}

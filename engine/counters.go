@@ -1,0 +1,53 @@
+package engine
+
+import (
+	"sync/atomic"
+
+	"github.com/colibri-bus/colibri/routing"
+)
+
+// counters are a loop's counts of its hot path. Only the loop adds to
+// them, so the atomic adds never contend; readers sum them over the loops.
+type counters struct {
+	received      atomic.Uint64 // text messages read and routed
+	sent          atomic.Uint64 // text frames queued for writing
+	dropped       [routing.NumDropReasons]atomic.Uint64
+	backlogClosed atomic.Uint64 // senders closed for an inbound backlog over its bound
+	_             [64]byte      // keep the next loop's counters off this cache line
+}
+
+func (k *counters) drop(d routing.DropReason) { k.dropped[d].Add(1) }
+
+// Traffic is a snapshot of the engine's hot-path counters, summed over
+// its loops.
+type Traffic struct {
+	MessagesReceived uint64 // text messages read and routed
+	MessagesSent     uint64 // text frames queued for writing, ServerHello included
+	// Dropped counts the frames the engine decided not to queue, by
+	// routing.DropReason name: a receiver's socket closing, a slow
+	// receiver, binary messages. The router counts its own drops.
+	Dropped map[string]uint64
+	// BacklogClosed counts senders closed with 1008 because more of their
+	// input waited unparsed than Limits.InboundBacklog allows.
+	BacklogClosed uint64
+}
+
+// Traffic sums the loops' counters.
+func (e *Engine) Traffic() Traffic {
+	var t Traffic
+	var dropped [routing.NumDropReasons]uint64
+	for _, l := range *e.loopList.Load() {
+		k := &l.count
+		t.MessagesReceived += k.received.Load()
+		t.MessagesSent += k.sent.Load()
+		t.BacklogClosed += k.backlogClosed.Load()
+		for i := range dropped {
+			dropped[i] += k.dropped[i].Load()
+		}
+	}
+	t.Dropped = make(map[string]uint64, len(dropped))
+	for i, v := range dropped {
+		t.Dropped[routing.DropReason(i).String()] = v
+	}
+	return t
+}

@@ -1,0 +1,83 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+)
+
+// doorbell starts a loop's next round of the inbound share. It is a
+// socket pair: one end is enrolled into the loop like a connection, and a
+// byte written to the other makes it readable. The loop then sees it with
+// the other sockets of its next poll, so a backlog resumes after the
+// loop's fresh input has had its turn.
+//
+// gnet offers no such hook: its tasks (Execute, Conn.Wake) run until the
+// task queue is empty before the loop polls again, so a backlog resumed
+// from a task would be routed whole while every other socket waited.
+type doorbell struct {
+	l     *loop
+	gc    gnet.Conn // the enrolled end, once open
+	wfd   int       // the end we write to
+	rung  bool      // a byte is in flight
+	ready bool
+}
+
+// openBell enrolls a doorbell into l. It does not wait: the bell works
+// once gnet has opened it (OnOpen), and the sweep stands in until then.
+func (l *loop) openBell() {
+	if l.bell != nil || l.e.stopping.Load() {
+		return
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return
+	}
+	nc, err := fdConn(fds[0], "doorbell")
+	if err != nil {
+		unix.Close(fds[1])
+		return
+	}
+	b := &doorbell{l: l, wfd: fds[1]}
+	if _, err := l.el.Enroll(gnet.NewContext(context.Background(), b), nc); err != nil {
+		nc.Close()
+		unix.Close(fds[1])
+		return
+	}
+	l.bell = b
+}
+
+// open is OnOpen of the enrolled end.
+func (b *doorbell) open(gc gnet.Conn) {
+	b.gc, b.ready = gc, true
+	if len(b.l.backlog) > 0 {
+		b.ring()
+	}
+}
+
+// ring makes the bell readable, once per round.
+func (b *doorbell) ring() {
+	if b.rung || !b.ready {
+		return
+	}
+	b.rung = true
+	one := [1]byte{1}
+	_, _ = unix.Write(b.wfd, one[:]) // EAGAIN: a byte is waiting already
+}
+
+// answer is OnTraffic of the enrolled end: the next round starts.
+func (b *doorbell) answer() {
+	b.gc.Discard(-1)
+	b.rung = false
+	b.l.resume()
+}
+
+// closed is OnClose of the enrolled end (the engine stops).
+func (b *doorbell) closed() {
+	unix.Close(b.wfd)
+	b.ready = false
+	if b.l.bell == b {
+		b.l.bell = nil
+	}
+}

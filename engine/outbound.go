@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/colibri-bus/colibri/routing"
+	"github.com/colibri-bus/colibri/wsproto"
+	"github.com/valyala/bytebufferpool"
+)
+
+// compressMin is the smallest payload worth compressing for a receiver that
+// negotiated permessage-deflate.
+const compressMin = 128
+
+// pendMax is the most bytes a connection's pending buffer collects in one
+// loop round before they are written at once: a burst of input (one read
+// can hold hundreds of messages, each fanned out) must not look like a
+// slow reader, and the pending buffer must not grow with the burst.
+const pendMax = 32 << 10
+
+// pendLimit is pendMax, or half the outbound budget when that is smaller.
+func pendLimit(budget int) int {
+	if budget > 0 && budget/2 < pendMax {
+		return max(budget/2, 1)
+	}
+	return pendMax
+}
+
+// pendPool holds the per-round pending buffers, and nothing else: its
+// calibration sees only their sizes (a few hundred bytes to pendMax), so a
+// buffer taken each round comes back the size a busy connection needs.
+var pendPool bytebufferpool.Pool
+
+// enqueue queues a routed frame for c, or drops it, as outbound decides
+// (policy.go), and counts it once: sent when queued, dropped with its
+// reason when not. A receiver the verdict closes gets 1008 "slow consumer".
+func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
+	if c.state != stOpen {
+		c.dropped(routing.DropNoConnection) // closing: nothing more goes on this socket
+		return
+	}
+	b := f.Bytes()
+	if c.flate != nil && len(f.Payload()) >= compressMin {
+		if cb := f.Compressed(); cb != nil {
+			b = cb
+		}
+	}
+	lim := &c.e.cfg.Limits
+	if c.pend != nil && len(c.pend.B)+len(b) > pendLimit(lim.OutboundBudget) {
+		c.flushPending()
+		if c.state != stOpen { // the write failed and closed the socket
+			c.dropped(routing.DropNoConnection)
+			return
+		}
+	}
+	v, over := outbound(outInput{
+		queued:     c.queued(),
+		frame:      len(b),
+		budget:     lim.OutboundBudget,
+		globalOver: lim.GlobalOutbound > 0 && c.e.globalOut.Load()+int64(len(b)) > lim.GlobalOutbound,
+		backlogged: c.outAcct > 0,
+		droppable:  class.Droppable(),
+	})
+	if over && c.overSinceNS == 0 {
+		c.overSinceNS = time.Now().UnixNano()
+	}
+	switch v {
+	case outDrop:
+		c.dropped(routing.DropSlowReceiver)
+		return
+	case outClose:
+		c.dropped(routing.DropSlowReceiver)
+		c.slowClose()
+		return
+	}
+	if c.client {
+		c.appendFrame(f.Op(), f.Payload())
+	} else {
+		c.appendPending(b)
+	}
+	c.loop.count.sent.Add(1)
+	c.peer.Sent.Add(class)
+	c.loop.markDirty(c)
+}
+
+// dropped counts one frame for c that was not queued.
+func (c *conn) dropped(reason routing.DropReason) {
+	c.loop.count.drop(reason)
+	if c.peer != nil {
+		c.peer.Dropped.Add(1)
+	}
+}
+
+// queued returns the bytes held for writing on c: gnet's outbound buffer
+// and our pending frames. It brings c's share of e.globalOut up to date.
+func (c *conn) queued() int {
+	n := c.syncOut()
+	if c.pend != nil {
+		n += len(c.pend.B)
+	}
+	return n
+}
+
+// syncOut accounts gnet's outbound buffer of c in e.globalOut (gnet drains
+// it without telling us, so the share is refreshed at each enqueue, flush
+// and timer sweep) and returns its size.
+func (c *conn) syncOut() int {
+	n := c.gc.OutboundBuffered()
+	if n != c.outAcct {
+		c.e.globalOut.Add(int64(n - c.outAcct))
+		c.outAcct = n
+	}
+	return n
+}
+
+// writeControl queues a control frame (pong, ping) for this round's flush.
+func (c *conn) writeControl(op wsproto.OpCode, payload []byte) {
+	c.appendFrame(op, payload)
+	c.loop.markDirty(c)
+}
+
+// pending returns c's pending buffer, taking one from the pool if needed.
+func (c *conn) pending() *bytebufferpool.ByteBuffer {
+	if c.pend == nil {
+		c.pend = pendPool.Get()
+	}
+	return c.pend
+}
+
+// appendFrame encodes one final frame into the pending buffer, masked when
+// this side is the client.
+func (c *conn) appendFrame(op wsproto.OpCode, payload []byte) {
+	p := c.pending()
+	if c.client {
+		p.B = wsproto.AppendMaskedFrame(p.B, op, true, payload, wsproto.NewMask())
+	} else {
+		p.B = wsproto.AppendFrame(p.B, op, true, payload)
+	}
+}
+
+func (c *conn) appendPending(b []byte) {
+	p := c.pending()
+	p.B = append(p.B, b...)
+}
+
+// releasePending returns the pending buffer to the pool.
+func (c *conn) releasePending() {
+	if c.pend != nil {
+		pendPool.Put(c.pend)
+		c.pend = nil
+	}
+}
+
+// flushPending writes the pending buffer with one write and returns it to
+// the pool; gnet keeps what the socket does not take and sends it when
+// writable. A failed write makes gnet run OnClose inside Write: the buffer
+// is taken off the connection first, so OnClose neither sees nor frees it.
+func (c *conn) flushPending() {
+	p := c.pend
+	if p == nil {
+		return
+	}
+	c.pend = nil
+	if len(p.B) > 0 && c.state != stClosed {
+		_, _ = c.gc.Write(p.B)
+	}
+	pendPool.Put(p)
+	if c.state == stClosed {
+		return
+	}
+	if out := c.syncOut(); c.overSinceNS != 0 && out <= c.e.cfg.Limits.OutboundBudget/2 {
+		c.overSinceNS = 0 // drained: the grace starts again next time
+	}
+}

@@ -1,0 +1,52 @@
+package engine
+
+import "github.com/colibri-bus/colibri/wsproto"
+
+// checkTimers applies the handshake timeout, keepalive pings, the idle
+// timeout, the slow-consumer grace and the close wait.
+func (c *conn) checkTimers(now int64) {
+	switch c.state {
+	case stHandshake, stDialing:
+		if t := c.e.cfg.Limits.HandshakeTimeout; t > 0 && now-c.openedNS > int64(t) {
+			c.e.stats.HandshakeTimeouts.Add(1)
+			c.state = stClosed
+			c.gc.Close()
+		}
+	case stOpen:
+		c.openTimers(now)
+	case stClosing:
+		c.syncOut()
+		if c.failing {
+			c.shutdownWrite()
+		}
+		if now-c.closeSentNS > int64(closeWait) {
+			c.state = stClosed
+			c.gc.Close()
+		}
+	}
+}
+
+// openTimers are the timers of an open WebSocket.
+func (c *conn) openTimers(now int64) {
+	cfg := c.e.cfg
+	ws := cfg.WebSockets
+	if t := ws.IdleTimeout; t > 0 && now-c.lastReadNS > int64(t) {
+		c.e.stats.IdleClosed.Add(1)
+		c.startClose(wsproto.CloseGoingAway, "idle timeout")
+		return
+	}
+	queued := c.queued()
+	if g := cfg.Limits.OutboundGrace; c.overSinceNS != 0 && now-c.overSinceNS > int64(g) {
+		if queued > cfg.Limits.OutboundBudget/2 {
+			c.slowClose()
+			return
+		}
+		c.overSinceNS = 0
+	}
+	if iv := ws.KeepalivePingInterval; ws.SendKeepalivePings && iv > 0 &&
+		now-c.lastReadNS >= int64(iv) && now-c.pingSentNS >= int64(iv) {
+		c.pingSentNS = now
+		c.e.stats.PingsSent.Add(1)
+		c.writeControl(wsproto.OpPing, nil)
+	}
+}
