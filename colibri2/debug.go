@@ -71,11 +71,16 @@ type DebugTransport struct {
 	Received map[string]uint64 `json:"received_counts"`
 	Sent     map[string]uint64 `json:"sent_counts"`
 	Dropped  uint64            `json:"numOutgoingMessagesDropped"`
+	// BacklogClosed counts sockets closed with 1008 for an inbound backlog
+	// over limits.inbound-backlog (this bus's; Jitsi has no such close).
+	BacklogClosed uint64 `json:"inbound_backlog_closed"`
 }
 
-// remoteAddresser is implemented by transports whose routing.Conn knows
-// its peer's address.
-type remoteAddresser interface{ RemoteAddr() string }
+// RemoteAddresser is what /debug needs of a transport's routing.Conn to
+// show remote_address: the peer's address, host:port. The engine's
+// connections implement it; a socket of a transport that does not is
+// shown without the address.
+type RemoteAddresser interface{ RemoteAddr() string }
 
 // handleDebug serves GET /debug (every conference; per-socket message
 // counts with ?full=true), /debug/{conf-id} (one conference, in full) and
@@ -153,7 +158,8 @@ func debugEndpoint(ep *routing.Endpoint, now time.Time, full bool) *DebugEndpoin
 	d := &DebugEndpoint{DebugSocket: socketState("endpoint", ep.ID(), ep.Created(), ep.Conn(), ep.ConnectedSince(), now),
 		Visitor: ep.Visitor()}
 	if full {
-		d.Transport = &DebugTransport{Received: ep.Received.Map(), Sent: ep.Sent.Map(), Dropped: ep.Dropped.Load()}
+		d.Transport = &DebugTransport{Received: ep.Received.Map(), Sent: ep.Sent.Map(), Dropped: ep.Dropped.Load(),
+			BacklogClosed: ep.BacklogClosed.Load()}
 	}
 	return d
 }
@@ -168,7 +174,8 @@ func debugRelay(rl *routing.Relay, now time.Time, full bool) *DebugRelay {
 	d := &DebugRelay{DebugSocket: socketState("relay", rl.ID(), rl.Created(), rl.Conn(), rl.ConnectedSince(), now),
 		MeshID: rl.MeshID(), Dials: remote != "", RemoteURL: withoutQuery(remote), RelayedEndpoints: eps}
 	if full {
-		d.Transport = &DebugTransport{Received: rl.Received.Map(), Sent: rl.Sent.Map(), Dropped: rl.Dropped.Load()}
+		d.Transport = &DebugTransport{Received: rl.Received.Map(), Sent: rl.Sent.Map(), Dropped: rl.Dropped.Load(),
+			BacklogClosed: rl.BacklogClosed.Load()}
 	}
 	return d
 }
@@ -180,7 +187,7 @@ func socketState(kind, id string, created time.Time, conn routing.Conn, since, n
 		s.ConnectedSince = &t
 		s.ConnectionAge = seconds(now.Sub(since))
 	}
-	if ra, ok := conn.(remoteAddresser); ok {
+	if ra, ok := conn.(RemoteAddresser); ok {
 		s.RemoteAddress = ra.RemoteAddr()
 	}
 	return s

@@ -126,6 +126,7 @@ func (c *conn) window() int {
 // absorbs. Its unread input is discarded with the socket; it is told why.
 func (c *conn) backlogClose(unread int) {
 	c.loop.count.backlogClosed.Add(1)
+	c.peer.BacklogClosed.Add(1)
 	c.e.log.Warn("inbound backlog over its bound: closing the sender", "kind", c.kind.String(),
 		"conf", c.confID, "id", c.id, "remote", c.remote, "unread", unread,
 		"bound", c.backlogBound())

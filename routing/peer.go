@@ -52,6 +52,9 @@ type Peer struct {
 	Received ClassCounters
 	Sent     ClassCounters
 	Dropped  atomic.Uint64
+	// BacklogClosed counts the peer's sockets the transport closed with
+	// 1008 for leaving more unparsed input than its bound.
+	BacklogClosed atomic.Uint64
 }
 
 type connRef struct{ c Conn }

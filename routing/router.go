@@ -136,18 +136,22 @@ func (r *Router) classify(msg []byte, env *envelope) (Class, bool) {
 		r.stats.drop(DropUnknownClass)
 		return ClassUnknown, false
 	}
-	name := env.class.of(msg)
-	var c Class
-	if env.escaped {
-		c = classOf([]byte(decodeKey(name)))
-	} else {
-		c = classOf(name)
-	}
+	c := env.classOf(msg)
 	if c == ClassUnknown {
 		r.stats.drop(DropUnknownClass)
 		return ClassUnknown, false
 	}
 	return c, true
+}
+
+// classOf returns the class named by msg's colibriClass value, which scan
+// recorded in env; a value written with escapes is decoded first.
+func (env *envelope) classOf(msg []byte) Class {
+	name := env.class.of(msg)
+	if env.escaped {
+		return classOf([]byte(decodeKey(name)))
+	}
+	return classOf(name)
 }
 
 // newFrame encodes one text frame around payload.
@@ -202,5 +206,10 @@ func appendWithFrom(dst, msg []byte, env *envelope, from string) []byte {
 	return append(dst, rest...)
 }
 
-func getBuf() *bytebufferpool.ByteBuffer  { return bytebufferpool.Get() }
-func putBuf(b *bytebufferpool.ByteBuffer) { bytebufferpool.Put(b) }
+// rewritePool holds the buffers a message is rewritten into (with its new
+// "from") before it is encoded: its own pool, so that its sizes are those
+// of client messages, not of whatever else the process pools.
+var rewritePool bytebufferpool.Pool
+
+func getBuf() *bytebufferpool.ByteBuffer  { return rewritePool.Get() }
+func putBuf(b *bytebufferpool.ByteBuffer) { rewritePool.Put(b) }

@@ -60,7 +60,7 @@ func (r *Router) check(msg []byte) (Class, error) {
 	if !env.hasClass {
 		return ClassUnknown, fmt.Errorf("routing: message has no colibriClass")
 	}
-	c := classOf(env.class.of(msg))
+	c := env.classOf(msg)
 	if c == ClassUnknown {
 		return ClassUnknown, fmt.Errorf("routing: unknown colibriClass %q", env.class.of(msg))
 	}

@@ -71,9 +71,6 @@ func (r *Reader) Init(role Role, maxMessage int, deflate *Deflate) {
 // Any frame after it is a protocol error.
 func (r *Reader) CloseReceived() bool { return r.closeReceived }
 
-// InMessage reports whether a fragmented message has started and not ended.
-func (r *Reader) InMessage() bool { return r.inMessage }
-
 // Release returns the Reader's pooled buffers. Call it when the connection
 // closes; Payloads returned earlier become invalid. The Reader stays usable.
 func (r *Reader) Release() {
