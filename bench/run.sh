@@ -77,7 +77,9 @@ if [ -n "${BUILD_FROM:-}" ]; then
 fi
 ABSBIN=$(cd "$BIN" && pwd)
 echo "building $(cd "$SRC" && git describe --always --dirty 2>/dev/null || echo "$BUILD_FROM") into $BIN" >&2
-(cd "$SRC" && go build -o "$ABSBIN/" ./bench/loadgen ./bench/peers/rawgnet ./bench/peers/gorilla ./bench/peers/gws ./bench/peers/nbio)
+# bench/ is its own module (bench/go.mod, the bridge by replace ../), so that
+# an SFU embedding the bridge does not inherit the peers' dependencies.
+(cd "$SRC/bench" && go build -o "$ABSBIN/" ./loadgen ./peers/rawgnet ./peers/gorilla ./peers/gws ./peers/nbio)
 case " $SERVERS " in *" bridge "*) (cd "$SRC" && go build -o "$ABSBIN/bridge" ./cmd/bridge) ;; esac
 
 PIDS=()

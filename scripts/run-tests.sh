@@ -5,6 +5,9 @@ cd "$(dirname "$0")/.."
 export GNET_LOGGING_LEVEL=2
 go vet ./...
 go test -count=1 ./...
+# bench/ is a module of its own (load generator, peers, plots, the
+# in-process check of the generator against the bridge).
+(cd bench && go vet ./... && go test -count=1 ./...)
 # wsproto: short fuzz runs of the handshake parser, the frame reader and the deflate reader.
 go test ./wsproto -run='^$' -fuzz='^FuzzHandshake$' -fuzztime=3s
 go test ./wsproto -run='^$' -fuzz='^FuzzReader$' -fuzztime=3s

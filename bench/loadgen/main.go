@@ -3,7 +3,7 @@
 // deliveries per second, latency percentiles, connect rate and the
 // server's CPU and memory. See bench/README.md for the scenarios.
 //
-//	go run ./bench/loadgen -scenario S2 -rest 127.0.0.1:8080 -window 8 -duration 10s
+//	cd bench && go run ./loadgen -scenario S2 -rest 127.0.0.1:8080 -window 8 -duration 10s
 package main
 
 import (

@@ -4,7 +4,7 @@
 // leak shows as a curve that keeps rising while the load is flat. It is a
 // manual tool, not a test: it is never run in CI.
 //
-//	go run ./bench/soak -duration 5m -csv docs/bench/soak.csv -svg docs/bench/soak.svg
+//	cd bench && go run ./soak -duration 5m -csv ../docs/bench/soak.csv -svg ../docs/bench/soak.svg
 //
 // Load: -conferences conferences of -endpoints endpoints each; every
 // endpoint broadcasts -rate EndpointMessages per second (every fifth is an
@@ -130,17 +130,19 @@ func main() {
 	}
 }
 
-// buildBridge builds ./cmd/bridge into a temporary directory.
+// buildBridge builds the bridge's command into a temporary directory. It
+// names the package by import path, which the bench module resolves through
+// its replace directive, so soak runs from any directory inside bench/.
 func buildBridge() string {
 	dir, err := os.MkdirTemp("", "soak")
 	if err != nil {
 		log.Fatal(err)
 	}
 	bin := filepath.Join(dir, "bridge")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/bridge")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/colibri-bus/colibri/cmd/bridge")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
-		log.Fatalf("build ./cmd/bridge (run soak from the module root, or pass -bin): %v", err)
+		log.Fatalf("build the bridge (run soak from inside bench/, or pass -bin): %v", err)
 	}
 	return bin
 }
