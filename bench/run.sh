@@ -14,7 +14,7 @@
 # Environment:
 #   SERVERS       servers to run, in order (rawgnet gorilla gws nbio bridge)
 #   BRIDGE_ARGS   arguments for the bridge ("--config bench/bridge.conf": ports
-#                 9190/8180 and a raised inbound rate limit; "" = the defaults)
+#                 9190/8180, every limit the default; "" = the embedded defaults)
 #   BRIDGE_REST   REST address of the bridge (127.0.0.1:8180; 127.0.0.1:8080 with BRIDGE_ARGS="")
 #   BRIDGE_WS     WebSocket address to dial instead of the advertised one (127.0.0.1:9190 / 9090)
 #   S5_BRIDGE_A_ARGS, S5_BRIDGE_B_ARGS, S5_REST_A, S5_REST_B, S5_WS_A, S5_WS_B, S5_RELAY_IDS
