@@ -3,6 +3,10 @@
 // deliveries per second, latency percentiles, connect rate and the
 // server's CPU and memory. See bench/README.md for the scenarios.
 //
+// Completeness is checked before any rate: a run in which a window message
+// missed a receiver, arrived twice, or a connection failed prints that
+// first, reports no rate, is marked incomplete in the JSON, and exits 3.
+//
 //	cd bench && go run ./loadgen -scenario S2 -rest 127.0.0.1:8080 -window 8 -duration 10s
 package main
 
@@ -24,7 +28,7 @@ func main() {
 	}
 	var c load.Config
 	var rest, wsAddr, relayIDs, out string
-	flag.StringVar(&c.Scenario, "scenario", "S2", "S1 idle, S2 broadcast storm, S3 large conference, S4 unicast ping-pong, S5 relay, S6 churn")
+	flag.StringVar(&c.Scenario, "scenario", "S2", "S1 idle, S2 broadcast storm, S3 large conference, S4 unicast ping-pong, S5 relay, S6 churn, S8 flood beside fixed-rate conferences")
 	flag.StringVar(&c.Server, "server", "bridge", "label of the server under test")
 	flag.StringVar(&rest, "rest", "127.0.0.1:8080", "REST host:port of each bridge, comma separated (S5 takes two)")
 	flag.StringVar(&wsAddr, "ws-addr", "", "host:port replacing the advertised WebSocket address, per bridge, comma separated")
@@ -83,6 +87,11 @@ func main() {
 			fmt.Fprintln(os.Stderr, "loadgen:", err)
 			os.Exit(1)
 		}
+	}
+	if r.Incomplete {
+		pprof.StopCPUProfile()
+		fmt.Fprintln(os.Stderr, "loadgen: INCOMPLETE:", r.IncompleteReason)
+		os.Exit(3)
 	}
 }
 

@@ -26,6 +26,12 @@ type result struct {
 	Rate             float64 `json:"offered_rate"`
 	Window           int     `json:"window"`
 	DeliveriesPerSec float64 `json:"deliveries_per_s"`
+	Incomplete       bool    `json:"incomplete"`
+	IncompleteReason string  `json:"incomplete_reason"`
+	DeliveredWindow  uint64  `json:"delivered_window"`
+	ExpectedWindow   uint64  `json:"expected_window"`
+	ConnectFailures  uint64  `json:"connect_failures"`
+	ChurnFailures    uint64  `json:"churn_failures"`
 	ServerCPU        float64 `json:"server_cpu_pct"`
 	ServerWait       float64 `json:"server_cpu_wait_pct"`
 	LoadgenCPU       float64 `json:"loadgen_cpu_pct"`
@@ -85,6 +91,16 @@ func main() {
 	}
 }
 
+// incomplete reports whether r is a run over a partial delivery, which
+// carries no rate: marked so by loadgen, or (files written before loadgen
+// checked completeness) fewer window deliveries than expected, failed
+// connections or failed churn cycles.
+func (r *result) incomplete() bool {
+	traffic := r.Mode == "open" || r.Mode == "closed" || r.Mode == "flood" || r.Mode == "noisy"
+	return r.Incomplete || (traffic && r.DeliveredWindow < r.ExpectedWindow) ||
+		r.ConnectFailures > 0 || r.ChurnFailures > 0
+}
+
 // latest keeps, for each configuration (scenario, server, mode, load,
 // connections), only its most recent run; rs is sorted oldest first.
 func latest(rs []result) []result {
@@ -111,6 +127,18 @@ func latest(rs []result) []result {
 // latest run of each configuration.
 func charts(rs []result) map[string]string {
 	rs = latest(rs)
+	// A rate over a partial delivery is not a rate: the latest run of a
+	// configuration that was incomplete is left out (not replaced by an
+	// older complete one), and named.
+	kept := rs[:0:0]
+	for _, r := range rs {
+		if r.incomplete() {
+			fmt.Fprintf(os.Stderr, "plot: leaving out incomplete run %s\n", filepath.Base(r.file))
+			continue
+		}
+		kept = append(kept, r)
+	}
+	rs = kept
 	out := map[string]string{}
 	// Per scenario: throughput against connections (saturation runs) and
 	// latency against load (open-loop runs, p99 solid, p50 dashed).

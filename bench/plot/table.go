@@ -39,6 +39,9 @@ func writeTable(w io.Writer, rs []result) {
 		if r.Mode == "idle" {
 			tp = fmt.Sprintf("connect %s/s, %.0f B/conn", human(r.ConnectRate), r.RSSPerConn)
 		}
+		if r.incomplete() {
+			tp, perCPU = fmt.Sprintf("**INCOMPLETE** %d of %d delivered", r.DeliveredWindow, r.ExpectedWindow), ""
+		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %s | %s | %s | %s | %.0f (%.0f) | %.0f (%.0f) | %s | %s |\n",
 			r.Scenario, r.Server, r.Mode, load, r.Conns, tp, lat(r.Latency.P50), lat(r.Latency.P99), lat(r.Latency.P999),
 			r.ServerCPU, r.ServerWait, r.LoadgenCPU, r.LoadgenWait, perCPU, filepath.Base(r.file))

@@ -35,7 +35,7 @@ func (w *worker) churn(start, to time.Time) *Result {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			err := w.cycle(k)
-			in := w.inWindow(sched.UnixNano())
+			in := w.phase(sched.UnixNano()) == 0
 			switch {
 			case err != nil:
 				if fail.Add(1) <= 3 {
@@ -43,7 +43,7 @@ func (w *worker) churn(start, to time.Time) *Result {
 				}
 			case in:
 				ok.Add(1)
-				w.hist.Record(time.Since(sched).Nanoseconds())
+				w.win[0][groupMain].hist.Record(time.Since(sched).Nanoseconds())
 			}
 		}()
 	}

@@ -18,7 +18,7 @@ import (
 // Config selects a scenario and its sizes. Zero fields take the
 // scenario's defaults (see Defaults).
 type Config struct {
-	Scenario string   // S1 … S6
+	Scenario string   // S1 … S6, S8
 	Server   string   // label of the server under test, for the report
 	REST     []string // host:port of each bridge's private REST server
 	WSAddr   []string // optional host:port overriding each bridge's advertised WebSocket address
@@ -30,6 +30,10 @@ type Config struct {
 	Class     string // EndpointMessage or EndpointStats
 	Unicast   bool   // S4: pairs exchange unicast ping/pong
 	Size      int    // bytes of one client message (JSON text)
+	// Deflate offers permessage-deflate as Chromium does and, when the
+	// server accepts, sends every message compressed and inflates what
+	// it receives.
+	Deflate bool
 
 	Rate     float64       // open loop: aggregate messages/s (churn: cycles/s); 0 = closed loop
 	Window   int           // closed loop: messages outstanding per sender; 0 with Rate 0 = flood
@@ -67,10 +71,11 @@ func (c *Config) Defaults() error {
 		"S4": {500, 2, 0, 200},
 		"S5": {50, 40, 0, 200},
 		"S6": {0, 2, 0, 200},
+		"S8": {20, 10, 0, 200},
 	}
 	s, ok := d[c.Scenario]
 	if !ok {
-		return fmt.Errorf("unknown scenario %q (S1..S6)", c.Scenario)
+		return fmt.Errorf("unknown scenario %q (S1..S6, S8)", c.Scenario)
 	}
 	if c.Confs == 0 {
 		c.Confs = s.confs
@@ -98,6 +103,17 @@ func (c *Config) Defaults() error {
 	}
 	if c.Scenario == "S6" && c.Rate == 0 {
 		c.Rate = 20
+	}
+	if c.Scenario == "S8" {
+		// Conference 0 holds the flooder and its receivers; the others
+		// send at a fixed moderate rate (default 10 msg/s per sender).
+		if c.Confs < 2 {
+			return fmt.Errorf("S8 needs at least two conferences (one flooded, the others measured)")
+		}
+		if c.Rate == 0 {
+			c.Rate = float64(10 * (c.Confs - 1) * c.Senders)
+		}
+		c.Procs = 1 // the flooder's phases are timed by one process
 	}
 	if c.Duration == 0 {
 		c.Duration = 10 * time.Second
@@ -157,6 +173,8 @@ func (c *Config) Mode() string {
 		return "idle"
 	case c.Scenario == "S6":
 		return "churn"
+	case c.Scenario == "S8":
+		return "noisy"
 	case c.Rate > 0:
 		return "open"
 	case c.Window > 0:
@@ -168,3 +186,25 @@ func (c *Config) Mode() string {
 
 // mine reports whether conference index k belongs to this worker.
 func (c *Config) mine(k int) bool { return c.nproc <= 1 || k%c.nproc == c.worker }
+
+// fanout is the number of deliveries one sent message should cause: its
+// receivers; for S4's unicast ping-pong two (the ping, and the pong that
+// echoes it; replies are not counted as sent).
+func (c *Config) fanout() uint64 {
+	if c.Unicast {
+		return 2
+	}
+	return uint64(c.Endpoints - 1)
+}
+
+// openSenders is the number of senders, over every process, that share
+// the open-loop Rate (S8: the flooder's conference is not among them).
+func (c *Config) openSenders() int {
+	switch {
+	case c.Unicast:
+		return c.Confs
+	case c.Scenario == "S8":
+		return (c.Confs - 1) * c.Senders
+	}
+	return c.Confs * c.Senders
+}

@@ -27,6 +27,10 @@ type conn struct {
 	id string // endpoint id
 	nc net.Conn
 
+	grp       int      // groupMain or groupFlood
+	confFirst int      // index (g) of the first endpoint of this conn's conference
+	next      []uint64 // per sender of the conference (g - confFirst): the next sequence number expected; reader only
+
 	wmu  sync.Mutex
 	tp   *template // what this endpoint sends; nil for pure receivers
 	seq  uint64
@@ -112,7 +116,7 @@ func (c *conn) send(n int, t0, dt int64) error {
 			t := t0 + int64(k)*dt
 			buf = c.tp.appendStamped(buf, t, c.seq)
 			c.seq++
-			c.w.countSent(t)
+			c.w.countSent(c.grp, t)
 		}
 		c.wbuf = buf
 		if _, err := c.nc.Write(buf); err != nil {
@@ -125,13 +129,14 @@ func (c *conn) send(n int, t0, dt int64) error {
 }
 
 // reply writes one response per stamp, echoing each stamp's t and s (S4).
+// A reply is not counted as sent: a ping is, and it is expected to cause
+// two deliveries (the ping, then its pong; Config.fanout).
 func (c *conn) reply(st []stamp) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	buf := c.wbuf[:0]
 	for _, s := range st {
 		buf = c.tp.appendStamped(buf, s.t, s.s)
-		c.w.countSent(s.t)
 	}
 	c.wbuf = buf
 	_, err := c.nc.Write(buf)
@@ -163,12 +168,12 @@ func (c *conn) readLoop() {
 		}
 		if acks > 0 && c.w.closedLoop() {
 			if err := c.ackFor.send(acks, now, 0); err != nil {
-				c.w.stats.writeErr.Add(1)
+				c.w.stats[c.grp].writeErr.Add(1)
 			}
 		}
 		if len(c.replies) > 0 {
 			if err := c.reply(c.replies); err != nil {
-				c.w.stats.writeErr.Add(1)
+				c.w.stats[c.grp].writeErr.Add(1)
 			}
 			c.replies = c.replies[:0]
 		}
@@ -182,7 +187,7 @@ func (c *conn) readLoop() {
 		m, err := c.nc.Read(c.rbuf[c.n:])
 		if err != nil {
 			if !c.w.closing.Load() {
-				c.w.stats.dropped.Add(1)
+				c.w.stats[c.grp].dropped.Add(1)
 			}
 			return
 		}
@@ -200,7 +205,7 @@ func (c *conn) parse(now int64) (acks int, stop bool) {
 			break
 		}
 		if h.payLen > maxFrame {
-			c.w.stats.protoErr.Add(1)
+			c.w.stats[c.grp].protoErr.Add(1)
 			return acks, true
 		}
 		end := c.r + h.hdrLen + h.payLen
@@ -235,7 +240,10 @@ func (c *conn) parse(now int64) (acks int, stop bool) {
 		case 0x9:
 			c.control(wsproto.OpPong, p)
 		case 0x8:
-			c.w.stats.serverClose.Add(1)
+			c.w.stats[c.grp].serverClose.Add(1)
+			if len(p) >= 2 && uint16(p[0])<<8|uint16(p[1]) == 1008 {
+				c.w.stats[c.grp].policyClose.Add(1)
+			}
 			c.control(wsproto.OpClose, p)
 			return acks, true
 		}
@@ -247,7 +255,11 @@ func (c *conn) parse(now int64) (acks int, stop bool) {
 }
 
 // onMessage accounts one text message and reports whether it acknowledges
-// c.ackFor's progress.
+// c.ackFor's progress. A generated message counts as delivered only once:
+// per sender, sequence numbers must arrive in increasing order (one TCP
+// stream, one sender's messages routed in order), so a number at or below
+// one already seen is a duplicate (or a reordering), and a jump past the
+// next one means messages were lost.
 func (c *conn) onMessage(p []byte, now int64) bool {
 	w := c.w
 	st, ok := scanStamp(p)
@@ -256,20 +268,39 @@ func (c *conn) onMessage(p []byte, now int64) bool {
 			c.helloed = true
 			w.hellos.Done()
 		} else {
-			w.stats.other.Add(1)
+			w.stats[c.grp].other.Add(1)
 		}
 		return false
 	}
-	w.stats.delivered.Add(1)
-	in := w.inWindow(st.t)
-	if in {
-		w.stats.deliveredWin.Add(1)
+	k := st.i - c.confFirst
+	if k < 0 || k >= len(c.next) || st.i == c.g {
+		w.stats[c.grp].misrouted.Add(1)
+		return false
+	}
+	switch {
+	case st.s < c.next[k]:
+		w.stats[c.grp].duplicates.Add(1)
+		return false
+	case st.s > c.next[k]:
+		w.stats[c.grp].gaps.Add(st.s - c.next[k])
+	}
+	c.next[k] = st.s + 1
+	w.stats[c.grp].delivered.Add(1)
+	if ph := w.phase(st.t); ph >= 0 {
+		win := &w.win[ph][c.grp]
+		win.delivered.Add(1)
 		if c.record {
-			w.hist.Record(now - st.t)
+			win.hist.Record(now - st.t)
+		}
+	}
+	if w.draining.Load() {
+		select {
+		case w.delivery <- struct{}{}:
+		default:
 		}
 	}
 	if w.cfg.VerifyFrom {
-		w.verifyFrom(p, st.i)
+		w.verifyFrom(c.grp, p, st.i)
 	}
 	if c.responder {
 		c.replies = append(c.replies, st)

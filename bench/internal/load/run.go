@@ -3,6 +3,7 @@ package load
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,17 +63,44 @@ func Run(cfg Config, log io.Writer) (*Result, error) {
 	}
 
 	start := time.Now().Add(100 * time.Millisecond)
-	cpu := measureCPUs(cfg.ServerPIDs, start.Add(cfg.Warmup), cfg.Duration)
-	wait := measureWaits(cfg.ServerPIDs, start.Add(cfg.Warmup), cfg.Duration)
-	h, err := runAll(parts, start, r)
-	if err != nil {
+	wins := cfg.windows(start)
+	cpus := make([]<-chan float64, len(wins))
+	rssEnd := make([]<-chan int64, len(wins))
+	for i, wd := range wins {
+		cpus[i] = measureCPUs(cfg.ServerPIDs, wd.from, wd.to.Sub(wd.from))
+		rssEnd[i] = rssAt(cfg.ServerPIDs, wd.to)
+	}
+	wait := measureWaits(cfg.ServerPIDs, wins[0].from, cfg.Duration)
+	if err := runAll(parts, start, r); err != nil {
 		return nil, err
 	}
-	r.ServerCPUPercent = <-cpu
+	phaseCPU := make([]float64, len(wins))
+	phaseRSS := make([]int64, len(wins))
+	for i := range wins {
+		phaseCPU[i], phaseRSS[i] = <-cpus[i], <-rssEnd[i]
+	}
+	r.ServerCPUPercent = phaseCPU[0]
 	r.ServerWaitPercent = <-wait
 	r.ServerRSSAfter = rss(cfg.ServerPIDs)
-	finish(r, &cfg, h)
+	finish(r, &cfg, phaseCPU, phaseRSS)
 	return r, nil
+}
+
+// span is one measured window: messages stamped in [from, to) count.
+type span struct{ from, to time.Time }
+
+// windows returns the measured windows of a run that starts traffic at
+// start: [start+Warmup, +Duration) for every scenario; S8 adds a second
+// window of the same length that begins Warmup after the first ends (the
+// flooder starts when the first window ends).
+func (c *Config) windows(start time.Time) []span {
+	from := start.Add(c.Warmup)
+	ws := []span{{from, from.Add(c.Duration)}}
+	if c.Scenario == "S8" {
+		from2 := ws[0].to.Add(c.Warmup)
+		ws = append(ws, span{from2, from2.Add(c.Duration)})
+	}
+	return ws
 }
 
 // startParts creates the in-process worker or the worker processes.
@@ -115,7 +143,7 @@ func setupAll(parts []part, r *Result) error {
 }
 
 // runAll runs every part from the same start and merges their results.
-func runAll(parts []part, start time.Time, r *Result) (*hist.Histogram, error) {
+func runAll(parts []part, start time.Time, r *Result) error {
 	var wg sync.WaitGroup
 	res := make([]*Result, len(parts))
 	errs := make([]error, len(parts))
@@ -124,17 +152,13 @@ func runAll(parts []part, start time.Time, r *Result) (*hist.Histogram, error) {
 		go func() { defer wg.Done(); res[i], errs[i] = p.run(start) }()
 	}
 	wg.Wait()
-	h := new(hist.Histogram)
 	for i := range parts {
 		if errs[i] != nil {
-			return nil, errs[i]
+			return errs[i]
 		}
 		r.merge(res[i])
-		if res[i].Hist != nil {
-			h.AddSnapshot(*res[i].Hist)
-		}
 	}
-	return h, nil
+	return nil
 }
 
 // measureCPU reports the server's CPU use over [from, from+d).
@@ -202,6 +226,16 @@ func sum(pids []int, f func(int) <-chan float64) <-chan float64 {
 	return out
 }
 
+// rssAt samples the summed resident set of pids at time t.
+func rssAt(pids []int, t time.Time) <-chan int64 {
+	ch := make(chan int64, 1)
+	go func() {
+		time.Sleep(time.Until(t))
+		ch <- rss(pids)
+	}()
+	return ch
+}
+
 // rss sums the resident set of pids.
 func rss(pids []int) int64 {
 	var t int64
@@ -214,26 +248,14 @@ func rss(pids []int) int64 {
 	return t
 }
 
-// finish derives rates, percentiles and per-connection figures.
-func finish(r *Result, c *Config, h *hist.Histogram) {
-	if r.ConnectSec > 0 {
-		r.ConnectRate = float64(r.Conns-int(r.ConnectFailures)) / r.ConnectSec
+// finish checks completeness, then derives rates, percentiles and
+// per-connection figures; an incomplete run gets no rate (see Result).
+func finish(r *Result, c *Config, phaseCPU []float64, phaseRSS []int64) {
+	for len(r.Tallies) < nGroups {
+		r.Tallies = append(r.Tallies, Tally{})
 	}
-	if r.Conns > 0 && r.ServerRSSBefore > 0 {
-		r.RSSPerConn = float64(r.ServerRSSConn-r.ServerRSSBefore) / float64(r.Conns)
-	}
-	d := c.Duration.Seconds()
-	fan := uint64(c.Endpoints - 1)
-	if c.Unicast {
-		fan = 1
-	}
-	r.ExpectedWindow = r.SentWindow * fan
-	r.SentPerSec = float64(r.SentWindow) / d
-	r.DeliveriesPerSec = float64(r.DeliveredWindow) / d
-	if r.ServerCPUPercent > 0 {
-		r.DelivPerCPUSec = r.DeliveriesPerSec / (r.ServerCPUPercent / 100)
-	}
-	r.CyclesPerS = float64(r.Cycles) / d
+	main, flood := r.Tallies[groupMain], r.Tallies[groupFlood]
+	fan := c.fanout()
 	kind := "one-way"
 	switch {
 	case c.Unicast:
@@ -241,6 +263,120 @@ func finish(r *Result, c *Config, h *hist.Histogram) {
 	case c.Scenario == "S6":
 		kind = "cycle"
 	}
-	r.setLatency(h, kind)
-	r.Hist = nil
+	d := c.Duration.Seconds()
+
+	r.Sent, r.Delivered = main.Sent, main.Delivered
+	r.Duplicates, r.Misrouted, r.SeqGaps = main.Duplicates, main.Misrouted, main.Gaps
+	r.Other, r.FromBad, r.FromMissing = main.Other, main.FromBad, main.FromMissing
+	r.ServerClose, r.PolicyCloses, r.WriteErrors = main.ServerClose, main.PolicyClose, main.WriteErrors
+	r.ConnectFailures = main.ConnFail + flood.ConnFail
+	r.ConnsLost = main.Dropped
+	var all hist.Histogram
+	for p := range phaseCPU {
+		r.SentWindow += main.Win[p].Sent
+		r.DeliveredWindow += main.Win[p].Delivered
+		all.AddSnapshot(main.Win[p].Hist)
+	}
+	r.ExpectedWindow = r.SentWindow * fan
+	r.MissingWindow = r.ExpectedWindow - min(r.DeliveredWindow, r.ExpectedWindow)
+	r.Latency = latency(all.Snapshot(), kind)
+
+	why := completeness(r.DeliveredWindow, r.ExpectedWindow, main, fan, r.Mode != "idle" && r.Mode != "churn")
+	if r.Mode == "churn" && r.CycleFails > 0 {
+		why = append(why, fmt.Sprintf("%d churn cycles failed", r.CycleFails))
+	}
+	if len(why) > 0 {
+		r.Incomplete, r.IncompleteReason = true, strings.Join(why, "; ")
+	}
+
+	if r.ConnectSec > 0 {
+		r.ConnectRate = float64(r.Conns-int(r.ConnectFailures)) / r.ConnectSec
+	}
+	if r.Conns > 0 && r.ServerRSSBefore > 0 && r.ConnectFailures == 0 {
+		r.RSSPerConn = float64(r.ServerRSSConn-r.ServerRSSBefore) / float64(r.Conns)
+	}
+	span := d * float64(len(phaseCPU))
+	r.SentPerSec = float64(r.SentWindow) / span
+	rate := float64(r.DeliveredWindow) / span
+	r.CyclesPerS = float64(r.Cycles) / d
+	if r.Incomplete {
+		r.PartialPerSec = rate
+		if r.Mode == "churn" {
+			r.PartialPerSec, r.CyclesPerS = r.CyclesPerS, 0
+		}
+	} else {
+		r.DeliveriesPerSec = rate
+		if r.ServerCPUPercent > 0 {
+			r.DelivPerCPUSec = r.DeliveriesPerSec / (r.ServerCPUPercent / 100)
+		}
+	}
+	if c.Scenario == "S8" {
+		r.Phases = phases(main, flood, fan, d, kind, phaseCPU, phaseRSS)
+	}
+	r.Tallies = nil
+}
+
+// completeness lists what keeps a group's run from being complete:
+// deliveries short of the expected count (inside the window, and over the
+// whole run: a closed loop that lost a message during the warm-up stalls
+// and sends nothing in the window), no message at all in the window when
+// traffic was due, duplicates, misrouted messages, connections that
+// failed, were lost or were closed by the server, write errors and wrong
+// "from" fields. Empty means complete.
+func completeness(delivered, expected uint64, t Tally, fan uint64, traffic bool) []string {
+	var why []string
+	if traffic && expected == 0 {
+		why = append(why, "no message was sent inside the window")
+	}
+	if all := t.Sent * fan; t.Delivered < all {
+		why = append(why, fmt.Sprintf("%d of %d deliveries over the whole run (warm-up and drain included) missing", all-t.Delivered, all))
+	}
+	if delivered < expected {
+		why = append(why, fmt.Sprintf("incomplete: %d of %d delivered (%d missing; %d sequence numbers skipped over the whole run)",
+			delivered, expected, expected-delivered, t.Gaps))
+	}
+	add := func(n uint64, what string) {
+		if n > 0 {
+			why = append(why, fmt.Sprintf("%d %s", n, what))
+		}
+	}
+	add(t.Duplicates, "duplicate or reordered deliveries")
+	add(t.Misrouted, "misrouted deliveries (sender outside the conference, or the receiver itself)")
+	add(t.ConnFail, "connections failed")
+	add(t.Dropped, "connections lost")
+	add(t.ServerClose, fmt.Sprintf("connections closed by the server (%d with 1008)", t.PolicyClose))
+	add(t.WriteErrors, "write or protocol errors")
+	add(t.FromBad, "deliveries with a wrong from")
+	add(t.FromMissing, "deliveries without from")
+	return why
+}
+
+// phases describes S8's two windows: the ordinary conferences' traffic
+// and the flooder's, each judged for completeness on its own. A flooder
+// closed with 1008 is reported as such: that is the bridge bounding an
+// abusive sender, not a failure of the others.
+func phases(main, flood Tally, fan uint64, d float64, kind string, cpu []float64, rssEnd []int64) []Phase {
+	names := []string{"without flooder", "with flooder"}
+	var out []Phase
+	for p := range cpu {
+		w, f := main.Win[p], flood.Win[p]
+		ph := Phase{Name: names[p], SentWindow: w.Sent, DeliveredWindow: w.Delivered, ExpectedWindow: w.Sent * fan,
+			Latency: latency(w.Hist, kind), ServerCPUPercent: cpu[p], ServerRSS: rssEnd[p]}
+		if why := completeness(ph.DeliveredWindow, ph.ExpectedWindow, main, fan, true); len(why) > 0 {
+			ph.Incomplete, ph.IncompleteReason = true, strings.Join(why, "; ")
+		} else {
+			ph.DeliveriesPerSec = float64(w.Delivered) / d
+		}
+		if p == 1 {
+			ph.FloodSent, ph.FloodDelivered, ph.FloodExpected = f.Sent, f.Delivered, f.Sent*fan
+			ph.FloodClosed1008 = flood.PolicyClose > 0
+			if why := completeness(f.Delivered, f.Sent*fan, flood, fan, true); len(why) > 0 {
+				ph.FloodIncomplete = strings.Join(why, "; ")
+			} else {
+				ph.FloodPerSec = float64(f.Delivered) / d
+			}
+		}
+		out = append(out, ph)
+	}
+	return out
 }

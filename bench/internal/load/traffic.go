@@ -7,30 +7,41 @@ import (
 	"time"
 )
 
-// run drives the scenario's traffic from start, measures the window
-// [start+Warmup, start+Warmup+Duration) and returns this worker's tallies.
+// run drives the scenario's traffic from start, measures its windows
+// (Config.windows) and returns this worker's tallies.
 func (w *worker) run(start time.Time) *Result {
 	c := &w.cfg
-	from := start.Add(c.Warmup)
-	to := from.Add(c.Duration)
-	w.winTo.Store(to.UnixNano())
-	w.winFrom.Store(from.UnixNano())
-	cpu := measureCPU(os.Getpid(), from, c.Duration)
-	wait := measureWait(os.Getpid(), from, c.Duration)
+	wins := c.windows(start)
+	for p, wd := range wins {
+		w.winTo[p].Store(wd.to.UnixNano())
+		w.winFrom[p].Store(wd.from.UnixNano())
+	}
+	end := wins[len(wins)-1].to
+	cpu := measureCPU(os.Getpid(), wins[0].from, end.Sub(wins[0].from))
+	wait := measureWait(os.Getpid(), wins[0].from, end.Sub(wins[0].from))
 	if c.Scenario == "S6" {
-		r := w.churn(start, to)
+		r := w.churn(start, end)
 		r.ClientCPUPercent, r.ClientWaitPercent = <-cpu, <-wait
 		return r
 	}
 	time.Sleep(time.Until(start))
 	done := make(chan struct{})
-	go w.progress(start, to, done)
+	go w.progress(start, done)
 	var wg sync.WaitGroup
-	if c.Scenario != "S1" {
-		w.startSenders(start, &wg)
+	switch c.Scenario {
+	case "S1":
+	case "S8":
+		// The others at their fixed rate from the start; the flooder from
+		// the end of the first window on.
+		w.startSenders(w.senders(groupMain), "open", start, &wg)
+		time.Sleep(time.Until(wins[0].to))
+		w.startSenders(w.senders(groupFlood), "flood", wins[0].to, &wg)
+	default:
+		w.startSenders(w.senders(groupMain), c.Mode(), start, &wg)
 	}
-	time.Sleep(time.Until(to))
+	time.Sleep(time.Until(end))
 	w.stop.Store(true)
+	w.unblockWriters()
 	wg.Wait()
 	w.drain()
 	close(done)
@@ -40,27 +51,34 @@ func (w *worker) run(start time.Time) *Result {
 	return r
 }
 
-// startSenders begins open-loop, closed-loop or flood sending.
-func (w *worker) startSenders(start time.Time, wg *sync.WaitGroup) {
+// unblockWriters bounds the writes still blocked once the senders stop
+// (a server that stopped reading a flooder): each gets Drain to finish,
+// then fails, and what it carried counts as sent and undelivered.
+func (w *worker) unblockWriters() {
+	dl := time.Now().Add(w.cfg.Drain)
+	for _, s := range w.conns {
+		if s.tp != nil && s.nc != nil {
+			_ = s.nc.SetWriteDeadline(dl)
+		}
+	}
+}
+
+// startSenders begins open-loop, closed-loop or flood sending from ss.
+func (w *worker) startSenders(ss []*conn, mode string, start time.Time, wg *sync.WaitGroup) {
 	c := &w.cfg
-	ss := w.senders()
 	if len(ss) == 0 {
 		return
 	}
-	switch c.Mode() {
+	switch mode {
 	case "closed":
 		now := time.Now().UnixNano()
 		for _, s := range ss {
 			if err := s.send(c.Window, now, 0); err != nil {
-				w.stats.writeErr.Add(1)
+				w.stats[s.grp].writeErr.Add(1)
 			}
 		}
 	case "open":
-		total := c.Confs * c.Senders
-		if c.Unicast {
-			total = c.Confs
-		}
-		per := c.Rate / float64(total)
+		per := c.Rate / float64(c.openSenders())
 		groups := split(ss, c.Writers)
 		for gi, g := range groups {
 			wg.Add(1)
@@ -108,7 +126,7 @@ func (w *worker) openLoop(ss []*conn, gi, ng int, perSender float64, start time.
 			}
 			k := (now-next[i])/iv + 1
 			if err := s.send(int(k), next[i], iv); err != nil {
-				w.stats.writeErr.Add(1)
+				w.stats[s.grp].writeErr.Add(1)
 			}
 			next[i] += k * iv
 		}
@@ -117,39 +135,58 @@ func (w *worker) openLoop(ss []*conn, gi, ng int, perSender float64, start time.
 }
 
 // flood writes batches to every sender as fast as the sockets take them.
+// A sender whose write fails (the server closed it) stops.
 func (w *worker) flood(ss []*conn, wg *sync.WaitGroup) {
 	defer wg.Done()
-	for !w.stop.Load() {
+	live := append([]*conn(nil), ss...)
+	for len(live) > 0 && !w.stop.Load() {
 		now := time.Now().UnixNano()
-		for _, s := range ss {
-			if err := s.send(16, now, 0); err != nil {
-				w.stats.writeErr.Add(1)
+		for i := 0; i < len(live); i++ {
+			if err := live[i].send(16, now, 0); err != nil {
+				w.stats[live[i].grp].writeErr.Add(1)
+				live[i] = live[len(live)-1]
+				live = live[:len(live)-1]
+				i--
 			}
 		}
 	}
 }
 
-// fanout is the number of deliveries one sent message should cause.
-func (w *worker) fanout() uint64 {
-	if w.cfg.Unicast {
-		return 1
-	}
-	return uint64(w.cfg.Endpoints - 1)
-}
-
-// drain waits for in-flight window messages, at most Drain.
+// drain waits, at most Drain, until every message sent (inside the
+// windows and outside) has reached all its receivers. It is woken by deliveries (w.delivery), not by polling;
+// the target is re-read each time, since S4's responders still answer.
 func (w *worker) drain() {
-	deadline := time.Now().Add(w.cfg.Drain)
-	for time.Now().Before(deadline) {
-		if w.stats.deliveredWin.Load() >= w.stats.sentWin.Load()*w.fanout() {
+	w.draining.Store(true)
+	t := time.NewTimer(w.cfg.Drain)
+	defer t.Stop()
+	fan := w.cfg.fanout()
+	for {
+		done := true
+		for g := range w.stats {
+			if w.stats[g].delivered.Load() < w.stats[g].sent.Load()*fan {
+				done = false
+			}
+		}
+		for p := range w.win {
+			for g := range w.win[p] {
+				if w.win[p][g].delivered.Load() < w.win[p][g].sent.Load()*fan {
+					done = false
+				}
+			}
+		}
+		if done {
 			return
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-w.delivery:
+		case <-t.C:
+			return
+		}
 	}
 }
 
 // progress prints one line per second until done.
-func (w *worker) progress(start, to time.Time, done chan struct{}) {
+func (w *worker) progress(start time.Time, done chan struct{}) {
 	if w.cfg.Quiet {
 		return
 	}
@@ -165,9 +202,14 @@ func (w *worker) progress(start, to time.Time, done chan struct{}) {
 		case <-done:
 			return
 		case now := <-t.C:
-			s, d := w.stats.sent.Load(), w.stats.delivered.Load()
+			var s, d, lost uint64
+			for g := range w.stats {
+				s += w.stats[g].sent.Load()
+				d += w.stats[g].delivered.Load()
+				lost += w.stats[g].dropped.Load()
+			}
 			fmt.Fprintf(w.log, "%st=%4.1fs sent/s=%-9d deliv/s=%-9d p99=%s conns-lost=%d\n",
-				prefix, now.Sub(start).Seconds(), s-ps, d-pd, fmtDur(w.hist.Quantile(0.99)), w.stats.dropped.Load())
+				prefix, now.Sub(start).Seconds(), s-ps, d-pd, fmtDur(w.win[0][groupMain].hist.Quantile(0.99)), lost)
 			ps, pd = s, d
 		}
 	}

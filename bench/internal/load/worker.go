@@ -12,17 +12,37 @@ import (
 	"github.com/colibri-bus/colibri/bench/internal/hist"
 )
 
-// counters are the worker's shared tallies.
+// counters are one group's tallies over the whole run (every stamp).
 type counters struct {
-	sent, sentWin           atomic.Uint64 // messages written; of those, stamped inside the window
-	delivered, deliveredWin atomic.Uint64 // generated messages received; of those, stamped inside the window
-	other                   atomic.Uint64 // text messages that were not generated (hellos excepted)
-	fromBad, fromMissing    atomic.Uint64 // wrong or missing "from" (with VerifyFrom)
-	dropped                 atomic.Uint64 // connections that ended before the run did
-	serverClose             atomic.Uint64 // close frames received
-	writeErr, protoErr      atomic.Uint64
-	connFail                atomic.Uint64
+	sent, delivered      atomic.Uint64 // messages written; distinct generated messages received
+	duplicates           atomic.Uint64 // a sequence number at or below one already received from that sender (duplicate or reordered)
+	misrouted            atomic.Uint64 // generated messages from a sender outside the receiver's conference, or its own
+	gaps                 atomic.Uint64 // sequence numbers skipped (messages lost before a later one arrived)
+	other                atomic.Uint64 // text messages that were not generated (hellos excepted)
+	fromBad, fromMissing atomic.Uint64 // wrong or missing "from" (with VerifyFrom)
+	dropped              atomic.Uint64 // connections that ended before the run did
+	serverClose          atomic.Uint64 // close frames received
+	policyClose          atomic.Uint64 // of those, with code 1008 (policy violation: a sender past the inbound bound)
+	writeErr, protoErr   atomic.Uint64
+	connFail             atomic.Uint64
 }
+
+// window is one (phase, group) share of the messages stamped inside a
+// measured window: what was sent, what arrived (distinct), and latency.
+type window struct {
+	sent, delivered atomic.Uint64
+	hist            hist.Histogram
+}
+
+// Groups and phases. Every scenario's conferences are group 0; S8's flood
+// conference is group 1. Every scenario measures phase 0; S8 measures
+// phase 0 without the flooder and phase 1 with it.
+const (
+	groupMain  = 0
+	groupFlood = 1
+	nGroups    = 2
+	nPhases    = 2
+)
 
 // confPlan is one conference this worker creates and joins.
 type confPlan struct {
@@ -30,6 +50,7 @@ type confPlan struct {
 	eps     []string
 	bridge  []int // index into worker.rest, per endpoint
 	first   int   // index of the first endpoint's conn
+	group   int   // groupMain, or groupFlood for S8's flood conference
 	urls    []string
 }
 
@@ -41,18 +62,22 @@ type worker struct {
 	plan    []*confPlan
 	conns   []*conn
 	ids     []string
-	stats   counters
-	hist    hist.Histogram
-	winFrom atomic.Int64
-	winTo   atomic.Int64
-	hellos  sync.WaitGroup
-	readers sync.WaitGroup
-	closing atomic.Bool
-	stop    atomic.Bool
+	stats   [nGroups]counters
+	win     [nPhases][nGroups]window
+	winFrom [nPhases]atomic.Int64 // unix ns; 0 = not yet known
+	winTo   [nPhases]atomic.Int64
+	// draining is set when the senders have stopped; from then on every
+	// delivery inside a window signals on delivery, which drain waits on.
+	draining atomic.Bool
+	delivery chan struct{}
+	hellos   sync.WaitGroup
+	readers  sync.WaitGroup
+	closing  atomic.Bool
+	stop     atomic.Bool
 }
 
 func newWorker(cfg Config, log io.Writer) *worker {
-	w := &worker{cfg: cfg, log: log}
+	w := &worker{cfg: cfg, log: log, delivery: make(chan struct{}, 1)}
 	for i, a := range cfg.REST {
 		ws := ""
 		if i < len(cfg.WSAddr) {
@@ -63,16 +88,21 @@ func newWorker(cfg Config, log io.Writer) *worker {
 	return w
 }
 
-// inWindow reports whether a message stamped t belongs to the measured window.
-func (w *worker) inWindow(t int64) bool {
-	from := w.winFrom.Load()
-	return from != 0 && t >= from && t < w.winTo.Load()
+// phase returns the measured window a message stamped t belongs to, or -1.
+func (w *worker) phase(t int64) int {
+	for p := range w.winFrom {
+		if from := w.winFrom[p].Load(); from != 0 && t >= from && t < w.winTo[p].Load() {
+			return p
+		}
+	}
+	return -1
 }
 
-func (w *worker) countSent(t int64) {
-	w.stats.sent.Add(1)
-	if w.inWindow(t) {
-		w.stats.sentWin.Add(1)
+// countSent accounts one message stamped t written by a sender of group g.
+func (w *worker) countSent(g int, t int64) {
+	w.stats[g].sent.Add(1)
+	if p := w.phase(t); p >= 0 {
+		w.win[p][g].sent.Add(1)
 	}
 }
 
@@ -81,13 +111,13 @@ func (w *worker) closedLoop() bool {
 	return w.cfg.Rate == 0 && w.cfg.Window > 0 && !w.stop.Load()
 }
 
-func (w *worker) verifyFrom(p []byte, i int) {
+func (w *worker) verifyFrom(g int, p []byte, i int) {
 	f, ok := scanFrom(p)
 	switch {
 	case !ok:
-		w.stats.fromMissing.Add(1)
+		w.stats[g].fromMissing.Add(1)
 	case i < 0 || i >= len(w.ids) || string(f) != w.ids[i]:
-		w.stats.fromBad.Add(1)
+		w.stats[g].fromBad.Add(1)
 	}
 }
 
@@ -99,6 +129,9 @@ func (w *worker) buildPlan() {
 			continue
 		}
 		p := &confPlan{meeting: fmt.Sprintf("%s-%d", c.RunID, k), first: len(w.ids)}
+		if c.Scenario == "S8" && k == 0 {
+			p.group = groupFlood
+		}
 		for j := 0; j < c.Endpoints; j++ {
 			id := fmt.Sprintf("%04x%04x", k&0xffff, j&0xffff)
 			b := k % len(w.rest)
@@ -159,7 +192,8 @@ func (w *worker) newConns() {
 	c := &w.cfg
 	for _, p := range w.plan {
 		for j, id := range p.eps {
-			cn := &conn{w: w, g: p.first + j, id: id, rbuf: make([]byte, c.ReadBuf), record: !c.Unicast || j == 0}
+			cn := &conn{w: w, g: p.first + j, id: id, rbuf: make([]byte, c.ReadBuf), record: !c.Unicast || j == 0,
+				grp: p.group, confFirst: p.first, next: make([]uint64, len(p.eps))}
 			for k := range cn.mask {
 				cn.mask[k] = byte(rand.Uint32())
 			}
@@ -186,12 +220,16 @@ func (w *worker) assignRole(p *confPlan, j int) {
 			cn.responder = true
 		}
 	default:
-		if j < c.Senders {
+		senders := c.Senders
+		if p.group == groupFlood {
+			senders = 1 // the flooder; everyone else in its conference receives
+		}
+		if j < senders {
 			msg, t, s := buildMessage(c.Class, "", cn.g, c.Size)
 			cn.tp = newTemplate(msg, t, s, cn.mask)
 		}
 		pred := (j - 1 + len(p.eps)) % len(p.eps)
-		if pred != j && pred < c.Senders {
+		if pred != j && pred < senders {
 			cn.ackFor, cn.ackIdx = w.conns[p.first+pred], p.first+pred
 		}
 	}
@@ -220,7 +258,7 @@ func (w *worker) connect() time.Duration {
 			go func() {
 				defer func() { <-sem; wg.Done() }()
 				if err := cn.dial(url, w.srcIP(cn.g), 15*time.Second); err != nil {
-					if w.stats.connFail.Add(1) <= 3 {
+					if w.stats[cn.grp].connFail.Add(1) <= 3 {
 						fmt.Fprintf(w.log, "dial %s: %v\n", url, err)
 					}
 					cn.nc = nil
@@ -290,11 +328,11 @@ func (w *worker) close() {
 	wg.Wait()
 }
 
-// senders returns the connections that originate traffic.
-func (w *worker) senders() []*conn {
+// senders returns the connections of group g that originate traffic.
+func (w *worker) senders(g int) []*conn {
 	var s []*conn
 	for _, c := range w.conns {
-		if c.tp != nil && !c.responder && c.nc != nil {
+		if c.grp == g && c.tp != nil && !c.responder && c.nc != nil {
 			s = append(s, c)
 		}
 	}
