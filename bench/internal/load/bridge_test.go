@@ -1,0 +1,83 @@
+package load_test
+
+import (
+	"context"
+	"io"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/colibri-bus/colibri/bench/internal/load"
+	"github.com/colibri-bus/colibri/bridge"
+	"github.com/colibri-bus/colibri/config"
+)
+
+// startBridge starts the real bridge in this process on its defaults,
+// except for the listeners: loopback, ports chosen by the kernel.
+func startBridge(t *testing.T) *bridge.Bridge {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Public.Host, cfg.Public.Port = "127.0.0.1", 0
+	cfg.Private.Host, cfg.Private.Port = "127.0.0.1", 0
+	b := bridge.New(cfg, bridge.Options{})
+	if err := b.Start(); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := b.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return b
+}
+
+// TestLoadAgainstBridge runs short scenarios of the generator against the
+// bridge it benchmarks, on the bridge's defaults, and requires every run to
+// be complete: each window message delivered to every receiver exactly
+// once, from verified. The rates stay well inside the default per-endpoint
+// inbound limit; this checks the generator and the bridge agree on the
+// contract, not how fast either is.
+func TestLoadAgainstBridge(t *testing.T) {
+	b := startBridge(t)
+	for _, tc := range []struct {
+		name string
+		cfg  load.Config
+	}{
+		{"S2", load.Config{Scenario: "S2", Confs: 4, Endpoints: 10, Rate: 400}},
+		{"S3", load.Config{Scenario: "S3", Endpoints: 100, Rate: 100}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.cfg
+			c.Server = "bridge-in-process"
+			c.REST, c.WSAddr = []string{b.PrivateAddr()}, []string{b.PublicAddr()}
+			c.Duration, c.Warmup = time.Second, 200*time.Millisecond
+			c.VerifyFrom, c.Quiet, c.Procs = true, true, 1
+			log := io.Discard
+			if testing.Verbose() {
+				log = os.Stderr
+			}
+			r, err := load.Run(c, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if testing.Verbose() {
+				r.PrintTable(os.Stderr)
+			}
+			if r.Incomplete {
+				t.Fatalf("incomplete run: %s", r.IncompleteReason)
+			}
+			if r.SentWindow == 0 || r.DeliveredWindow != r.ExpectedWindow || r.Duplicates != 0 || r.Misrouted != 0 {
+				t.Fatalf("sent %d, delivered %d of %d, %d duplicates, %d misrouted",
+					r.SentWindow, r.DeliveredWindow, r.ExpectedWindow, r.Duplicates, r.Misrouted)
+			}
+			if want := r.SentWindow * uint64(r.Endpoints-1); r.ExpectedWindow != want {
+				t.Fatalf("expected %d deliveries, want sent x receivers = %d", r.ExpectedWindow, want)
+			}
+			if r.FromBad != 0 || r.FromMissing != 0 {
+				t.Fatalf("from: %d wrong, %d missing", r.FromBad, r.FromMissing)
+			}
+		})
+	}
+}
