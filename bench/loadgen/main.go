@@ -50,6 +50,7 @@ func main() {
 	flag.IntVar(&c.Writers, "writers", 4, "open-loop / flood sender goroutines per process")
 	flag.DurationVar(&c.Tick, "tick", time.Millisecond, "open-loop scheduling granularity (a floor under measured latency)")
 	flag.IntVar(&c.Procs, "procs", 0, "worker processes (0 = one per 18,000 connections)")
+	flag.BoolVar(&c.Deflate, "deflate", false, "offer permessage-deflate as Chromium does (\"permessage-deflate; client_max_window_bits\"), send compressed, inflate what arrives; a server that declines fails the connection")
 	flag.BoolVar(&c.VerifyFrom, "verify-from", true, "check that every delivery's \"from\" is its sender's id")
 	var pids string
 	flag.StringVar(&pids, "server-pid", "", "sample this process's CPU and RSS from /proc (comma separated: summed)")

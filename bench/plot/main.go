@@ -26,6 +26,7 @@ type result struct {
 	Rate             float64 `json:"offered_rate"`
 	Window           int     `json:"window"`
 	DeliveriesPerSec float64 `json:"deliveries_per_s"`
+	Deflate          bool    `json:"deflate"`
 	Incomplete       bool    `json:"incomplete"`
 	IncompleteReason string  `json:"incomplete_reason"`
 	DeliveredWindow  uint64  `json:"delivered_window"`
@@ -91,6 +92,15 @@ func main() {
 	}
 }
 
+// label names r's server in charts and tables: with " deflate" for a
+// permessage-deflate run, which is a configuration of its own.
+func (r *result) label() string {
+	if r.Deflate {
+		return r.Server + " deflate"
+	}
+	return r.Server
+}
+
 // incomplete reports whether r is a run over a partial delivery, which
 // carries no rate: marked so by loadgen, or (files written before loadgen
 // checked completeness) fewer window deliveries than expected, failed
@@ -112,7 +122,7 @@ func latest(rs []result) []result {
 	idx := map[cfg]int{}
 	var out []result
 	for _, r := range rs {
-		k := cfg{r.Scenario, r.Server, r.Mode, r.Rate, r.Window, r.Conns}
+		k := cfg{r.Scenario, r.label(), r.Mode, r.Rate, r.Window, r.Conns}
 		if i, ok := idx[k]; ok {
 			out[i] = r
 			continue
@@ -152,11 +162,11 @@ func charts(rs []result) map[string]string {
 	}
 	for _, r := range rs {
 		if (r.Mode == "closed" || r.Mode == "flood") && r.DeliveriesPerSec > 0 {
-			add(tp, r.Scenario, r.Server, point{float64(r.Conns), r.DeliveriesPerSec})
+			add(tp, r.Scenario, r.label(), point{float64(r.Conns), r.DeliveriesPerSec})
 		}
 		if r.Mode == "open" && r.Latency.Count > 0 {
-			add(lat, r.Scenario, r.Server+" p99", point{r.DeliveriesPerSec, r.Latency.P99 / 1e3})
-			add(lat, r.Scenario, r.Server+" p50", point{r.DeliveriesPerSec, r.Latency.P50 / 1e3})
+			add(lat, r.Scenario, r.label()+" p99", point{r.DeliveriesPerSec, r.Latency.P99 / 1e3})
+			add(lat, r.Scenario, r.label()+" p50", point{r.DeliveriesPerSec, r.Latency.P50 / 1e3})
 		}
 	}
 	for scen, series := range tp {
@@ -175,13 +185,13 @@ func charts(rs []result) map[string]string {
 		if latest[k] == nil {
 			latest[k] = map[string]result{}
 		}
-		latest[k][r.Server] = r
+		latest[k][r.label()] = r
 	}
 	for k, m := range latest {
 		var bars []bar
 		what := "deliveries/s"
 		for _, r := range m {
-			b := bar{label: r.Server, value: r.DeliveriesPerSec, note: fmt.Sprintf("cpu %.0f%%", r.ServerCPU)}
+			b := bar{label: r.label(), value: r.DeliveriesPerSec, note: fmt.Sprintf("cpu %.0f%%", r.ServerCPU)}
 			switch {
 			case k.mode == "idle":
 				what, b.value, b.note = "server RSS bytes per connection", r.RSSPerConn, fmt.Sprintf("%s conns", human(float64(r.Conns)))

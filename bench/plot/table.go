@@ -43,7 +43,7 @@ func writeTable(w io.Writer, rs []result) {
 			tp, perCPU = fmt.Sprintf("**INCOMPLETE** %d of %d delivered", r.DeliveredWindow, r.ExpectedWindow), ""
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %s | %s | %s | %s | %.0f (%.0f) | %.0f (%.0f) | %s | %s |\n",
-			r.Scenario, r.Server, r.Mode, load, r.Conns, tp, lat(r.Latency.P50), lat(r.Latency.P99), lat(r.Latency.P999),
+			r.Scenario, r.label(), r.Mode, load, r.Conns, tp, lat(r.Latency.P50), lat(r.Latency.P99), lat(r.Latency.P999),
 			r.ServerCPU, r.ServerWait, r.LoadgenCPU, r.LoadgenWait, perCPU, filepath.Base(r.file))
 	}
 }

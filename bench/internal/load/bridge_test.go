@@ -47,6 +47,7 @@ func TestLoadAgainstBridge(t *testing.T) {
 	}{
 		{"S2", load.Config{Scenario: "S2", Confs: 4, Endpoints: 10, Rate: 400}},
 		{"S3", load.Config{Scenario: "S3", Endpoints: 100, Rate: 100}},
+		{"S2-deflate", load.Config{Scenario: "S2", Confs: 4, Endpoints: 10, Rate: 400, Deflate: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tc.cfg
@@ -74,6 +75,9 @@ func TestLoadAgainstBridge(t *testing.T) {
 			}
 			if want := r.SentWindow * uint64(r.Endpoints-1); r.ExpectedWindow != want {
 				t.Fatalf("expected %d deliveries, want sent x receivers = %d", r.ExpectedWindow, want)
+			}
+			if c.Deflate && r.Inflated == 0 {
+				t.Fatal("-deflate: no compressed message received")
 			}
 			if r.FromBad != 0 || r.FromMissing != 0 {
 				t.Fatalf("from: %d wrong, %d missing", r.FromBad, r.FromMissing)

@@ -105,6 +105,12 @@ func (c *conn) awaitHello(timeout time.Duration) error {
 			}
 			p := c.rbuf[c.r+h.hdrLen : c.r+h.hdrLen+h.payLen]
 			c.r += h.hdrLen + h.payLen
+			if h.op == 0x1 && h.rsv1 && c.z != nil {
+				var err error
+				if p, err = c.z.inflate(p, maxFrame); err != nil {
+					return err
+				}
+			}
 			if h.op == 0x1 && bytes.Contains(p, hello) {
 				return nil
 			}

@@ -210,3 +210,14 @@ func (c *Config) openSenders() int {
 	}
 	return c.Confs * c.Senders
 }
+
+// template returns the constructor of a sender's frame template for msg:
+// compressed under Deflate, plain otherwise.
+func (c *Config) template(msg []byte, tOff, sOff int) func(mask [4]byte) *template {
+	return func(mask [4]byte) *template {
+		if c.Deflate {
+			return newDeflateTemplate(msg, tOff, sOff, mask)
+		}
+		return newTemplate(msg, tOff, sOff, mask)
+	}
+}

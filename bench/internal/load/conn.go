@@ -45,6 +45,8 @@ type conn struct {
 	rbuf    []byte
 	r, n    int // unread bytes of rbuf are rbuf[r:n]
 	frag    []byte
+	fragZ   bool      // the message in c.frag is compressed (RSV1 on its first frame)
+	z       *inflater // non-nil when permessage-deflate was negotiated
 	helloed bool
 	replies []stamp
 }
@@ -77,11 +79,15 @@ func (c *conn) dial(rawURL string, src net.IP, timeout time.Duration) error {
 	return nil
 }
 
-// handshake sends the upgrade request (wsproto's client side) and reads
-// the 101 response into rbuf; bytes after it are frames and stay there.
+// handshake sends the upgrade request (wsproto's client side, with
+// Chromium's permessage-deflate offer under -deflate) and reads the 101
+// response into rbuf; bytes after it are frames and stay there. Under
+// -deflate a server that declines compression fails the dial: the run
+// would not measure what it says.
 func (c *conn) handshake(u *url.URL) error {
 	key := wsproto.NewKey()
-	req := wsproto.AppendClientRequest(nil, u.Host, u.RequestURI(), key, false)
+	offer := c.w.cfg.Deflate
+	req := appendRequest(u.Host, u.RequestURI(), key, offer)
 	if _, err := c.nc.Write(req); err != nil {
 		return err
 	}
@@ -91,11 +97,17 @@ func (c *conn) handshake(u *url.URL) error {
 		}
 		m, err := c.nc.Read(c.rbuf[c.n:])
 		c.n += m
-		n, _, perr := wsproto.ParseResponse(c.rbuf[:c.n], key, false)
+		n, ext, perr := parseResponse(c.rbuf[:c.n], key, offer)
 		if perr != nil {
 			return fmt.Errorf("upgrade refused: %w", perr)
 		}
 		if n > 0 {
+			if offer && ext == nil {
+				return errors.New("server declined permessage-deflate (-deflate)")
+			}
+			if ext != nil {
+				c.z = newInflater(ext)
+			}
 			c.r = n
 			return nil
 		}
@@ -226,12 +238,28 @@ func (c *conn) parse(now int64) (acks int, stop bool) {
 		}
 		switch h.op {
 		case 0x1, 0x2, 0x0:
+			if h.op != 0 {
+				c.fragZ = h.rsv1
+			}
 			if !h.fin || len(c.frag) > 0 {
 				c.frag = append(c.frag, p...)
 				if !h.fin {
 					continue
 				}
 				p = c.frag
+			}
+			if c.fragZ {
+				var err error
+				if c.z == nil {
+					err = errors.New("compressed frame without permessage-deflate")
+				} else {
+					p, err = c.z.inflate(p, maxFrame)
+					c.w.stats[c.grp].inflated.Add(1)
+				}
+				if err != nil {
+					c.w.stats[c.grp].protoErr.Add(1)
+					return acks, true
+				}
 			}
 			if c.onMessage(p, now) {
 				acks++

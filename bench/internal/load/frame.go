@@ -105,6 +105,7 @@ func (tp *template) put(p []byte, off int, v uint64, width int) {
 // frameHeader is a parsed server frame header.
 type frameHeader struct {
 	fin    bool
+	rsv1   bool // compressed (permessage-deflate), on a message's first frame
 	op     byte
 	hdrLen int
 	payLen int
@@ -118,6 +119,7 @@ func parseHeader(b []byte) (h frameHeader, ok bool) {
 		return h, false
 	}
 	h.fin = b[0]&0x80 != 0
+	h.rsv1 = b[0]&0x40 != 0
 	h.op = b[0] & 0x0f
 	h.masked = b[1]&0x80 != 0
 	n := int(b[1] & 0x7f)

@@ -91,6 +91,7 @@ type Result struct {
 	ServerClose  uint64 `json:"server_closes"`
 	PolicyCloses uint64 `json:"server_closes_1008"`
 	WriteErrors  uint64 `json:"write_errors"`
+	Inflated     uint64 `json:"inflated_msgs,omitempty"` // compressed messages received (-deflate)
 
 	Cycles     uint64 `json:"churn_cycles,omitempty"`
 	CycleFails uint64 `json:"churn_failures,omitempty"`
@@ -132,7 +133,7 @@ type Tally struct {
 	Sent, Delivered, Duplicates, Misrouted, Gaps uint64
 	Other, FromBad, FromMissing                  uint64
 	Dropped, ServerClose, PolicyClose            uint64
-	WriteErrors, ConnFail                        uint64
+	WriteErrors, ConnFail, Inflated              uint64
 	Win                                          [nPhases]WinTally
 }
 
@@ -152,7 +153,7 @@ func (w *worker) result() *Result {
 			Misrouted: s.misrouted.Load(), Gaps: s.gaps.Load(), Other: s.other.Load(),
 			FromBad: s.fromBad.Load(), FromMissing: s.fromMissing.Load(), Dropped: s.dropped.Load(),
 			ServerClose: s.serverClose.Load(), PolicyClose: s.policyClose.Load(),
-			WriteErrors: s.writeErr.Load() + s.protoErr.Load(), ConnFail: s.connFail.Load(),
+			WriteErrors: s.writeErr.Load() + s.protoErr.Load(), ConnFail: s.connFail.Load(), Inflated: s.inflated.Load(),
 		}
 		for p := range w.win {
 			t.Win[p] = WinTally{Sent: w.win[p][g].sent.Load(), Delivered: w.win[p][g].delivered.Load(),
@@ -183,6 +184,7 @@ func (r *Result) merge(o *Result) {
 		a.PolicyClose += b.PolicyClose
 		a.WriteErrors += b.WriteErrors
 		a.ConnFail += b.ConnFail
+		a.Inflated += b.Inflated
 		for p := range a.Win {
 			a.Win[p].Sent += b.Win[p].Sent
 			a.Win[p].Delivered += b.Win[p].Delivered
@@ -277,6 +279,9 @@ func (r *Result) PrintTable(out io.Writer) {
 		r.ServerCPUPercent, r.ServerWaitPercent, r.ClientCPUPercent, r.ClientWaitPercent)
 	row("server rss", "before %s, connected %s, after %s, %.0f B/conn",
 		mb(r.ServerRSSBefore), mb(r.ServerRSSConn), mb(r.ServerRSSAfter), r.RSSPerConn)
+	if r.Deflate {
+		row("deflate", "every connection negotiated permessage-deflate; %d compressed messages received", r.Inflated)
+	}
 	row("anomalies", "duplicates %d, misrouted %d, seq gaps %d, from bad %d, from missing %d, other msgs %d, server closes %d (1008: %d), write errors %d",
 		r.Duplicates, r.Misrouted, r.SeqGaps, r.FromBad, r.FromMissing, r.Other, r.ServerClose, r.PolicyCloses, r.WriteErrors)
 	tw.Flush()

@@ -37,7 +37,7 @@ func Run(cfg Config, log io.Writer) (*Result, error) {
 		}
 	}
 	r := &Result{Scenario: cfg.Scenario, Server: cfg.Server, Date: time.Now().UTC().Format(time.RFC3339),
-		Mode: cfg.Mode(), Class: cfg.Class, Conns: cfg.Conns(), Confs: cfg.Confs, Endpoints: cfg.Endpoints,
+		Mode: cfg.Mode(), Class: cfg.Class, Deflate: cfg.Deflate, Conns: cfg.Conns(), Confs: cfg.Confs, Endpoints: cfg.Endpoints,
 		Senders: cfg.Senders, MsgSize: cfg.Size, Rate: cfg.Rate, Window: cfg.Window, Procs: cfg.Procs,
 		Duration: cfg.Duration.Seconds(), ServerPIDs: cfg.ServerPIDs}
 	if len(cfg.ServerPIDs) > 0 {
@@ -271,6 +271,7 @@ func finish(r *Result, c *Config, phaseCPU []float64, phaseRSS []int64) {
 	r.ServerClose, r.PolicyCloses, r.WriteErrors = main.ServerClose, main.PolicyClose, main.WriteErrors
 	r.ConnectFailures = main.ConnFail + flood.ConnFail
 	r.ConnsLost = main.Dropped
+	r.Inflated = main.Inflated
 	var all hist.Histogram
 	for p := range phaseCPU {
 		r.SentWindow += main.Win[p].Sent

@@ -24,6 +24,7 @@ type counters struct {
 	serverClose          atomic.Uint64 // close frames received
 	policyClose          atomic.Uint64 // of those, with code 1008 (policy violation: a sender past the inbound bound)
 	writeErr, protoErr   atomic.Uint64
+	inflated             atomic.Uint64 // compressed messages received (permessage-deflate)
 	connFail             atomic.Uint64
 }
 
@@ -212,8 +213,7 @@ func (w *worker) assignRole(p *confPlan, j int) {
 	switch {
 	case c.Unicast:
 		peer := p.eps[1-j]
-		msg, t, s := buildMessage(c.Class, peer, cn.g, c.Size)
-		cn.tp = newTemplate(msg, t, s, cn.mask)
+		cn.tp = c.template(buildMessage(c.Class, peer, cn.g, c.Size))(cn.mask)
 		if j == 0 {
 			cn.ackFor, cn.ackIdx = cn, p.first+1
 		} else {
@@ -225,8 +225,7 @@ func (w *worker) assignRole(p *confPlan, j int) {
 			senders = 1 // the flooder; everyone else in its conference receives
 		}
 		if j < senders {
-			msg, t, s := buildMessage(c.Class, "", cn.g, c.Size)
-			cn.tp = newTemplate(msg, t, s, cn.mask)
+			cn.tp = c.template(buildMessage(c.Class, "", cn.g, c.Size))(cn.mask)
 		}
 		pred := (j - 1 + len(p.eps)) % len(p.eps)
 		if pred != j && pred < senders {

@@ -2,7 +2,10 @@
 // gorilla/websocket: a read goroutine per connection that hands each text
 // message to routing.Router, and a write-pump goroutine per connection
 // fed by a bounded channel of gorilla PreparedMessages (each routed
-// message is prepared once and shared by its receivers).
+// message is prepared once and shared by its receivers). permessage-deflate
+// is on, as the bridge's enable-compression is by default: negotiated with
+// clients that offer it, and a PreparedMessage compresses once per message
+// for every receiver that negotiated it.
 package gorillapeer
 
 import (
@@ -38,7 +41,7 @@ type conn struct {
 // Start listens on both addresses.
 func Start(o hub.Options) (*Server, error) {
 	o.Defaults()
-	s := &Server{up: websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096,
+	s := &Server{up: websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, EnableCompression: true,
 		CheckOrigin: func(*http.Request) bool { return true }}}
 	s.hub = hub.New(o.ServerID, o.Advertise, sink{})
 	srv, err := s.hub.Listen(o, s.serveWS)

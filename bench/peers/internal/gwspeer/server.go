@@ -1,7 +1,11 @@
 // Package gwspeer is the bench peer on lxzan/gws: gws's read loop per
 // connection hands text messages to routing.Router, and routed messages
 // go out through a gws Broadcaster (frame encoded once, written through
-// each connection's own async write queue).
+// each connection's own async write queue). permessage-deflate is on, as
+// the bridge's enable-compression is by default: negotiated with clients
+// that offer it, without context takeover (so the Broadcaster compresses a
+// message once for every receiver that negotiated it), and every message
+// compressed (Threshold 1; gws's default skips messages under 512 bytes).
 package gwspeer
 
 import (
@@ -37,6 +41,12 @@ func Start(o hub.Options) (*Server, error) {
 		ParallelEnabled:  false,
 		ReadBufferSize:   4096,
 		CheckUtf8Enabled: false,
+		PermessageDeflate: gws.PermessageDeflate{
+			Enabled:               true,
+			Threshold:             1,
+			ServerContextTakeover: false,
+			ClientContextTakeover: false,
+		},
 	})
 	srv, err := s.hub.Listen(o, s.serveWS)
 	if err != nil {

@@ -2,12 +2,17 @@
 // mode: nbhttp's poller goroutines parse frames and hand text messages to
 // routing.Router; routed frames (encoded once by the router) are written
 // as they are to each receiver's nbio connection, which buffers what the
-// socket does not take.
+// socket does not take. permessage-deflate is on, as the bridge's
+// enable-compression is by default: nbio negotiates it (no context
+// takeover) and inflates what such clients send; a receiver that
+// negotiated it gets the router's compressed form of the frame, which is
+// compressed once per message, as the bridge does.
 package nbiopeer
 
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/colibri-bus/colibri/bench/peers/internal/hub"
@@ -28,8 +33,9 @@ type Server struct {
 
 // conn is one endpoint socket.
 type conn struct {
-	ws *websocket.Conn
-	ep *routing.Endpoint
+	ws      *websocket.Conn
+	ep      *routing.Endpoint
+	deflate bool // permessage-deflate negotiated
 }
 
 // Start listens on both addresses.
@@ -39,6 +45,7 @@ func Start(o hub.Options) (*Server, error) {
 	s := &Server{}
 	s.hub = hub.New(o.ServerID, o.Advertise, sink{})
 	s.up = websocket.NewUpgrader()
+	s.up.EnableCompression(true)
 	s.up.CheckOrigin = func(*http.Request) bool { return true }
 	s.up.OnMessage(s.onMessage)
 	s.up.OnClose(func(ws *websocket.Conn, _ error) {
@@ -84,7 +91,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	c := &conn{ws: ws, ep: ep}
+	// nbio accepts permessage-deflate whenever an offer names it (its
+	// Upgrader.commCheck) and does not export the outcome; mirror it.
+	c := &conn{ws: ws, ep: ep, deflate: offersDeflate(r.Header)}
 	ws.SetSession(c)
 	if !s.hub.Attach(ep, c, sink{}) {
 		c.Close(wsproto.CloseGoingAway, routing.ReasonEndpointClosed)
@@ -114,7 +123,24 @@ func (sink) Deliver(f *wsproto.SharedFrame, _ routing.Class, to []routing.Conn) 
 	b := f.Bytes()
 	for _, rc := range to {
 		if c, ok := rc.(*conn); ok {
+			if z := f.Compressed(); z != nil && c.deflate {
+				_, _ = c.ws.Conn.Write(z)
+				continue
+			}
 			_, _ = c.ws.Conn.Write(b)
 		}
 	}
+}
+
+// offersDeflate reports whether a request offers permessage-deflate.
+func offersDeflate(h http.Header) bool {
+	for _, v := range h.Values("Sec-WebSocket-Extensions") {
+		for _, e := range strings.Split(v, ",") {
+			name, _, _ := strings.Cut(e, ";")
+			if strings.TrimSpace(name) == "permessage-deflate" {
+				return true
+			}
+		}
+	}
+	return false
 }
