@@ -46,3 +46,31 @@ func TestFinishCompleteness(t *testing.T) {
 		})
 	}
 }
+
+// S8's phases are judged separately: a flooder closed with 1008 is
+// reported as such, and the others stay complete.
+func TestPhasesFlooderClosed(t *testing.T) {
+	cfg := Config{Scenario: "S8", Confs: 3, Endpoints: 3, Duration: time.Second}
+	if err := cfg.Defaults(); err != nil {
+		t.Fatal(err)
+	}
+	var main, flood Tally
+	for p := range main.Win {
+		main.Win[p].Sent, main.Win[p].Delivered = 10, 20
+	}
+	main.Sent, main.Delivered = 20, 40
+	flood.Win[1].Sent, flood.Win[1].Delivered = 100, 50
+	flood.Sent, flood.Delivered, flood.ServerClose, flood.PolicyClose = 100, 50, 1, 1
+	r := &Result{Mode: cfg.Mode(), Tallies: []Tally{main, flood}}
+	finish(r, &cfg, []float64{10, 90}, []int64{1, 2})
+	if r.Incomplete || len(r.Phases) != 2 || r.Phases[0].Incomplete || r.Phases[1].Incomplete {
+		t.Fatalf("others judged incomplete: %+v", r)
+	}
+	f := r.Phases[1]
+	if !f.FloodClosed1008 || f.FloodIncomplete == "" || f.FloodPerSec != 0 || f.FloodDelivered != 50 || f.FloodExpected != 200 {
+		t.Fatalf("flooder: %+v", f)
+	}
+	if r.Phases[0].DeliveriesPerSec != 20 || r.Phases[1].ServerCPUPercent != 90 || r.Phases[1].ServerRSS != 2 {
+		t.Fatalf("phases: %+v", r.Phases)
+	}
+}
