@@ -1,10 +1,12 @@
 // Command plot reads bench/loadgen result files (JSON) and writes SVG
-// charts: throughput against connections, latency against load, and one
-// bar chart per scenario comparing the servers; with -table it prints a
-// Markdown table of the results instead.
+// charts (gonum.org/v1/plot): throughput against connections, latency
+// against load, and one bar chart per scenario comparing the servers;
+// with -table it prints a Markdown table of the results instead.
+// Incomplete runs (a rate over a partial delivery) are left out of the
+// charts and marked in the table.
 //
-//	go run ./bench/plot -out bench/results/plots bench/results/*.json
-//	go run ./bench/plot -table bench/results/S2-*.json
+//	cd bench && go run ./plot -out results/plots results/*.json
+//	cd bench && go run ./plot -table results/S2-*.json
 package main
 
 import (
@@ -14,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"gonum.org/v1/plot"
 )
 
 // result is the part of a loadgen result the plots use.
@@ -51,7 +55,8 @@ type result struct {
 }
 
 func main() {
-	out := flag.String("out", "bench/results/plots", "directory for the SVG files")
+	out := flag.String("out", "results/plots", "directory for the SVG files")
+	png := flag.Bool("png", false, "write a PNG beside each SVG")
 	table := flag.Bool("table", false, "print a Markdown table of the results on stdout instead of writing SVG")
 	flag.Parse()
 	if flag.NArg() == 0 {
@@ -82,13 +87,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "plot:", err)
 		os.Exit(1)
 	}
-	for name, svg := range charts(rs) {
-		p := filepath.Join(*out, name)
-		if err := os.WriteFile(p, []byte(svg), 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, "plot:", err)
-			os.Exit(1)
+	cs, err := charts(rs)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "plot:", err)
+		os.Exit(1)
+	}
+	for name, c := range cs {
+		paths := []string{filepath.Join(*out, name+".svg")}
+		if *png {
+			paths = append(paths, filepath.Join(*out, name+".png"))
 		}
-		fmt.Println(p)
+		for _, p := range paths {
+			if err := writePlot(c, p); err != nil {
+				fmt.Fprintln(os.Stderr, "plot:", err)
+				os.Exit(1)
+			}
+			fmt.Println(p)
+		}
 	}
 }
 
@@ -135,7 +150,7 @@ func latest(rs []result) []result {
 
 // charts builds every chart the results allow, by file name, from the
 // latest run of each configuration.
-func charts(rs []result) map[string]string {
+func charts(rs []result) (map[string]*plot.Plot, error) {
 	rs = latest(rs)
 	// A rate over a partial delivery is not a rate: the latest run of a
 	// configuration that was incomplete is left out (not replaced by an
@@ -149,7 +164,14 @@ func charts(rs []result) map[string]string {
 		kept = append(kept, r)
 	}
 	rs = kept
-	out := map[string]string{}
+	out := map[string]*plot.Plot{}
+	var err error
+	keep := func(name string, p *plot.Plot, e error) {
+		if e != nil && err == nil {
+			err = fmt.Errorf("%s: %w", name, e)
+		}
+		out[name] = p
+	}
 	// Per scenario: throughput against connections (saturation runs) and
 	// latency against load (open-loop runs, p99 solid, p50 dashed).
 	tp := map[string]map[string][]point{}
@@ -170,12 +192,14 @@ func charts(rs []result) map[string]string {
 		}
 	}
 	for scen, series := range tp {
-		out[scen+"-throughput-vs-conns.svg"] = lineChart(scen+": deliveries/s at saturation against connections",
+		p, e := lineChart(scen+": deliveries/s at saturation against connections",
 			"connections", "deliveries/s", series, true, false)
+		keep(scen+"-throughput-vs-conns", p, e)
 	}
 	for scen, series := range lat {
-		out[scen+"-latency-vs-load.svg"] = lineChart(scen+": latency against load (open loop; p99 solid, p50 dashed)",
+		p, e := lineChart(scen+": latency against load (open loop; p99 solid, p50 dashed)",
 			"deliveries/s", "latency (ms)", series, true, true)
+		keep(scen+"-latency-vs-load", p, e)
 	}
 	// Per scenario and mode: the latest run of each server, side by side.
 	type key struct{ scen, mode string }
@@ -204,7 +228,8 @@ func charts(rs []result) map[string]string {
 		}
 		sort.Slice(bars, func(i, j int) bool { return bars[i].value > bars[j].value })
 		title := fmt.Sprintf("%s %s: %s by server (latest run)", k.scen, k.mode, what)
-		out[fmt.Sprintf("%s-%s-servers.svg", k.scen, k.mode)] = barChart(title, what, bars)
+		p, e := barChart(title, what, bars)
+		keep(fmt.Sprintf("%s-%s-servers", k.scen, k.mode), p, e)
 	}
-	return out
+	return out, err
 }

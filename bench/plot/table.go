@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"strings"
 )
@@ -59,4 +60,25 @@ func ms(us float64) string {
 	default:
 		return strings.TrimSuffix(fmt.Sprintf("%.2f", v), "0") + " ms"
 	}
+}
+
+// human prints 1234567 as 1.2M.
+func human(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 1e6:
+		return trim(fmt.Sprintf("%.1f", v/1e6)) + "M"
+	case a >= 1e3:
+		return trim(fmt.Sprintf("%.1f", v/1e3)) + "k"
+	case a >= 1 || a == 0:
+		return trim(fmt.Sprintf("%.1f", v))
+	default:
+		return trim(fmt.Sprintf("%.3f", v))
+	}
+}
+
+func trim(s string) string {
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
 }

@@ -121,7 +121,11 @@ func main() {
 	tk.Stop()
 	summarize(samples)
 	if *svgPath != "" {
-		if err := os.WriteFile(*svgPath, chart(samples), 0o644); err != nil {
+		svg, err := chart(samples)
+		if err == nil {
+			err = os.WriteFile(*svgPath, svg, 0o644)
+		}
+		if err != nil {
 			log.Fatal(err)
 		}
 	}
