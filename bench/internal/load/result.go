@@ -119,6 +119,9 @@ type Phase struct {
 	Latency          Latency `json:"latency"`
 	ServerCPUPercent float64 `json:"server_cpu_pct"`
 	ServerRSS        int64   `json:"server_rss_end"`
+	// The flooder shares the generator's core with everyone else's senders
+	// and readers: read the others' latency beside this.
+	LoadgenCPUPercent float64 `json:"loadgen_cpu_pct"`
 
 	FloodSent       uint64  `json:"flood_sent_window,omitempty"`
 	FloodDelivered  uint64  `json:"flood_delivered_window,omitempty"`
@@ -263,7 +266,7 @@ func (r *Result) PrintTable(out io.Writer) {
 		if p.Incomplete {
 			deliv = fmt.Sprintf("incomplete: %d of %d delivered", p.DeliveredWindow, p.ExpectedWindow)
 		}
-		row(p.Name, "others: %s, %s; server cpu %.1f%%, rss %s", deliv, fmtLatency(p.Latency), p.ServerCPUPercent, mb(p.ServerRSS))
+		row(p.Name, "others: %s, %s; server cpu %.1f%%, rss %s; loadgen cpu %.1f%%", deliv, fmtLatency(p.Latency), p.ServerCPUPercent, mb(p.ServerRSS), p.LoadgenCPUPercent)
 		if p.FloodSent > 0 || p.FloodClosed1008 {
 			fl := fmt.Sprintf("%d of %d delivered (%.0f deliveries/s)", p.FloodDelivered, p.FloodExpected, p.FloodPerSec)
 			if p.FloodIncomplete != "" {

@@ -3,6 +3,7 @@ package load
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -65,9 +66,11 @@ func Run(cfg Config, log io.Writer) (*Result, error) {
 	start := time.Now().Add(100 * time.Millisecond)
 	wins := cfg.windows(start)
 	cpus := make([]<-chan float64, len(wins))
+	ownCPU := make([]<-chan float64, len(wins)) // S8 runs in this process
 	rssEnd := make([]<-chan int64, len(wins))
 	for i, wd := range wins {
 		cpus[i] = measureCPUs(cfg.ServerPIDs, wd.from, wd.to.Sub(wd.from))
+		ownCPU[i] = measureCPU(os.Getpid(), wd.from, wd.to.Sub(wd.from))
 		rssEnd[i] = rssAt(cfg.ServerPIDs, wd.to)
 	}
 	wait := measureWaits(cfg.ServerPIDs, wins[0].from, cfg.Duration)
@@ -76,13 +79,17 @@ func Run(cfg Config, log io.Writer) (*Result, error) {
 	}
 	phaseCPU := make([]float64, len(wins))
 	phaseRSS := make([]int64, len(wins))
+	phaseOwn := make([]float64, len(wins))
 	for i := range wins {
-		phaseCPU[i], phaseRSS[i] = <-cpus[i], <-rssEnd[i]
+		phaseCPU[i], phaseRSS[i], phaseOwn[i] = <-cpus[i], <-rssEnd[i], <-ownCPU[i]
 	}
 	r.ServerCPUPercent = phaseCPU[0]
 	r.ServerWaitPercent = <-wait
 	r.ServerRSSAfter = rss(cfg.ServerPIDs)
 	finish(r, &cfg, phaseCPU, phaseRSS)
+	for i := range r.Phases {
+		r.Phases[i].LoadgenCPUPercent = phaseOwn[i]
+	}
 	return r, nil
 }
 
