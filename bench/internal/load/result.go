@@ -230,8 +230,15 @@ func (r *Result) WriteJSON(path string) error {
 func (r *Result) PrintTable(out io.Writer) {
 	if r.Incomplete {
 		fmt.Fprintf(out, "!!! INCOMPLETE RUN: %s\n!!! no rate is reported for it\n", r.IncompleteReason)
-	} else if r.Mode != "idle" && r.Mode != "churn" {
-		fmt.Fprintf(out, "complete: %d of %d delivered, 0 duplicates, 0 misrouted\n", r.DeliveredWindow, r.ExpectedWindow)
+	} else {
+		switch r.Mode {
+		case "idle":
+			fmt.Fprintf(out, "complete: %d connections up, none lost or closed\n", r.Conns)
+		case "churn":
+			fmt.Fprintf(out, "complete: %d cycles in the window, none failed\n", r.Cycles)
+		default:
+			fmt.Fprintf(out, "complete: %d of %d delivered, 0 duplicates, 0 misrouted\n", r.DeliveredWindow, r.ExpectedWindow)
+		}
 	}
 	for _, p := range r.Phases {
 		if p.Incomplete {
