@@ -15,5 +15,9 @@ go test ./wsproto -run='^$' -fuzz='^FuzzDeflateReader$' -fuzztime=3s
 # Hardening: the end-to-end, engine and routing tests again under the race
 # detector (the bridge tests also fail on leaked goroutines or descriptors),
 # and a short fuzz run of the routing scanner (from rewrite, duplicate keys).
+# ./engine/... is kept for the engine tests being added. wsproto's concurrent
+# shared-frame test (lazy compression and Release from several goroutines)
+# only proves anything under the race detector, so it runs here too.
 go test -race -count=1 ./bridge/... ./engine/... ./routing/...
+go test -race -count=1 -run='^TestSharedFrameConcurrent$' ./wsproto
 go test ./routing -run='^$' -fuzz='^FuzzScanRewrite$' -fuzztime=3s
