@@ -148,6 +148,15 @@ func TestRelayTwoBridges(t *testing.T) {
 	if m := b1.recv(); m["msgPayload"].(map[string]any)["n"] != 4.0 {
 		t.Errorf("b1 got %v, want n=4 (a duplicate of n=1?)", m)
 	}
+	// Exactly once, to quiescence: a mixed series of broadcasts and
+	// unicasts in both directions, then marker rounds; every client has
+	// read each message meant for it once, and nothing else (a late copy of
+	// n=1..4 or of the series would show up here).
+	clients := []*client{a1, a2, b1}
+	names, byName := clientNames(clients)
+	series := mixedSeries(names, 10)
+	sendSeries(byName, series)
+	compareDeliveries(t, drainRounds(t, clients, 2), expectDeliveries(names, series))
 	// Expiring the relay closes it with 1001 relay_closed and the dialler
 	// does not come back.
 	status, resp := b.do("PATCH", "/colibri/v2/conferences/m1", `{"relays":[{"id":"jvb1","expire":true}]}`)
@@ -183,4 +192,12 @@ func TestRelayFullMeshOfThree(t *testing.T) {
 			t.Errorf("%s got %v, want n=2 (n=1 delivered twice?)", cl.name, m)
 		}
 	}
+	// Exactly once, to quiescence: every endpoint broadcasts and unicasts
+	// to every other, then three marker rounds (one per bridge: a copy
+	// looping through the third bridge is read too); each client read each
+	// message meant for it once and nothing else.
+	names, byName := clientNames(clients)
+	series := mixedSeries(names, 5)
+	sendSeries(byName, series)
+	compareDeliveries(t, drainRounds(t, clients, len(hs)), expectDeliveries(names, series))
 }
