@@ -62,6 +62,13 @@ func TestRelaySurvivesKill9(t *testing.T) {
 	for _, s := range []string{on1.Socket("a2") + "#2", p.On2.Socket("b1"), p.On2.Socket("b2")} {
 		checkEndpointMessage(t, c.WaitMessage(s, "EndpointMessage"), "a1", "", `{"n":4}`)
 	}
+	// Exactly once after the restart, to quiescence: a series in both
+	// directions across the re-established link, then marker rounds; each
+	// socket read each message meant for it once and nothing else (a late
+	// copy of n=1..4 included).
+	members := []member{{"a1", on1.Socket("a1") + "#2"}, {"a2", on1.Socket("a2") + "#2"},
+		{"b1", p.On2.Socket("b1")}, {"b2", p.On2.Socket("b2")}}
+	checkExactlyOnce(t, c, members, exactlyOnceSeries(members, 3), 2)
 
 	// 2. kill -9 the dialled bridge.
 	d.JVB2.Kill()
@@ -95,5 +102,9 @@ func TestRelaySurvivesKill9(t *testing.T) {
 	for _, s := range []string{on1.Socket("a2") + "#2", on2.Socket("b1") + "#2", on2.Socket("b2") + "#2"} {
 		checkEndpointMessage(t, c.WaitMessage(s, "EndpointMessage"), "a1", "", `{"n":7}`)
 	}
+	// And after the dialled bridge's restart.
+	members = []member{{"a1", on1.Socket("a1") + "#2"}, {"a2", on1.Socket("a2") + "#2"},
+		{"b1", on2.Socket("b1") + "#2"}, {"b2", on2.Socket("b2") + "#2"}}
+	checkExactlyOnce(t, c, members, exactlyOnceSeries(members, 3), 2)
 	c.Exit()
 }
