@@ -3,9 +3,11 @@ package bridge_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,9 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/colibri-bus/colibri/colibri2"
 	"github.com/colibri-bus/colibri/config"
 	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
+	"github.com/gorilla/websocket"
 )
 
 // fakePeer is a TCP server posing as a remote bridge for relay tests. It
@@ -320,9 +324,13 @@ func freePort(t *testing.T) int {
 }
 
 // TestKillPeerBridge: a relay peer that is a real bridge process, killed
-// with SIGKILL mid-conversation. The local bridge detaches the relay, keeps
-// redialling with backoff, its local endpoints keep talking, and expiring
-// the relay stops the dialler.
+// with SIGKILL mid-conversation. Before the kill, messages cross the relay
+// both ways exactly once; during it, streams cross the relay both ways and
+// each side receives a gapless, duplicate-free prefix of what the other
+// sent. The local bridge detaches the relay, its local endpoints keep
+// talking, it redials with backoff (a listener taking over the dead peer's
+// port sees successive attempts, each between the floor and its attempt's
+// ceiling), and expiring the relay stops the dialler.
 func TestKillPeerBridge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs cmd/bridge")
@@ -375,6 +383,10 @@ func TestKillPeerBridge(t *testing.T) {
 	created := post("POST", "/colibri/v2/conferences", `{"meeting-id":"m","create":true,"endpoints":[{"id":"b1","create":true}],`+
 		`"relays":[{"id":"jvb1","create":true,"mesh-id":"0","endpoints":[{"id":"a1"},{"id":"a2"}]}]}`)
 	relayURL := relayURL(t, created)
+	var peerConf colibri2.ConferenceResponse
+	if err := json.Unmarshal(created, &peerConf); err != nil || peerConf.EndpointURLs()["b1"] == "" {
+		t.Fatalf("peer response %s: %v", created, err)
+	}
 
 	h := startBridge(t, func(c *config.Config) { c.Relay.Enabled, c.Relay.RelayID = true, "jvb1" })
 	urls := h.conference("m", "a1", "a2")
@@ -382,15 +394,122 @@ func TestKillPeerBridge(t *testing.T) {
 	h.dialRelay("m", "jvb2", relayURL, "b1")
 	es := h.b.Engine().Stats()
 	waitFor(t, "relay up", func() bool { return es.Relays.Load() == 1 })
+	b1 := h.dialHello("b1", peerConf.EndpointURLs()["b1"]) // on the peer process
 	a1.send(msg("", `{"n":1}`))
 	if m := a2.recv(); m["from"] != "a1" {
 		t.Fatalf("a2 got %v", m)
+	}
+	if m := b1.recv(); m["from"] != "a1" {
+		t.Fatalf("b1 got %v, want a1's broadcast across the relay", m)
+	}
+	// The conversation before the kill: broadcasts and unicasts across the
+	// relay both ways, each delivered exactly once (read to quiescence).
+	clients := []*client{a1, a2, b1}
+	names, byName := clientNames(clients)
+	series := mixedSeries(names, 5)
+	sendSeries(byName, series)
+	compareDeliveries(t, drainRounds(t, clients, 2), expectDeliveries(names, series))
+
+	// During the kill: b1 streams to a1 and a1 to b1 across the relay,
+	// paced under the inbound rate (flow control is not under test here).
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	stream := func(from *client, to string) {
+		defer wg.Done()
+		tk := time.NewTicker(4 * time.Millisecond)
+		defer tk.Stop()
+		for k := 0; ; k++ {
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+			}
+			if from.c.WriteMessage(websocket.TextMessage, []byte(msg(to, fmt.Sprintf(`{"k":%d}`, k)))) != nil {
+				return
+			}
+		}
+	}
+	wg.Add(2)
+	go stream(b1, "a1")
+	go stream(a1, "b1")
+	// b1's reader: what reached the peer's endpoint until the peer died.
+	var atB1 []int
+	var b1Bad error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			b1.c.SetReadDeadline(time.Now().Add(wait))
+			_, raw, err := b1.c.ReadMessage()
+			if err != nil {
+				return
+			}
+			var m struct {
+				From       string
+				MsgPayload struct{ K *int }
+			}
+			if json.Unmarshal(raw, &m) != nil || m.From != "a1" || m.MsgPayload.K == nil {
+				b1Bad = fmt.Errorf("b1 read %s, want a1's stream", raw)
+				return
+			}
+			atB1 = append(atB1, *m.MsgPayload.K)
+		}
+	}()
+	var atA1 []int
+	readStream := func(raw []byte) bool {
+		var m struct {
+			From       string
+			MsgPayload struct{ K *int }
+		}
+		if json.Unmarshal(raw, &m) != nil || m.From != "b1" || m.MsgPayload.K == nil {
+			return false
+		}
+		atA1 = append(atA1, *m.MsgPayload.K)
+		return true
+	}
+	for len(atA1) < 25 { // the stream is flowing across the relay
+		if raw := a1.recvRaw(); !readStream(raw) {
+			t.Fatalf("a1 read %s, want b1's stream", raw)
+		}
 	}
 
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	killed = true
+	// The dead peer's port now drops every attempt: the redials are seen.
+	rec := newAttemptRecorder(t, fmt.Sprintf("127.0.0.1:%d", pub))
 	waitFor(t, "relay detached", func() bool { return es.Relays.Load() == 0 })
+	close(stop)
+	wg.Wait()
+	// Everything the relay delivered to a1 precedes a marker a2 sends now.
+	a2.send(msg("a1", `{"marker":"after-kill"}`))
+	for {
+		raw := a1.recvRaw()
+		if strings.Contains(string(raw), "after-kill") {
+			break
+		}
+		if !readStream(raw) {
+			t.Fatalf("a1 read %s after the kill, want b1's stream or a2's marker", raw)
+		}
+	}
+	checkPrefix := func(who string, got []int) {
+		for i, k := range got {
+			if k != i {
+				t.Errorf("%s: stream message %d is k=%d: a gap or a duplicate across the relay (%v)", who, i, k, got)
+				return
+			}
+		}
+	}
+	checkPrefix("a1", atA1)
+	if b1Bad != nil {
+		t.Error(b1Bad)
+	}
+	if len(atB1) == 0 {
+		t.Error("b1 read none of a1's stream before the kill")
+	}
+	checkPrefix("b1", atB1)
+	t.Logf("across the kill: a1 read %d of b1's stream, b1 read %d of a1's", len(atA1), len(atB1))
+
 	a1.send(msg("a2", `{"n":2}`))
 	if m := a2.recv(); m["from"] != "a1" {
 		t.Errorf("a2 after the peer died: %v", m)
@@ -398,6 +517,16 @@ func TestKillPeerBridge(t *testing.T) {
 	if n := dialers(); n != 1 {
 		t.Errorf("%d diallers after the peer died, want 1 (redialling)", n)
 	}
+	// Four redials: the first follows a link that was up (the counter
+	// restarts at 0), so the waits between them are those after attempts
+	// 1, 2 and 3.
+	u, err := url.Parse(relayURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := u.Path
+	got := rec.waitAttempts(t, []string{path}, 4)
+	t.Logf("redial waits %v", checkGaps(t, "redial", got[path], 1))
 	rl := h.b.Table().ConferenceByMeeting("m").Relay("jvb2")
 	for _, r := range []*routing.Relay{rl} {
 		if r.Conn() != nil {
