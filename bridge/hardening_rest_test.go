@@ -95,6 +95,8 @@ func TestConcurrentCreateExpire(t *testing.T) {
 	var clients []*trackedClient
 	var wg sync.WaitGroup
 	var statuses [600]atomic.Int64
+	var byOp [5][600]atomic.Int64 // per operation kind below
+	var noURL atomic.Int64
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
@@ -104,7 +106,8 @@ func TestConcurrentCreateExpire(t *testing.T) {
 				m := fmt.Sprintf("m%d", r.IntN(meetings))
 				e := fmt.Sprintf("e%d", r.IntN(eps))
 				var method, path, body string
-				switch r.IntN(5) {
+				op := r.IntN(5)
+				switch op {
 				case 0:
 					method, path, body = "POST", "/colibri/v2/conferences",
 						`{"meeting-id":"`+m+`","create":true,"endpoints":[{"id":"`+e+`","create":true}]}`
@@ -119,8 +122,12 @@ func TestConcurrentCreateExpire(t *testing.T) {
 				}
 				status, resp := rawDo(h.rest, method, path, body)
 				statuses[status].Add(1)
+				byOp[op][status].Add(1)
 				if status != 200 {
 					continue
+				}
+				if (op == 0 || op == 1) && len(urlsOf(resp)) != 1 {
+					noURL.Add(1) // a created endpoint comes with its URL
 				}
 				for _, u := range urlsOf(resp) {
 					if cl := dialTracked(h.local(u)); cl != nil {
@@ -138,6 +145,26 @@ func TestConcurrentCreateExpire(t *testing.T) {
 		statuses[410].Load(), len(clients))
 	if n := statuses[500].Load(); n != 0 {
 		t.Errorf("%d internal errors", n)
+	}
+	// The storm did something: every kind of call succeeded at least once
+	// (a bridge that answers everything 4xx passed before), every status is
+	// one the API documents for these calls, each successful create carried
+	// the endpoint's URL, and sockets were dialled on them.
+	for op, name := range []string{"create conference", "create endpoint", "expire endpoint", "expire conference", "update endpoint"} {
+		if byOp[op][200].Load() == 0 {
+			t.Errorf("no %s call answered 200", name)
+		}
+	}
+	for code := range statuses {
+		if n := statuses[code].Load(); n != 0 && code != 200 && code != 400 && code != 404 && code != 409 && code != 410 && code != 500 {
+			t.Errorf("%d calls answered %d, not a status of this API", n, code)
+		}
+	}
+	if n := noURL.Load(); n != 0 {
+		t.Errorf("%d successful creates without exactly one web-sockets URL", n)
+	}
+	if len(clients) == 0 {
+		t.Error("no socket was dialled on a created endpoint's URL")
 	}
 
 	// Agreement: the endpoints with a socket in the table, the engine's
