@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -274,17 +275,30 @@ func TestHandshakeGaugesAfterRejects(t *testing.T) {
 		c.Limits.MaxHeaderSize = 1024
 	})
 	u, _ := url.Parse(h.conference("g", "ep")["ep"])
-	reqs := []string{
-		upgrade("/nope"), // 404
-		upgrade(u.Path + "?pwd=" + strings.Repeat("x", 24)),                        // 403
-		"GET " + u.RequestURI() + " HTTP/1.1\r\nHost: x\r\n\r\n",                   // 405
-		"GET / HTTP/1.1\r\nX: " + strings.Repeat("a", 2048) + "\r\n\r\n",           // 431
-		"BREW / HTTP/1.1\r\n\r\n",                                                  // 400 or 405
-		upgrade(u.RequestURI(), "Sec-WebSocket-Version: 12\r\n"),                   // 400/426
-		upgrade(u.RequestURI()) + string(rawFrame(fin|opCls, closeBody(1000, ""))), // 101, then closed
+	reqs := []struct {
+		req  string
+		want []int // the statuses the comment of each names
+	}{
+		{upgrade("/nope"), []int{404}},
+		{upgrade(u.Path + "?pwd=" + strings.Repeat("x", 24)), []int{403}},
+		{"GET " + u.RequestURI() + " HTTP/1.1\r\nHost: x\r\n\r\n", []int{405}},
+		{"GET / HTTP/1.1\r\nX: " + strings.Repeat("a", 2048) + "\r\n\r\n", []int{431}},
+		{"BREW " + u.RequestURI() + " HTTP/1.1\r\nHost: x\r\n\r\n", []int{400, 405}},
+		// "BREW / HTTP/1.1" without Host was here, "400 or 405": the bridge
+		// answers 404; see TestHTTP11WithoutHostIs400 (a known bug).
+		{upgrade(u.RequestURI(), "Sec-WebSocket-Version: 12\r\n"), []int{400, 426}},
+		{upgrade(u.RequestURI()) + string(rawFrame(fin|opCls, closeBody(1000, ""))), []int{101}}, // then closed
 	}
 	for _, r := range reqs {
-		h.rawRequest(r)
+		resp, _ := h.rawRequest(r.req)
+		if !slices.Contains(r.want, resp.StatusCode) {
+			t.Errorf("%q: status %d, want one of %v", strings.SplitN(r.req, "\r\n", 2)[0], resp.StatusCode, r.want)
+		}
+		if r.want[0] == 426 || resp.StatusCode == 426 {
+			if v := resp.Header.Get("Sec-WebSocket-Version"); v != "13" {
+				t.Errorf("426 without Sec-WebSocket-Version: 13 (got %q)", v)
+			}
+		}
 	}
 	// A handshake that never completes.
 	c, err := net.Dial("tcp", h.ws)
@@ -294,6 +308,31 @@ func TestHandshakeGaugesAfterRejects(t *testing.T) {
 	defer c.Close()
 	io.WriteString(c, "GET / HTTP/1.1\r\n")
 	waitFor(t, "handshake timeout", func() bool { return h.b.Engine().Stats().HandshakeTimeouts.Load() == 1 })
+	h.settled(t, 0)
+}
+
+// TestHTTP11WithoutHostIs400: RFC 9112 section 3.2: "A server MUST respond
+// with a 400 (Bad Request) status code to any HTTP/1.1 request message that
+// lacks a Host header field". The engine checks Host only for upgrade
+// attempts (wsproto Request.Validate); a plain request without Host gets
+// 404 or 405 from the path (engine/handshake.go serverHandshake, the
+// !req.IsUpgradeAttempt() branch).
+//
+// KNOWN BUG (fails on this branch): engine/handshake.go:45-52 answers 404
+// to "BREW / HTTP/1.1" and 405 to "GET /colibri-ws/... HTTP/1.1", both
+// without Host; the gauge test's comment promised 400 or 405.
+func TestHTTP11WithoutHostIs400(t *testing.T) {
+	h := startBridge(t, nil)
+	u, _ := url.Parse(h.conference("g", "ep")["ep"])
+	for _, req := range []string{
+		"BREW / HTTP/1.1\r\n\r\n",
+		"GET / HTTP/1.1\r\n\r\n",
+		"GET " + u.RequestURI() + " HTTP/1.1\r\n\r\n",
+	} {
+		if resp, _ := h.rawRequest(req); resp.StatusCode != 400 {
+			t.Errorf("%q without Host: status %d, want 400", strings.SplitN(req, "\r\n", 2)[0], resp.StatusCode)
+		}
+	}
 	h.settled(t, 0)
 }
 
