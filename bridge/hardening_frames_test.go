@@ -122,7 +122,8 @@ func TestMalformedFrames(t *testing.T) {
 
 	run := func(tc frameCase) (uint16, string) {
 		t.Helper()
-		rc := h.rawDial(urls["victim"], tc.deflate)
+		rc := h.rawDialOwned(urls["victim"], tc.deflate) // closed below
+		defer rc.c.Close()
 		if got := rc.readText(); got != `{"colibriClass":"ServerHello"}` {
 			t.Fatalf("%s: first message %q", tc.name, got)
 		}
@@ -195,7 +196,15 @@ func TestMalformedFrames(t *testing.T) {
 	}
 	waitFor(t, "bombed sockets closed", func() bool { return h.b.Engine().Stats().Conns.Load() == 1 })
 	after := heapInUse()
-	const slack = 8 << 20
+	// The bound. Measured on the working build (11 runs, plain, -race and
+	// -short, 2 busy cores): the live heap after the repetitions is 50-56
+	// KiB below the heap before them, and it moves by up to 90 KiB in
+	// between (pools, gnet's buffers); with the connections owned by the
+	// test (rawDialOwned) nothing grows with the number of connections.
+	// 128 KiB is that noise with room; a bridge that keeps 160 bytes per
+	// closed connection (840 of them) fails it, where the 8 MiB slack
+	// before passed a leak of 10 KiB per connection.
+	const slack = 128 << 10
 	t.Logf("%d malformed connections: live heap %d KiB -> %d KiB", reps*len(cases), before>>10, after>>10)
 	if after > before+slack {
 		t.Errorf("live heap grew from %d KiB to %d KiB over %d malformed connections", before>>10, after>>10, reps*len(cases))

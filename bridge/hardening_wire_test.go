@@ -47,6 +47,24 @@ func (h *harness) rawUpgrade(u string, offerDeflate bool) (*rawConn, int) {
 // rawUpgradeVia is rawUpgrade with the given dialer.
 func (h *harness) rawUpgradeVia(d *net.Dialer, u string, offerDeflate bool) (*rawConn, int) {
 	h.t.Helper()
+	return h.rawUpgradeOwned(d, u, offerDeflate, false)
+}
+
+// rawDialOwned is rawDial for a caller that closes the connection itself:
+// no cleanup holds it, so that a test measuring the live heap over many
+// connections does not measure its own cleanups.
+func (h *harness) rawDialOwned(u string, offerDeflate bool) *rawConn {
+	h.t.Helper()
+	rc, status := h.rawUpgradeOwned(&net.Dialer{Timeout: wait}, u, offerDeflate, true)
+	if status != http.StatusSwitchingProtocols {
+		rc.c.Close()
+		h.t.Fatalf("upgrade %s: status %d", u, status)
+	}
+	return rc
+}
+
+func (h *harness) rawUpgradeOwned(d *net.Dialer, u string, offerDeflate, owned bool) (*rawConn, int) {
+	h.t.Helper()
 	pu, err := url.Parse(u)
 	if err != nil {
 		h.t.Fatal(err)
@@ -55,7 +73,9 @@ func (h *harness) rawUpgradeVia(d *net.Dialer, u string, offerDeflate bool) (*ra
 	if err != nil {
 		h.t.Fatalf("dial %s: %v", pu.Host, err)
 	}
-	h.t.Cleanup(func() { c.Close() })
+	if !owned {
+		h.t.Cleanup(func() { c.Close() })
+	}
 	rc := &rawConn{t: h.t, c: c, br: bufio.NewReader(c)}
 	key := wsproto.NewKey()
 	req := wsproto.AppendClientRequest(nil, pu.Host, pu.RequestURI(), key, offerDeflate)
