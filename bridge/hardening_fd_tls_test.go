@@ -1,0 +1,246 @@
+package bridge_test
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gorilla/websocket"
+)
+
+// tlsFloodBridge starts cmd/bridge limited to 1,024 descriptors with a
+// plain port and a TLS port (PEM certificate) and one conference; it
+// returns the process, its stderr, the endpoint URLs on the TLS port (in
+// the order of eps), the plain and TLS addresses and the CA pool.
+type tlsFlood struct {
+	cmd             *exec.Cmd
+	stderr          *lockedBuffer
+	rest            string
+	plain, tlsAddr  string
+	pool            *x509.CertPool
+	urls            map[string]string // endpoint -> wss URL
+	limit, capConns int
+}
+
+func startTLSFloodBridge(t *testing.T, eps ...string) *tlsFlood {
+	t.Helper()
+	bin := bridgeBinary(t)
+	dir := t.TempDir()
+	certFile, keyFile, pool := writeCert(t, dir)
+	pub, tlsPort, priv := freePort(t), freePort(t), freePort(t)
+	conf := filepath.Join(dir, "jvb.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`videobridge {
+  http-servers {
+    public { host = 127.0.0.1, port = %d, tls-port = %d, cert-file = "%s", key-file = "%s" }
+    private { host = 127.0.0.1, port = %d }
+  }
+  websockets { domain = "127.0.0.1:%d", tls = true }
+}`, pub, tlsPort, certFile, keyFile, priv, tlsPort)), 0o644)
+	const limit = 1024
+	cmd := exec.Command("sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0" --config "$1"`, limit), bin, conf)
+	f := &tlsFlood{cmd: cmd, stderr: &lockedBuffer{}, rest: fmt.Sprintf("http://127.0.0.1:%d", priv),
+		plain: fmt.Sprintf("127.0.0.1:%d", pub), tlsAddr: fmt.Sprintf("127.0.0.1:%d", tlsPort), pool: pool,
+		urls: map[string]string{}, limit: limit,
+		// engine/fdguard.go: backlog and margin are limit/16 each for
+		// small limits.
+		capConns: limit - limit/16 - limit/16}
+	cmd.Stderr = f.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	waitFor(t, "bridge up", func() bool {
+		resp, err := http.Get(f.rest + "/about/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	})
+	var list []string
+	for _, e := range eps {
+		list = append(list, `{"id":"`+e+`","create":true}`)
+	}
+	status, body := rawDo(f.rest, "POST", "/colibri/v2/conferences",
+		`{"meeting-id":"m","create":true,"endpoints":[`+strings.Join(list, ",")+`]}`)
+	if status != 200 {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	for i, u := range urlsOf(body) {
+		if !strings.HasPrefix(u, "wss://"+f.tlsAddr+"/") {
+			t.Fatalf("advertised %s, want wss://%s/...", u, f.tlsAddr)
+		}
+		f.urls[eps[i]] = u
+	}
+	return f
+}
+
+func (f *tlsFlood) dialer() *websocket.Dialer {
+	return &websocket.Dialer{HandshakeTimeout: wait,
+		TLSClientConfig: &tls.Config{RootCAs: f.pool, ServerName: "localhost"}}
+}
+
+// plainURL is u on the plain port.
+func (f *tlsFlood) plainURL(u string) string {
+	pu, _ := url.Parse(u)
+	pu.Scheme, pu.Host = "ws", f.plain
+	return pu.String()
+}
+
+// fds counts the bridge process's open descriptors.
+func (f *tlsFlood) fds(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", f.cmd.Process.Pid))
+	if err != nil {
+		t.Fatalf("reading the bridge's descriptors: %v", err)
+	}
+	return len(ents)
+}
+
+// TestTLSDescriptorExhaustion: the descriptor guard counts a TLS connection
+// as the three descriptors it holds (its TCP socket and a socket pair,
+// engine/tls.go). A bridge limited to 1,024 descriptors (cap 896) is sent
+// 600 wss connections that complete the TLS and WebSocket handshakes and
+// are held. Each holds three descriptors: at most (896 - the two talkers'
+// 6) / 3 = 296 of them are admitted and the rest are closed before the TLS
+// handshake; the process keeps its reserve; two wss clients connected
+// before the flood keep talking; a plain connection at the cap is answered
+// 503 and gnet's acceptor survives; after the flood a new client connects.
+// A guard that counted a TLS connection once would admit them until
+// socketpair(2) and accept(2) fail with EMFILE.
+func TestTLSDescriptorExhaustion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs cmd/bridge")
+	}
+	const n, workers = 600, 8
+	eps := []string{"a", "b", "late", "plain"}
+	for i := 0; i < n; i++ {
+		eps = append(eps, fmt.Sprintf("f%d", i)) // one endpoint each: no replacing
+	}
+	f := startTLSFloodBridge(t, eps...)
+	d := f.dialer()
+	dial := func(u string) (*websocket.Conn, error) {
+		c, _, err := d.Dial(u, nil)
+		return c, err
+	}
+	talkerOf := func(id string) *talker {
+		c, err := dial(f.urls[id])
+		if err != nil {
+			t.Fatalf("wss dial %s: %v", id, err)
+		}
+		t.Cleanup(func() { c.Close() })
+		tk := &talker{c: c, id: id}
+		tk.read(t) // ServerHello
+		return tk
+	}
+	a, b := talkerOf("a"), talkerOf("b")
+	before := f.fds(t)
+
+	// The flood: wss connections, each to its own endpoint, held open.
+	var mu sync.Mutex
+	var held []*websocket.Conn
+	var refused atomic.Int64
+	var firstErr atomic.Value
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1); i <= n; i = next.Add(1) {
+				c, err := dial(f.urls[fmt.Sprintf("f%d", i-1)])
+				if err != nil {
+					refused.Add(1) // closed before the TLS handshake
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				mu.Lock()
+				held = append(held, c)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	atCap := f.fds(t)
+	t.Logf("%d wss connections held, %d refused (first: %v); the bridge holds %d descriptors (%d before the flood), limit %d",
+		len(held), refused.Load(), firstErr.Load(), atCap, before, f.limit)
+	// serveTLS checks the cap before the TLS handshake and the pair is
+	// counted after it, so the handshakes in flight at the cap (one per
+	// dialling worker) may pass together.
+	maxTLS := (f.capConns-2*3)/3 + workers
+	if len(held) > maxTLS {
+		t.Errorf("%d wss connections admitted, want at most %d: three descriptors each under a cap of %d, plus %d in flight",
+			len(held), maxTLS, f.capConns, workers)
+	}
+	if refused.Load() == 0 {
+		t.Error("no wss connection was refused: the flood did not reach the cap, the test measured nothing")
+	}
+	// The reserve is kept: the backlog's share of descriptors is still free.
+	if reserve := f.limit / 16; atCap > f.limit-reserve {
+		t.Errorf("the bridge holds %d of %d descriptors: under %d left, the reserve is gone", atCap, f.limit, reserve)
+	}
+	// Through the flood, the clients connected before it still talk.
+	a.talk(t, b)
+	b.talk(t, a)
+	// A plain connection at the cap is answered 503, and the acceptor lives.
+	pc, resp, err := websocket.DefaultDialer.Dial(f.plainURL(f.urls["plain"]), nil)
+	if err == nil {
+		pc.Close()
+		t.Error("a plain WebSocket connected at the cap")
+	} else if resp == nil || resp.StatusCode != 503 {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Errorf("a plain connection at the cap: %v (status %d), want 503", err, status)
+	}
+
+	// The flood ends; new clients connect, wss and plain.
+	mu.Lock()
+	for _, c := range held {
+		c.Close()
+	}
+	held = nil
+	mu.Unlock()
+	waitFor(t, "a new wss client connects", func() bool {
+		c, err := dial(f.urls["late"])
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
+	waitFor(t, "a new plain client connects", func() bool {
+		c, _, err := websocket.DefaultDialer.Dial(f.plainURL(f.urls["plain"]), nil)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
+	a.talk(t, b)
+	out := f.stderr.String()
+	for _, bad := range []string{"Accept() failed", "exiting due to error", "TLS pipe", "TLS accept failed", "too many open files"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("bridge log has %q:\n%s", bad, out)
+			break
+		}
+	}
+}
