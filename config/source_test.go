@@ -1,6 +1,10 @@
 package config
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -29,7 +33,24 @@ func TestQuoteStrings(t *testing.T) {
 	}
 }
 
-// Whatever the file holds, Load returns a config or an error; it never panics.
+// FuzzLoad: whatever the file holds, Load returns a config or an error
+// (never both, never a panic), and:
+//   - a loaded config validates: the loader's own checks, run again on it,
+//     find nothing;
+//   - printing the effective config and loading it again gives the same
+//     config, with no warning;
+//   - an error is a parse error naming the file, or a list of *Error each
+//     of which names a key path: a known key, a prefix of one (a section
+//     that is not an object), or an environment variable with its key.
+//
+// KNOWN BUG (seed#0 fails on this branch): the effective config does not
+// round-trip when tls is unset and domain(s) are set. config/print.go:67
+// writes the comment "# tls is unset: ... URLs are ws://" just before
+// "domains = [...]", and a '#' comment containing "//" swallows the next
+// line when the file is parsed (the HOCON library's scanner takes "//" as
+// a comment that eats the newline): the printed domains are lost and load
+// back as the default localhost:9090. The same drops any key written on
+// the line after a comment like "# see https://...".
 func FuzzLoad(f *testing.F) {
 	for _, s := range []string{
 		"videobridge { websockets { enabled = true, domain = \"a:443\" } }",
@@ -37,15 +58,87 @@ func FuzzLoad(f *testing.F) {
 		"key-store-path=/a/b-1.0/c\nhost = 127.0.0.1",
 		"videobridge.websockets.limits.max-message-size = 64 KiB",
 		"a = [1, {b = 2}]\nc = ${?X}",
+		"videobridge { websockets { server-id = jvb2, domains = [\"a:443\", \"b:443\"], tls = true } }",
+		"videobridge.websockets = 1",
+		"videobridge { relay { enabled = true, relay-id = jvb1 }, http-servers { private { host = 0.0.0.0, port = 8081 } } }",
+		"videobridge.websockets { keepalive-ping-interval = 5 seconds, idle-timeout = 1 minute, send-keepalive-pings = false }",
+		"videobridge.http-servers.public { port = -1, tls-port = 443 }",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
-		cfg, _, err := loadString(t, text, nil)
+		path := filepath.Join(t.TempDir(), "jvb.conf")
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, _, err := Load(path, nil)
 		if (cfg == nil) == (err == nil) {
 			t.Fatalf("Load returned config %v and error %v", cfg, err)
 		}
+		if err != nil {
+			checkErrorNamesKey(t, path, err)
+			return
+		}
+		l := &loader{cfg: cfg, set: map[string]bool{}, from: map[string]string{}, bad: map[string]bool{}}
+		l.validate()
+		if len(l.errs) != 0 {
+			t.Fatalf("the loaded config of %q does not validate: %v", text, errors.Join(l.errs...))
+		}
+		eff := cfg.Effective()
+		again, warns, err := loadString(t, eff, nil)
+		if err != nil {
+			t.Fatalf("the effective config of %q does not load: %v\n%s", text, err, eff)
+		}
+		if len(warns) != 0 {
+			t.Errorf("warnings on the effective config of %q: %v", text, warns)
+		}
+		again.Source = cfg.Source
+		if !reflect.DeepEqual(again, cfg) {
+			t.Fatalf("%q printed and loaded again:\n%+v\nwant\n%+v\nprinted:\n%s", text, again, cfg, eff)
+		}
 	})
+}
+
+// checkErrorNamesKey fails t unless err (from loading path) names where
+// the problem is: the file, for a parse error, or a key path for each
+// problem with a value.
+func checkErrorNamesKey(t *testing.T, path string, err error) {
+	t.Helper()
+	var list []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	} else {
+		list = []error{err}
+	}
+	for _, e := range list {
+		var ce *Error
+		if !errors.As(e, &ce) {
+			if !strings.HasPrefix(e.Error(), "config: "+path+": ") {
+				t.Errorf("error %q is neither an *Error nor names the file %s", e, path)
+			}
+			continue
+		}
+		if !isKeyPath(ce.Key) {
+			t.Errorf("error %q: key %q is not a key path", e, ce.Key)
+		}
+		if ce.Reason == "" {
+			t.Errorf("error %q has no reason", e)
+		}
+	}
+}
+
+// isKeyPath reports whether k is a configuration key, a section holding
+// one, or "VAR (key)".
+func isKeyPath(k string) bool {
+	if v, key, ok := strings.Cut(k, " ("); ok {
+		return v != "" && strings.ToUpper(v) == v && strings.HasSuffix(key, ")") && isKeyPath(strings.TrimSuffix(key, ")"))
+	}
+	for _, f := range fields {
+		if f.path == k || strings.HasPrefix(f.path, k+".") {
+			return true
+		}
+	}
+	return false
 }
 
 func TestCheckBalance(t *testing.T) {
