@@ -21,3 +21,6 @@ go test ./wsproto -run='^$' -fuzz='^FuzzDeflateReader$' -fuzztime=3s
 go test -race -count=1 ./bridge/... ./engine/... ./routing/...
 go test -race -count=1 -run='^TestSharedFrameConcurrent$' ./wsproto
 go test ./routing -run='^$' -fuzz='^FuzzScanRewrite$' -fuzztime=3s
+# config: a short fuzz run of Load (validation, effective-config round trip,
+# errors that name their key).
+go test ./config -run='^$' -fuzz='^FuzzLoad$' -fuzztime=3s
