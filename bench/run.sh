@@ -14,7 +14,9 @@
 # With flags, exactly those are used for one variant.
 #
 # Environment:
-#   SERVERS       servers to run, in order (rawgnet gorilla gws nbio bridge)
+#   SERVERS       servers to run, in order (rawgnet gorilla gws nbio bridge
+#                 bridge-base)
+#   BASE_REV, BASE_ARGS  bridge-base: the revision built and its arguments
 #   BRIDGE_ARGS   arguments for the bridge ("--config bench/bridge.conf": ports
 #                 9190/8180, every limit the default; "" = the embedded defaults)
 #   BRIDGE_REST   REST address of the bridge (127.0.0.1:8180; 127.0.0.1:8080 with BRIDGE_ARGS="")
@@ -85,6 +87,23 @@ echo "building $(cd "$SRC" && git describe --always --dirty 2>/dev/null || echo 
 # an SFU embedding the bridge does not inherit the peers' dependencies.
 (cd "$SRC/bench" && go build -o "$ABSBIN/" ./loadgen ./peers/rawgnet ./peers/gorilla ./peers/gws ./peers/nbio)
 case " $SERVERS " in *" bridge "*) (cd "$SRC" && go build -o "$ABSBIN/bridge" ./cmd/bridge) ;; esac
+# bridge-base: ./cmd/bridge of BASE_REV (default 55e6ffb, the last engine with
+# the inbound token bucket), for before/after runs beside "bridge". That
+# engine drops past 500 msg/s per connection on its defaults, so it runs
+# with its limiter raised (BASE_ARGS): the comparison is of speed, and the
+# "after" bridge runs on its defaults.
+BASE_REV=${BASE_REV:-55e6ffb}
+BASE_CONF="$RESULTS/tmp/bridge-base.conf"
+BASE_ARGS=${BASE_ARGS---config $BASE_CONF --log-level warn}
+case " $SERVERS " in *" bridge-base "*)
+  base_src=$(mktemp -d)
+  git archive "$BASE_REV" | tar -x -C "$base_src"
+  (cd "$base_src" && go build -o "$ABSBIN/bridge-base" ./cmd/bridge)
+  rm -rf "$base_src"
+  mkdir -p "$RESULTS/tmp"
+  printf '%s\n' 'videobridge {' '  http-servers { public { port = 9190 }, private { port = 8180 } }' \
+    '  websockets { domain = "127.0.0.1:9190", limits { inbound-rate = 100000, inbound-queue = 1000 } }' '}' >"$BASE_CONF" ;;
+esac
 
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
@@ -97,7 +116,7 @@ start() {
   LGARGS=()
   local rest
   case $name in rawgnet) rest=127.0.0.1:8081;; gorilla) rest=127.0.0.1:8082;; gws) rest=127.0.0.1:8083;;
-    nbio) rest=127.0.0.1:8084;; bridge) rest=$BRIDGE_REST;; esac
+    nbio) rest=127.0.0.1:8084;; bridge|bridge-base) rest=$BRIDGE_REST;; esac
   if [ -n "${rest:-}" ] && listening "$rest"; then
     echo "$rest is already in use: another server (or another run.sh) is running" >&2; exit 1
   fi
@@ -110,6 +129,10 @@ start() {
     bridge)  REST=$BRIDGE_REST
              # shellcheck disable=SC2086
              GOMAXPROCS=1 $PIN0 "$BIN/bridge" $BRIDGE_ARGS >"$log" 2>&1 &
+             LGARGS=(-ws-addr "$BRIDGE_WS") ;;
+    bridge-base) REST=$BRIDGE_REST
+             # shellcheck disable=SC2086
+             GOMAXPROCS=1 $PIN0 "$BIN/bridge-base" $BASE_ARGS >"$log" 2>&1 &
              LGARGS=(-ws-addr "$BRIDGE_WS") ;;
     *) echo "unknown server $name" >&2; exit 2 ;;
   esac

@@ -313,14 +313,8 @@ func TestHandshakeGaugesAfterRejects(t *testing.T) {
 
 // TestHTTP11WithoutHostIs400: RFC 9112 section 3.2: "A server MUST respond
 // with a 400 (Bad Request) status code to any HTTP/1.1 request message that
-// lacks a Host header field". The engine checks Host only for upgrade
-// attempts (wsproto Request.Validate); a plain request without Host gets
-// 404 or 405 from the path (engine/handshake.go serverHandshake, the
-// !req.IsUpgradeAttempt() branch).
-//
-// KNOWN BUG (fails on this branch): engine/handshake.go:45-52 answers 404
-// to "BREW / HTTP/1.1" and 405 to "GET /colibri-ws/... HTTP/1.1", both
-// without Host; the gauge test's comment promised 400 or 405.
+// lacks a Host header field". The engine used to check Host only for
+// upgrade attempts, and answered 404 or 405 from the path.
 func TestHTTP11WithoutHostIs400(t *testing.T) {
 	h := startBridge(t, nil)
 	u, _ := url.Parse(h.conference("g", "ep")["ep"])

@@ -47,6 +47,7 @@ type Engine struct {
 	dialers   sync.WaitGroup
 	tlsPumps  sync.WaitGroup
 	tlsOpen   atomic.Int64 // TLS connections whose pumps run (3 descriptors each)
+	tlsShake  atomic.Int64 // TLS connections accepted, before their socket pair (1 descriptor, 3 reserved)
 	dialCtx   context.Context
 	dialStop  context.CancelFunc
 }

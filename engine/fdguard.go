@@ -83,9 +83,11 @@ func (e *Engine) resumeAccepts() {
 }
 
 // descriptors estimates the descriptors the connections hold: one per TCP
-// connection, and two more per TLS connection (its socket pair).
+// connection, two more per TLS connection (its socket pair), and three
+// per TLS connection still in its handshake: the one it holds and the two
+// it will need once it is enrolled.
 func (e *Engine) descriptors() int64 {
-	return e.stats.Conns.Load() + 2*e.tlsOpen.Load()
+	return e.stats.Conns.Load() + 2*e.tlsOpen.Load() + 3*e.tlsShake.Load()
 }
 
 // dropAll is a classic BPF program that accepts no packet.

@@ -42,6 +42,12 @@ func (c *conn) serverHandshake() bool {
 		return false
 	}
 	kind, sid, confID, id, ok := parsePath(req.Path)
+	if req.Proto == "HTTP/1.1" && req.Host == "" {
+		// RFC 9112 section 3.2: 400 for an HTTP/1.1 request without Host,
+		// whatever else it asks for.
+		c.reject(400, "missing Host header", "")
+		return false
+	}
 	if !req.IsUpgradeAttempt() {
 		if kind == routing.PeerNone {
 			c.reject(404, "not found", "")

@@ -75,6 +75,16 @@ func (e *Engine) acceptTLS() {
 	defer t.wg.Done()
 	delay := time.Duration(0)
 	for {
+		// At the cap, accept nothing: a TLS handshake holds a descriptor
+		// before it can be refused, and a flood of them would take the
+		// reserve that keeps gnet's own accept from failing.
+		for limit := e.fdCap.Load(); limit > 0 && e.descriptors() >= limit; {
+			select {
+			case <-t.closed:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
 		nc, err := t.ln.Accept()
 		if err != nil {
 			select {
@@ -99,7 +109,9 @@ func (e *Engine) acceptTLS() {
 
 func (e *Engine) serveTLS(tc *tls.Conn) {
 	remote := tc.RemoteAddr().String()
-	if limit := e.fdCap.Load(); limit > 0 && e.descriptors() >= limit {
+	e.tlsShake.Add(1) // its descriptor counts from the accept on
+	defer e.tlsShake.Add(-1)
+	if limit := e.fdCap.Load(); limit > 0 && e.descriptors() > limit {
 		e.stats.countReject(503) // no room for three more descriptors
 		tc.Close()
 		return
