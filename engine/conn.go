@@ -50,9 +50,11 @@ type conn struct {
 	openedNS, lastReadNS, pingSentNS, closeSentNS, overSinceNS int64
 
 	// Outbound (outbound.go).
-	pend    *bytebufferpool.ByteBuffer // frames waiting for this round's flush
-	dirty   bool                       // in loop.dirty
-	outAcct int                        // gnet's outbound bytes of c counted in e.globalOut
+	pend     *bytebufferpool.ByteBuffer // frames waiting for this round's flush
+	dirty    bool                       // in loop.dirty
+	pendIdle bool                       // pend has not been written since the last sweep
+	outAcct  int                        // gnet's outbound bytes of c counted in e.globalOut
+	sent     sentCounts                 // frames queued since the last flush, by class
 
 	// Inbound share (read.go).
 	credit      int    // deliveries c may still route this round
@@ -147,6 +149,7 @@ func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c.state = stClosed
 	c.loop.remove(c)
 	c.reader.Release()
+	c.publishSent()
 	c.releasePending()
 	e.globalOut.Add(-int64(c.outAcct))
 	c.outAcct = 0

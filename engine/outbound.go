@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math/bits"
 	"time"
 
 	"github.com/colibri-bus/colibri/routing"
@@ -27,9 +28,19 @@ func pendLimit(budget int) int {
 }
 
 // pendPool holds the per-round pending buffers, and nothing else: its
-// calibration sees only their sizes (a few hundred bytes to pendMax), so a
-// buffer taken each round comes back the size a busy connection needs.
+// calibration sees only their sizes (a few hundred bytes to pendMax).
 var pendPool bytebufferpool.Pool
+
+// A connection keeps its pending buffer between rounds when it had to grow
+// past minKeptPending (it is busy: a buffer taken from the pool each round
+// regrows each round, and that was most of a broadcast storm's time, with
+// the role pool too) and not past maxKeptPending. The sweep returns a kept
+// buffer after a whole tick without a write, so an idle connection holds
+// none.
+const (
+	minKeptPending = 4 << 10
+	maxKeptPending = 256 << 10
+)
 
 // enqueue queues a routed frame for c, or drops it, as outbound decides
 // (policy.go), and counts it once: sent when queued, dropped with its
@@ -78,9 +89,45 @@ func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
 	} else {
 		c.appendPending(b)
 	}
-	c.loop.count.sent.Add(1)
-	c.peer.Sent.Add(class)
+	c.sent.add(class)
 	c.loop.markDirty(c)
+}
+
+// sentCounts are the frames a connection queued since its last flush, by
+// class. They are published to the peer's and the loop's counters once per
+// flush: an atomic add per delivery on each receiver's own counters was a
+// cache miss per delivery, a third of a broadcast storm's time.
+type sentCounts struct {
+	n       uint64
+	mask    uint32 // classes with a count
+	byClass [routing.NumClasses]uint32
+}
+
+// The class mask is a uint32: this fails to compile past 32 classes.
+var _ [32 - routing.NumClasses]struct{}
+
+func (s *sentCounts) add(c routing.Class) {
+	s.n++
+	s.mask |= 1 << c
+	s.byClass[c]++
+}
+
+// publishSent adds what c queued since the last flush to its peer's and
+// its loop's counters.
+func (c *conn) publishSent() {
+	s := &c.sent
+	if s.n == 0 {
+		return
+	}
+	c.loop.count.sent.Add(s.n)
+	for m := s.mask; m != 0; m &= m - 1 {
+		cl := routing.Class(bits.TrailingZeros32(m))
+		if c.peer != nil {
+			c.peer.Sent.AddN(cl, uint64(s.byClass[cl]))
+		}
+		s.byClass[cl] = 0
+	}
+	s.n, s.mask = 0, 0
 }
 
 // dropped counts one frame for c that was not queued.
@@ -151,11 +198,13 @@ func (c *conn) releasePending() {
 	}
 }
 
-// flushPending writes the pending buffer with one write and returns it to
-// the pool; gnet keeps what the socket does not take and sends it when
-// writable. A failed write makes gnet run OnClose inside Write: the buffer
-// is taken off the connection first, so OnClose neither sees nor frees it.
+// flushPending writes the pending buffer with one write; gnet keeps what
+// the socket does not take and sends it when writable. A failed write
+// makes gnet run OnClose inside Write: the buffer is taken off the
+// connection first, so OnClose neither sees nor frees it, and the state is
+// checked again afterwards.
 func (c *conn) flushPending() {
+	c.publishSent()
 	p := c.pend
 	if p == nil {
 		return
@@ -164,11 +213,29 @@ func (c *conn) flushPending() {
 	if len(p.B) > 0 && c.state != stClosed {
 		_, _ = c.gc.Write(p.B)
 	}
-	pendPool.Put(p)
-	if c.state == stClosed {
-		return
+	if c.state == stClosed || cap(p.B) > maxKeptPending || cap(p.B) < minKeptPending {
+		pendPool.Put(p)
+		if c.state == stClosed {
+			return
+		}
+	} else {
+		p.B = p.B[:0]
+		c.pend, c.pendIdle = p, false
 	}
 	if out := c.syncOut(); c.overSinceNS != 0 && out <= c.e.cfg.Limits.OutboundBudget/2 {
 		c.overSinceNS = 0 // drained: the grace starts again next time
 	}
+}
+
+// sweepPending returns a kept pending buffer that was not written for a
+// whole tick (from the timer sweep).
+func (c *conn) sweepPending() {
+	if c.pend == nil || len(c.pend.B) != 0 {
+		return
+	}
+	if c.pendIdle {
+		c.releasePending()
+		return
+	}
+	c.pendIdle = true
 }

@@ -30,6 +30,7 @@ func (c *conn) checkTimers(now int64) {
 func (c *conn) openTimers(now int64) {
 	cfg := c.e.cfg
 	ws := cfg.WebSockets
+	c.sweepPending()
 	if t := ws.IdleTimeout; t > 0 && now-c.lastReadNS > int64(t) {
 		c.e.stats.IdleClosed.Add(1)
 		c.startClose(wsproto.CloseGoingAway, "idle timeout")

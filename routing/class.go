@@ -29,6 +29,9 @@ const (
 	numClasses
 )
 
+// NumClasses is the number of classes, for arrays indexed by Class.
+const NumClasses = int(numClasses)
+
 var classNames = [numClasses]string{
 	ClassUnknown:                               "Unknown",
 	ClassClientHello:                           "ClientHello",

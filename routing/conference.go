@@ -200,13 +200,16 @@ type ClassCounters struct {
 }
 
 // Add counts one message of class c.
-func (cc *ClassCounters) Add(c Class) {
+func (cc *ClassCounters) Add(c Class) { cc.AddN(c, 1) }
+
+// AddN counts n messages of class c.
+func (cc *ClassCounters) AddN(c Class, n uint64) {
 	t := cc.p.Load()
 	if t == nil {
 		cc.p.CompareAndSwap(nil, new([numClasses]atomic.Uint64))
 		t = cc.p.Load()
 	}
-	t[c].Add(1)
+	t[c].Add(n)
 }
 
 // Map returns the non-zero counts keyed by class name.
