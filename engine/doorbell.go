@@ -40,12 +40,29 @@ func (l *loop) openBell() {
 		return
 	}
 	b := &doorbell{l: l, wfd: fds[1]}
-	if _, err := l.el.Enroll(gnet.NewContext(context.Background(), b), nc); err != nil {
+	res, err := l.el.Enroll(gnet.NewContext(context.Background(), b), nc)
+	if err != nil {
 		nc.Close()
 		unix.Close(fds[1])
 		return
 	}
 	l.bell = b
+	// gnet registers the bell later, from its worker pool. If that fails
+	// (the engine stops first), nothing else would close our end: wait for
+	// the outcome once, and let the sweep try again.
+	go func() {
+		if r := <-res; r.Err != nil {
+			forget := gnet.RunnableFunc(func(context.Context) error {
+				if l.bell == b {
+					l.bell = nil
+				}
+				return unix.Close(b.wfd)
+			})
+			if l.el.Execute(context.Background(), forget) != nil {
+				unix.Close(b.wfd) // the loop is gone
+			}
+		}
+	}()
 }
 
 // open is OnOpen of the enrolled end.
