@@ -310,3 +310,61 @@ func TestRelayAggregate(t *testing.T) {
 		}
 	}
 }
+
+// TestRelayAggregateUnicast: the same two bridges linked directly; 100
+// endpoints on each send 30 unicasts a second to a watcher on the other
+// bridge, so the relay carries 3,000 messages a second each way. Each
+// watcher gets every series once, in order.
+func TestRelayAggregateUnicast(t *testing.T) {
+	const (
+		per  = 100
+		rate = 30
+		n    = 90
+	)
+	bridges := []*harness{relayBridge(t, "jvb1"), relayBridge(t, "jvb2")}
+	ids := make([][]string, 2)
+	for i := range bridges {
+		for k := 0; k < per; k++ {
+			ids[i] = append(ids[i], fmt.Sprintf("s%d-%d", i+1, k))
+		}
+		ids[i] = append(ids[i], fmt.Sprintf("w%d", i+1))
+	}
+	urls := link(t, "unicast", bridges, ids)
+	var tallies [2]*tally
+	for i := range bridges {
+		w := fmt.Sprintf("w%d", i+1)
+		tallies[i] = newTally(bridges[i].dialHello(w, urls[w]), ids[1-i][:per]...)
+	}
+	var wg sync.WaitGroup
+	for i := range bridges {
+		target := fmt.Sprintf("w%d", 2-i)
+		for _, id := range ids[i][:per] {
+			cl := bridges[i].dialHello(id, urls[id])
+			wg.Add(1)
+			go func(id string, cl *client) {
+				defer wg.Done()
+				tk := time.NewTicker(time.Second / rate)
+				defer tk.Stop()
+				for k := 0; k < n; k++ {
+					<-tk.C
+					if err := cl.c.WriteMessage(websocket.TextMessage, []byte(numbered(target, id, k, 120))); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				if err := cl.c.WriteMessage(websocket.TextMessage, []byte(endOf(target))); err != nil {
+					t.Error(err)
+				}
+			}(id, cl)
+		}
+	}
+	wg.Wait()
+	for _, tl := range tallies {
+		tl.check(t, n)
+	}
+	for i, h := range bridges {
+		if d := h.dropped(); d != 0 {
+			t.Errorf("bridge %d: %v messages dropped", i+1, d)
+		}
+	}
+}
