@@ -92,7 +92,12 @@ func parseFile(path string) (root hocon.Object, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	src := quoteStrings(string(data))
+	// quoteStrings goes first: it sees the "//" of domain = wss://host,
+	// which it quotes so that validation can say what is wrong with it.
+	src, err := stripComments(quoteStrings(string(data)))
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: parse error: %v", path, err)
+	}
 	if err := checkBalance(src); err != nil {
 		return nil, fmt.Errorf("config: %s: parse error: %v", path, err)
 	}

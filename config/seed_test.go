@@ -168,3 +168,46 @@ func TestSeedAllBlocks(t *testing.T) {
 		t.Errorf("websockets = %+v", cfg.WebSockets)
 	}
 }
+
+// Each seed block, and all three in one file, still loads with comments
+// stripped before parsing, and prints an effective config that loads back
+// to the same config. (Where the seed leaves tls unset the domains are the
+// defaults, which load back the same even when hidden: TestLoadComments
+// and FuzzLoad's seed#0 are the tests that see a hidden line.)
+func TestSeedEffectiveLoadsBack(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tlsConf, _ := seedTLS(t, dir)
+	var all strings.Builder
+	paths := []string{"testdata/seed-public-port.conf", tlsConf, "testdata/seed-websockets.conf"}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Write(b)
+	}
+	allConf := filepath.Join(dir, "all.conf")
+	if err := os.WriteFile(allConf, []byte(all.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append(paths, allConf) {
+		cfg, _, err := Load(p, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		// The printer masks the password; put it back to open the store.
+		eff := strings.Replace(cfg.Effective(), `key-store-password = "****"`, `key-store-password = "KEY_STORE_PASSWORD"`, 1)
+		again, warns, err := loadString(t, eff, nil)
+		if err != nil {
+			t.Fatalf("%s: the effective config does not load: %v\n%s", p, err, eff)
+		}
+		if len(warns) != 0 {
+			t.Errorf("%s: warnings on the effective config: %v", p, warns)
+		}
+		again.Source = cfg.Source
+		if !reflect.DeepEqual(again, cfg) {
+			t.Errorf("%s printed and loaded again:\n%+v\nwant\n%+v\nprinted:\n%s", p, again, cfg, eff)
+		}
+	}
+}

@@ -165,3 +165,86 @@ func checkBalance(src string) error {
 	}
 	return nil
 }
+
+// The hocon library lets Go's text/scanner skip "//" comments itself, newline
+// included, so a "//" inside a '#' comment hides the end of that comment's
+// line and the comment runs on over the next line: "# see https://x" drops
+// the key written after it. text/scanner also skips "/* ... */", which HOCON
+// does not have, over any number of lines. So before parsing,
+// stripComments removes the comments itself and the library never sees one.
+
+// stripComments returns src without its comments. As in HOCON, outside a
+// quoted string '#' or "//" starts a comment, also inside an unquoted value
+// (url = http://x is url = http:, which does not parse), and a comment runs
+// to the end of its line; the newline stays, so line numbers do not change.
+// Inside "..." (which ends on its line) and """...""" nothing is a comment.
+// A "/*" outside strings and comments is an error: '*' is not allowed
+// unquoted, and the library would skip up to the next "*/".
+func stripComments(src string) (string, error) {
+	var out strings.Builder
+	out.Grow(len(src))
+	line := 1
+	for i := 0; i < len(src); {
+		switch c := src[i]; {
+		case c == '\n':
+			line++
+			out.WriteByte(c)
+			i++
+		case c == '#' || strings.HasPrefix(src[i:], "//"):
+			end := strings.IndexByte(src[i:], '\n')
+			if end < 0 {
+				return out.String(), nil
+			}
+			if end > 0 && src[i+end-1] == '\r' {
+				end-- // keep a CRLF line end whole
+			}
+			i += end
+		case strings.HasPrefix(src[i:], "/*"):
+			return "", fmt.Errorf("line %d: /* is not a HOCON comment (use # or //); a value with '*' must be quoted", line)
+		case strings.HasPrefix(src[i:], `"""`):
+			end := tripleQuoteEnd(src, i)
+			line += strings.Count(src[i:end], "\n")
+			out.WriteString(src[i:end])
+			i = end
+		case c == '"':
+			j := i + 1
+			for ; j < len(src) && src[j] != '"' && src[j] != '\n'; j++ {
+				if src[j] == '\\' && j+1 < len(src) && src[j+1] != '\n' {
+					j++
+				}
+			}
+			if j < len(src) && src[j] == '"' {
+				j++
+			}
+			// An unterminated string stops before its newline: checkBalance
+			// reports it.
+			out.WriteString(src[i:j])
+			i = j
+		default:
+			out.WriteByte(c)
+			i++
+		}
+	}
+	return out.String(), nil
+}
+
+// tripleQuoteEnd returns the index just past the """ string that starts at
+// src[start:], or len(src) if it is not closed. As in the hocon library,
+// the string ends at the first run of three or more quotes, with the whole
+// run: quotes before the last three are part of the string.
+func tripleQuoteEnd(src string, start int) int {
+	for i := start + 3; i < len(src); i++ {
+		if src[i] != '"' {
+			continue
+		}
+		run := i
+		for run < len(src) && src[run] == '"' {
+			run++
+		}
+		if run-i >= 3 {
+			return run
+		}
+		i = run - 1
+	}
+	return len(src)
+}
