@@ -3,7 +3,8 @@ package routing
 import (
 	"bytes"
 	"errors"
-	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Scan errors. Each one drops the message; none closes the socket.
@@ -127,28 +128,114 @@ func (k *keysSeen) addSpill(b []byte, key span, _ bool) bool {
 }
 
 // keyEqual compares two raw (still escaped) keys by their decoded value.
+// Keys without escapes, the common case, are compared as they are; an
+// escaped key of up to 64 bytes is decoded on the stack.
 func keyEqual(a, b []byte) bool {
-	if bytes.IndexByte(a, '\\') < 0 && bytes.IndexByte(b, '\\') < 0 {
+	aesc, besc := bytes.IndexByte(a, '\\') >= 0, bytes.IndexByte(b, '\\') >= 0
+	if !aesc && !besc {
 		return bytes.Equal(a, b)
 	}
-	return decodeKey(a) == decodeKey(b)
+	var abuf, bbuf [64]byte
+	if aesc {
+		a = appendUnescaped(abuf[:0], a)
+	}
+	if besc {
+		b = appendUnescaped(bbuf[:0], b)
+	}
+	return bytes.Equal(a, b)
 }
 
-// decodeKey unescapes a raw key; it is only reached for escaped keys or very
-// large objects, so its allocation is off the common path.
+// decodeKey returns the decoded value of raw, the contents of a JSON string
+// that str accepted; it is only reached for escaped strings or very large
+// objects, so its allocation is off the common path.
 func decodeKey(raw []byte) string {
 	if bytes.IndexByte(raw, '\\') < 0 {
 		return string(raw)
 	}
-	q := make([]byte, 0, len(raw)+2)
-	q = append(q, '"')
-	q = append(q, raw...)
-	q = append(q, '"')
-	v, err := strconv.Unquote(string(q))
-	if err != nil {
-		return string(raw)
+	var buf [64]byte
+	return string(appendUnescaped(buf[:0], raw))
+}
+
+// appendUnescaped appends raw, the contents of a JSON string, decoded as
+// encoding/json decodes it (RFC 8259 section 7): \" \\ \/ \b \f \n \r \t,
+// and \uXXXX, where a high surrogate followed by \u and a low surrogate is
+// one character and any other surrogate becomes U+FFFD. Other bytes are
+// copied as they are: the frame reader has validated them as UTF-8. The
+// result is never longer than raw. An escape that str would have rejected
+// is copied as it is.
+func appendUnescaped(dst, raw []byte) []byte {
+	for i := 0; i < len(raw); {
+		j := bytes.IndexByte(raw[i:], '\\')
+		if j < 0 {
+			return append(dst, raw[i:]...)
+		}
+		dst = append(dst, raw[i:i+j]...)
+		i += j
+		if i+1 == len(raw) {
+			return append(dst, '\\')
+		}
+		c := raw[i+1]
+		switch c {
+		case '"', '\\', '/':
+		case 'b':
+			c = '\b'
+		case 'f':
+			c = '\f'
+		case 'n':
+			c = '\n'
+		case 'r':
+			c = '\r'
+		case 't':
+			c = '\t'
+		case 'u':
+			r := hexEscape(raw[i:])
+			if r < 0 {
+				dst = append(dst, raw[i:i+2]...)
+				i += 2
+				continue
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				r2 := hexEscape(raw[i:])
+				if pair := utf16.DecodeRune(r, r2); pair != utf8.RuneError {
+					r = pair
+					i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			dst = utf8.AppendRune(dst, r)
+			continue
+		default:
+			dst = append(dst, '\\')
+		}
+		dst = append(dst, c)
+		i += 2
 	}
-	return v
+	return dst
+}
+
+// hexEscape returns the code unit of the \uXXXX escape that b starts with,
+// or -1 if b does not start with one.
+func hexEscape(b []byte) rune {
+	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+		return -1
+	}
+	var r rune
+	for _, c := range b[2:6] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 // object scans an object starting at '{'. env is non-nil for the top level.

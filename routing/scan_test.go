@@ -106,13 +106,9 @@ func TestScanAcceptsAgreesWithEncodingJSON(t *testing.T) {
 
 // TestScanDuplicateKeysByDecodedName: duplicate detection must compare keys
 // as every JSON parser decodes them (Jackson's STRICT_DUPLICATE_DETECTION
-// in the reference, encoding/json here).
-//
-// KNOWN BUG (fails on this branch): routing/scan.go decodeKey unquotes a
-// key with strconv.Unquote, Go's string syntax, which rejects the JSON
-// escapes \/ and \uD83D\uDE00 (a surrogate pair); on that error it keeps
-// the raw bytes, so "a\/" and "a/", or "\ud83d\ude00" and the raw
-// character, count as different keys and the duplicate is accepted.
+// in the reference, encoding/json here). It caught decodeKey using
+// strconv.Unquote, Go's string syntax, which rejects the JSON escapes \/
+// and \uD83D\uDE00 and so kept "a\/" and "a/" apart.
 func TestScanDuplicateKeysByDecodedName(t *testing.T) {
 	for _, in := range []string{
 		`{"a/":1,"a\/":2}`,
@@ -131,6 +127,80 @@ func TestScanDuplicateKeysByDecodedName(t *testing.T) {
 	big += `"k\/":1,"k/":2}`
 	var env envelope
 	checkScan(t, big, scan([]byte(big), &env))
+}
+
+// The contents of JSON strings that str accepts, decoded by decodeKey as
+// encoding/json decodes them.
+var unescapeCases = []string{
+	``, `plain`, `\/`, `a\/b`, `\"`, `\\`, `\\/`, `\\\/`, `\b\f\n\r\t`, `\u0000`, `\u0041\u00e9\u20AC`,
+	`\ud83d\ude00`, `\uD83D\uDE00`, `x\ud83d\ude00y`,
+	`\ud800`, `\udfff`, `\udc00\ud800`, `x\ud83d`, `\ud83dx`, `\ud83d\n`, `\ud83d\/`, // lone surrogates
+	`\ud83d\ud83d\ude00`, `\ud83d\u0041`, `\ud83d\uDBFF\uDFFF`, `\ude00\ude00`, `\ud83d\\ude00`,
+	"é\\/\U0001F600\\u00e9", `\u002f\/`,
+	strings.Repeat(`\ud83d\ude00\/`, 20), // longer than the stack buffer
+}
+
+func TestDecodeKeyAgreesWithEncodingJSON(t *testing.T) {
+	check := func(raw string) {
+		t.Helper()
+		var want string
+		if err := json.Unmarshal([]byte(`"`+raw+`"`), &want); err != nil {
+			t.Fatalf("encoding/json rejects %q: %v", raw, err)
+		}
+		if got := decodeKey([]byte(raw)); got != want {
+			t.Errorf("decodeKey(%q) = %q, want %q", raw, got, want)
+		}
+		// The same string as encoding/json writes it is the same key.
+		enc, _ := json.Marshal(want)
+		other := enc[1 : len(enc)-1]
+		if !keyEqual([]byte(raw), other) || !keyEqual(other, []byte(raw)) {
+			t.Errorf("keyEqual(%q, %q) = false, want true", raw, other)
+		}
+	}
+	for _, raw := range unescapeCases {
+		check(raw)
+	}
+	// Random sequences of escapes, surrogates in particular.
+	pieces := []string{`a`, `é`, "\U0001F600", `\/`, `\"`, `\\`, `\n`, `\u0041`, `\u00E9`,
+		`\ud83d`, `\ude00`, `\uDBFF`, `\uDC00`, `\ud800`, `\uFFFD`, `\u`}
+	r := rand.New(rand.NewPCG(8259, 7))
+	for i := 0; i < 5000; i++ {
+		var b strings.Builder
+		for n := r.IntN(8); n >= 0; n-- {
+			p := pieces[r.IntN(len(pieces))]
+			if p == `\u` {
+				p = fmt.Sprintf(`\u%04x`, r.IntN(0x10000))
+			}
+			b.WriteString(p)
+		}
+		check(b.String())
+	}
+	// Different strings stay different. (Lone surrogates do not: "\ud800"
+	// and "\ud801" both decode to U+FFFD, for encoding/json too.)
+	for _, p := range [][2]string{{`a\/`, `a`}, {`\ud83d\ude00`, `\ud83d`}, {`\ud800`, `\ud800\udc00`}, {`\u0041`, `a`}} {
+		if keyEqual([]byte(p[0]), []byte(p[1])) {
+			t.Errorf("keyEqual(%q, %q) = true, want false", p[0], p[1])
+		}
+	}
+}
+
+// scan allocates nothing for messages with up to 16 keys an object, and
+// escaped keys of up to 64 bytes do not change that.
+func TestScanZeroAllocs(t *testing.T) {
+	for _, s := range []string{
+		referenceMessages[3],
+		`{"colibriClass":"EndpointMessage","to":"a1b2c3d4","msgPayload":{"k\/":1,"k/x":2,"\ud83d\ude00":3,"😀x":4}}`,
+	} {
+		msg := []byte(s)
+		var env envelope
+		if a := testing.AllocsPerRun(100, func() {
+			if err := scan(msg, &env); err != nil {
+				t.Fatal(err)
+			}
+		}); a != 0 {
+			t.Errorf("scan(%q): %v allocations, want 0", msg, a)
+		}
+	}
 }
 
 func TestAppendWithFrom(t *testing.T) {
