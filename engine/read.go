@@ -33,10 +33,6 @@ func (c *conn) readFrames() gnet.Action {
 	if unread == 0 {
 		return gnet.None
 	}
-	if c.failing {
-		c.gc.Discard(unread)
-		return gnet.None
-	}
 	l := c.loop
 	if c.creditRound != l.round {
 		c.credit = refill(c.credit, shareQuantum*c.weight(), c.waiting)
@@ -44,6 +40,10 @@ func (c *conn) readFrames() gnet.Action {
 	}
 	win := c.window()
 	for c.state != stClosed {
+		if c.failing { // a protocol error: the rest is unparseable
+			c.gc.Discard(unread)
+			break
+		}
 		if v := inbound(c.credit, unread, c.backlogBound()); v != inRoute {
 			if v == inWait {
 				l.wait(c)
@@ -81,8 +81,8 @@ func (c *conn) parse(buf []byte) (int, gnet.Action) {
 	for off < len(buf) && c.state != stClosed && c.credit > 0 {
 		n, msg, ok, err := c.reader.Next(buf[off:])
 		if err != nil {
-			c.fail(err)
-			return len(buf), gnet.None // the rest is unparseable: drop it with the frame
+			c.fail(err) // readFrames discards the rest, unparsed
+			return len(buf), gnet.None
 		}
 		if n == 0 {
 			break
