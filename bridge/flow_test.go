@@ -368,3 +368,44 @@ func TestRelayAggregateUnicast(t *testing.T) {
 		}
 	}
 }
+
+// TestProtocolErrorPastWindow: 200 KiB of valid messages, a frame with a
+// reserved opcode, and more valid messages, written at once. The bridge
+// parses the input a window at a time; it routes what came before the bad
+// frame, closes with 1002, and routes nothing after it.
+func TestProtocolErrorPastWindow(t *testing.T) {
+	h := startBridge(t, nil)
+	urls := h.conference("window", "a", "b")
+	b := newTally(h.dialHello("b", urls["b"]), "a")
+	a := h.rawDial(urls["a"], false)
+	if got := a.readText(); !strings.Contains(got, "ServerHello") {
+		t.Fatalf("a: first message %q", got)
+	}
+	const before = 1000
+	var buf []byte
+	for i := 0; i < before; i++ {
+		buf = append(buf, rawFrame(fin|opText, []byte(numbered("b", "a", i, 200)))...)
+	}
+	buf = append(buf, rawFrame(fin|0x3, []byte("reserved"))...)
+	for i := before; i < before+500; i++ {
+		buf = append(buf, rawFrame(fin|opText, []byte(numbered("b", "a", i, 200)))...)
+	}
+	buf = append(buf, rawFrame(fin|opText, []byte(endOf("b")))...)
+	a.write(buf)
+	if code, _ := a.readClose(); code != 1002 {
+		t.Errorf("close %d, want 1002", code)
+	}
+	// b got exactly the messages before the bad frame: a ClientHello round
+	// trip follows everything queued for it.
+	b.cl.send(`{"colibriClass":"ClientHello"}`)
+	waitFor(t, "b's ServerHello", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.other > 0
+	})
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.next["a"] != before || len(b.errs) > 0 || b.ends["a"] {
+		t.Errorf("b received %d messages from a (end %v, errors %v), want exactly the %d before the bad frame", b.next["a"], b.ends["a"], b.errs, before)
+	}
+}
