@@ -372,7 +372,7 @@ func TestRelayAggregateUnicast(t *testing.T) {
 // TestProtocolErrorPastWindow: 200 KiB of valid messages, a frame with a
 // reserved opcode, and more valid messages, written at once. The bridge
 // parses the input a window at a time; it routes what came before the bad
-// frame, closes with 1002, and routes nothing after it.
+// frame, closes with 1002, and neither routes nor parses anything after it.
 func TestProtocolErrorPastWindow(t *testing.T) {
 	h := startBridge(t, nil)
 	urls := h.conference("window", "a", "b")
@@ -391,6 +391,7 @@ func TestProtocolErrorPastWindow(t *testing.T) {
 		buf = append(buf, rawFrame(fin|opText, []byte(numbered("b", "a", i, 200)))...)
 	}
 	buf = append(buf, rawFrame(fin|opText, []byte(endOf("b")))...)
+	buf = append(buf, rawFrame(fin|0xB, []byte("reserved too"))...)
 	a.write(buf)
 	if code, _ := a.readClose(); code != 1002 {
 		t.Errorf("close %d, want 1002", code)
@@ -405,6 +406,10 @@ func TestProtocolErrorPastWindow(t *testing.T) {
 	})
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	// What followed the bad frame was discarded, not parsed: one error.
+	if n := h.b.Engine().Stats().ProtocolErrors.Load(); n != 1 {
+		t.Errorf("%d protocol errors counted, want 1: the input after the close was parsed", n)
+	}
 	if b.next["a"] != before || len(b.errs) > 0 || b.ends["a"] {
 		t.Errorf("b received %d messages from a (end %v, errors %v), want exactly the %d before the bad frame", b.next["a"], b.ends["a"], b.errs, before)
 	}
