@@ -231,15 +231,41 @@ func TestSustainedRate(t *testing.T) {
 // dropped returns the bridge's dropped_messages.
 func (h *harness) dropped() float64 {
 	h.t.Helper()
-	status, body := h.do("GET", "/colibri/stats", "")
-	if status != 200 {
-		h.t.Fatalf("stats: %d", status)
+	return h.stats()["dropped_messages"].(float64)
+}
+
+// paced sends n numbered messages from id to to (empty: a broadcast) at
+// rate a second, then the end marker, in the background.
+func paced(t *testing.T, wg *sync.WaitGroup, cl *client, id, to string, n, rate, size int) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tk := time.NewTicker(time.Second / time.Duration(rate))
+		defer tk.Stop()
+		for i := 0; i < n; i++ {
+			<-tk.C
+			if err := cl.c.WriteMessage(websocket.TextMessage, []byte(numbered(to, id, i, size))); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+		if err := cl.c.WriteMessage(websocket.TextMessage, []byte(endOf(to))); err != nil {
+			t.Error(err)
+		}
+	}()
+}
+
+// checkRelayed waits for every tally's series and requires no drops.
+func checkRelayed(t *testing.T, bridges []*harness, tallies []*tally, n int) {
+	t.Helper()
+	for _, tl := range tallies {
+		tl.check(t, n)
 	}
-	var m map[string]any
-	if err := json.Unmarshal(body, &m); err != nil {
-		h.t.Fatal(err)
+	for i, h := range bridges {
+		if d := h.dropped(); d != 0 {
+			t.Errorf("bridge %d: %v messages dropped", i+1, d)
+		}
 	}
-	return m["dropped_messages"].(float64)
 }
 
 // TestRelayAggregate: two relay-linked bridges with 40 endpoints each;
@@ -283,32 +309,14 @@ func TestRelayAggregate(t *testing.T) {
 	n := rate * int(duration/time.Second)
 	var wg sync.WaitGroup
 	for id, cl := range clients {
-		wg.Add(1)
-		go func(id string, cl *client) {
-			defer wg.Done()
-			tk := time.NewTicker(time.Second / rate)
-			defer tk.Stop()
-			for i := 0; i < n; i++ {
-				<-tk.C
-				if err := cl.c.WriteMessage(websocket.TextMessage, []byte(numbered("", id, i, 200))); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-			if err := cl.c.WriteMessage(websocket.TextMessage, []byte(endOf(""))); err != nil {
-				t.Error(err)
-			}
-		}(id, cl)
+		paced(t, &wg, cl, id, "", n, rate, 200)
 	}
 	wg.Wait()
+	var list []*tally
 	for _, tl := range tallies {
-		tl.check(t, n)
+		list = append(list, tl)
 	}
-	for i, h := range bridges {
-		if d := h.dropped(); d != 0 {
-			t.Errorf("bridge %d: %v messages dropped", i+1, d)
-		}
-	}
+	checkRelayed(t, bridges, list, n)
 }
 
 // TestRelayAggregateUnicast: the same two bridges linked directly; 100
@@ -339,34 +347,11 @@ func TestRelayAggregateUnicast(t *testing.T) {
 	for i := range bridges {
 		target := fmt.Sprintf("w%d", 2-i)
 		for _, id := range ids[i][:per] {
-			cl := bridges[i].dialHello(id, urls[id])
-			wg.Add(1)
-			go func(id string, cl *client) {
-				defer wg.Done()
-				tk := time.NewTicker(time.Second / rate)
-				defer tk.Stop()
-				for k := 0; k < n; k++ {
-					<-tk.C
-					if err := cl.c.WriteMessage(websocket.TextMessage, []byte(numbered(target, id, k, 120))); err != nil {
-						t.Error(err)
-						return
-					}
-				}
-				if err := cl.c.WriteMessage(websocket.TextMessage, []byte(endOf(target))); err != nil {
-					t.Error(err)
-				}
-			}(id, cl)
+			paced(t, &wg, bridges[i].dialHello(id, urls[id]), id, target, n, rate, 120)
 		}
 	}
 	wg.Wait()
-	for _, tl := range tallies {
-		tl.check(t, n)
-	}
-	for i, h := range bridges {
-		if d := h.dropped(); d != 0 {
-			t.Errorf("bridge %d: %v messages dropped", i+1, d)
-		}
-	}
+	checkRelayed(t, bridges, tallies[:], n)
 }
 
 // TestProtocolErrorPastWindow: 200 KiB of valid messages, a frame with a
