@@ -2,7 +2,6 @@ package wsproto
 
 import (
 	"bytes"
-	stdflate "compress/flate"
 	"io"
 	"strings"
 	"sync"
@@ -232,10 +231,10 @@ func appendDeflateResponse(dst []byte, d *Deflate) []byte {
 // inflating.
 var deflateTail = [4]byte{0x00, 0x00, 0xff, 0xff}
 
-// inflateTail is what the reader appends to a compressed message: the
+// inflateTail is what the inflater reads after a compressed message: the
 // stripped deflateTail, then an empty final stored block, so that a whole
-// message ends in io.EOF and a truncated one in io.ErrUnexpectedEOF (the
-// trick gorilla/websocket uses).
+// message ends with a final block and a truncated one runs out of input
+// (the trick gorilla/websocket uses).
 var inflateTail = [9]byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
 
 // compressionLevel is the flate level of outgoing compressed messages.
@@ -276,73 +275,4 @@ func compress(dst *bytebufferpool.ByteBuffer, p []byte) error {
 		dst.B = dst.B[:n-4]
 	}
 	return nil
-}
-
-// decompressor is a pooled flate reader with the source it reads from.
-//
-// Inflating uses the standard library, not klauspost/compress: fuzzing
-// found that a klauspost reader reused through Reset can decode a corrupt
-// stream with Huffman tables left from the previous stream (a fresh reader
-// rejects it), so its verdict on a peer's bytes would depend on which
-// message the pooled reader saw before. compress/flate clears its tables.
-type decompressor struct {
-	fr  io.ReadCloser
-	src bytes.Reader
-}
-
-var decompressorPool sync.Pool
-
-// inflate appends the inflated form of the raw DEFLATE data in (which must
-// already end with inflateTail) to dst, failing with errTooBig once dst would
-// grow past limit bytes and with errInflate on corrupt data. The data is
-// self-contained (no context takeover).
-func inflate(dst *bytebufferpool.ByteBuffer, in []byte, limit int) error {
-	d, _ := decompressorPool.Get().(*decompressor)
-	if d == nil {
-		d = &decompressor{}
-		d.src.Reset(in)
-		d.fr = stdflate.NewReader(&d.src)
-	} else {
-		d.src.Reset(in)
-		if err := d.fr.(stdflate.Resetter).Reset(&d.src, nil); err != nil {
-			decompressorPool.Put(d)
-			return errInflate
-		}
-	}
-	err := readAllLimited(dst, d.fr, limit)
-	d.src.Reset(nil)
-	decompressorPool.Put(d)
-	return err
-}
-
-// readAllLimited reads r to its end into dst, at most limit bytes beyond dst's current length.
-func readAllLimited(dst *bytebufferpool.ByteBuffer, r io.Reader, limit int) error {
-	start := len(dst.B)
-	for {
-		if len(dst.B) == cap(dst.B) {
-			grow := cap(dst.B)
-			if grow < 512 {
-				grow = 512
-			}
-			if rem := start + limit + 1 - len(dst.B); grow > rem {
-				grow = rem
-			}
-			if grow <= 0 {
-				return errTooBig
-			}
-			dst.B = append(dst.B, make([]byte, grow)...)[:len(dst.B)]
-		}
-		n, err := r.Read(dst.B[len(dst.B):cap(dst.B)])
-		dst.B = dst.B[:len(dst.B)+n]
-		if len(dst.B)-start > limit {
-			return errTooBig
-		}
-		switch err {
-		case nil:
-		case io.EOF:
-			return nil
-		default:
-			return errInflate
-		}
-	}
 }

@@ -29,9 +29,11 @@
 //     error (Reader.CloseReceived).
 //   - Compression: NegotiateDeflate picks an offer and always answers with
 //     both no_context_takeover parameters, so every compressed message is
-//     self-contained; inflating uses pooled flate readers bounded by the
-//     message limit (decompression bombs fail with 1009), compressing uses
-//     pooled flate writers. SharedFrame encodes a broadcast once, and its
+//     self-contained; inflating reads the compressed frame and writes the
+//     message into a pooled buffer, with Huffman tables borrowed from a pool
+//     per message and the output bounded by the message limit
+//     (decompression bombs fail with 1009); compressing uses pooled flate
+//     writers. SharedFrame encodes a broadcast once, and its
 //     compressed form once, for every receiver.
 //   - Writing: Append* functions encode frames into the caller's buffer,
 //     masked or not, compressed or not.

@@ -49,8 +49,10 @@ type Reader struct {
 	partialDone int
 	partial     utf8Validator
 
-	// out holds the last inflated or reassembled message until the next call.
-	out *bytebufferpool.ByteBuffer
+	// out holds the last inflated or reassembled message until the next
+	// call; outPool is the pool it came from.
+	out     *bytebufferpool.ByteBuffer
+	outPool *bytebufferpool.Pool
 }
 
 // Init resets r for a new connection. maxMessage <= 0 selects
@@ -75,7 +77,7 @@ func (r *Reader) CloseReceived() bool { return r.closeReceived }
 // closes; Payloads returned earlier become invalid. The Reader stays usable.
 func (r *Reader) Release() {
 	if r.frag != nil {
-		bytebufferpool.Put(r.frag)
+		fragmentPool.Put(r.frag)
 		r.frag = nil
 	}
 	r.releaseOut()
@@ -83,10 +85,14 @@ func (r *Reader) Release() {
 
 func (r *Reader) releaseOut() {
 	if r.out != nil {
-		bytebufferpool.Put(r.out)
-		r.out = nil
+		r.outPool.Put(r.out)
+		r.out, r.outPool = nil, nil
 	}
 }
+
+// fragmentPool holds the buffers fragmented messages are reassembled in
+// (issue 14, buffer pools by role).
+var fragmentPool bytebufferpool.Pool
 
 // compressedBound is the most compressed bytes a message of limit bytes
 // can take: incompressible data costs DEFLATE 5 bytes per stored block of
@@ -321,7 +327,7 @@ func (r *Reader) startMessage(op OpCode, p []byte, fin, compressed bool) (Messag
 	if op == OpText && !compressed && !r.utf8.feed(p) {
 		return Message{}, false, errInvalidUTF8
 	}
-	r.frag = bytebufferpool.Get()
+	r.frag = fragmentPool.Get()
 	r.frag.B = append(r.frag.B[:0], p...)
 	return Message{}, false, nil
 }
@@ -339,47 +345,35 @@ func (r *Reader) continueMessage(p []byte, fin bool) (Message, bool, error) {
 	frag := r.frag
 	r.frag, r.inMessage = nil, false
 	if r.compressed {
-		defer bytebufferpool.Put(frag)
-		if len(frag.B) == 0 {
-			return Message{Op: r.op}, true, nil
-		}
-		// The fragments are already a private copy: append the tail in place.
-		frag.B = append(frag.B, inflateTail[:]...)
-		return r.inflateMessage(r.op, frag.B)
+		defer fragmentPool.Put(frag)
+		return r.finishCompressed(r.op, frag.B)
 	}
 	if r.op == OpText && !r.utf8.complete() {
-		bytebufferpool.Put(frag)
+		fragmentPool.Put(frag)
 		return Message{}, false, errInvalidUTF8
 	}
-	r.out = frag
+	r.out, r.outPool = frag, &fragmentPool
 	return Message{Op: r.op, Payload: frag.B}, true, nil
 }
 
-// finishCompressed inflates a whole compressed message.
+// finishCompressed inflates p, a whole compressed message (one frame's
+// payload, or the reassembled fragments), into the Reader's output buffer
+// and validates text. p is only read: it may alias the caller's buffer.
 func (r *Reader) finishCompressed(op OpCode, p []byte) (Message, bool, error) {
 	if len(p) == 0 {
 		// Strictly an empty message is the single byte 0x00 (RFC 7692
 		// 7.2.3.6), but an empty body can only mean an empty message.
 		return Message{Op: op}, true, nil
 	}
-	in := bytebufferpool.Get()
-	defer bytebufferpool.Put(in)
-	in.B = append(append(in.B[:0], p...), inflateTail[:]...)
-	return r.inflateMessage(op, in.B)
-}
-
-// inflateMessage inflates in, a whole compressed message followed by
-// inflateTail, into the Reader's output buffer and validates text.
-func (r *Reader) inflateMessage(op OpCode, in []byte) (Message, bool, error) {
-	out := bytebufferpool.Get()
-	err := inflate(out, in, r.limit())
+	out := inflatePool.Get()
+	err := inflate(out, p, r.limit())
 	if err == nil && op == OpText && !utf8.Valid(out.B) {
 		err = errInvalidUTF8
 	}
 	if err != nil {
-		bytebufferpool.Put(out)
+		inflatePool.Put(out)
 		return Message{}, false, err
 	}
-	r.out = out
+	r.out, r.outPool = out, &inflatePool
 	return Message{Op: op, Payload: out.B}, true, nil
 }

@@ -195,10 +195,13 @@ func TestAppendCompressedMaskedFrame(t *testing.T) {
 	}(), []event{msgText(string(p))}, 0)
 }
 
-// The steady-state paths that touch no pool must not allocate at all:
-// parsing, unmasking and validating a single-frame message, and encoding
-// frames into a buffer with room. (Pooled paths are covered by the
-// benchmarks; sync.Pool drops items at random under -race.)
+// The steady-state paths must not allocate at all: parsing, unmasking and
+// validating a single-frame message, and encoding frames into a buffer with
+// room; and, once the pools are warm, the permessage-deflate paths of
+// BenchmarkDeflate200: inflating a browser's compressed message (one frame
+// and fragmented), compressing a shared frame once, and a receiver taking
+// the compressed frame. (sync.Pool drops items at random under -race, so
+// the pooled paths are checked without it.)
 func TestZeroAllocs(t *testing.T) {
 	p := benchPayload(1 << 10)
 	src := AppendMaskedFrame(nil, OpText, true, p, [4]byte{1, 2, 3, 4})
@@ -222,5 +225,65 @@ func TestZeroAllocs(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(100, func() { dst = AppendClose(dst[:0], CloseGoingAway, "endpoint closed") }); a != 0 {
 		t.Errorf("AppendClose: %v allocs/op", a)
+	}
+	if raceEnabled {
+		t.Log("pooled paths not checked under -race")
+		return
+	}
+
+	// Inflating: a 200-byte message and 16 KiB of varied JSON (codes longer
+	// than 9 bits, for which the standard library's inflater allocated link
+	// tables per block), in one frame and in three fragments.
+	var dr Reader
+	dr.Init(Server, 0, &Deflate{})
+	defer dr.Release()
+	for _, msg := range [][]byte{message200, []byte(string(testCorpora()[0].data[:16<<10]))} {
+		body := peerCompress(t, msg)
+		one := rawFrame{op: 1, fin: true, rsv: 4, payload: body}.encode(nil, true)
+		third := len(body) / 3
+		var frags []byte
+		frags = rawFrame{op: 1, rsv: 4, payload: body[:third]}.encode(frags, true)
+		frags = rawFrame{op: 0, payload: body[third : 2*third]}.encode(frags, true)
+		frags = rawFrame{op: 0, fin: true, payload: body[2*third:]}.encode(frags, true)
+		for _, c := range []struct {
+			name string
+			wire []byte
+		}{{"one frame", one}, {"fragments", frags}} {
+			buf := make([]byte, len(c.wire))
+			if a := testing.AllocsPerRun(100, func() {
+				copy(buf, c.wire)
+				for off := 0; off < len(buf); {
+					n, m, ok, err := dr.Next(buf[off:])
+					if n == 0 || err != nil || (ok && !bytes.Equal(m.Payload, msg)) {
+						t.Fatalf("Next: n=%d err=%v", n, err)
+					}
+					off += n
+				}
+			}); a != 0 {
+				t.Errorf("Reader.Next, compressed %d-byte message in %s: %v allocs/op", len(msg), c.name, a)
+			}
+		}
+	}
+
+	// Compressing a shared frame once, and a receiver taking it.
+	shared := []byte(strings.Repeat(`{"colibriClass":"EndpointMessage","from":"a1b2c3d4"}`, 4))
+	if a := testing.AllocsPerRun(100, func() {
+		f := NewSharedFrame(OpText, shared)
+		if f.Compressed() == nil {
+			t.Fatal("shared frame not compressed")
+		}
+		f.Release()
+	}); a != 0 {
+		t.Errorf("SharedFrame.Compressed: %v allocs/op", a)
+	}
+	f := NewSharedFrame(OpText, shared)
+	defer f.Release()
+	pend := make([]byte, 0, 4096)
+	if a := testing.AllocsPerRun(100, func() {
+		f.Retain()
+		pend = append(pend[:0], f.Compressed()...)
+		f.Release()
+	}); a != 0 {
+		t.Errorf("receiver of a compressed SharedFrame: %v allocs/op", a)
 	}
 }

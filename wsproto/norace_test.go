@@ -1,0 +1,5 @@
+//go:build !race
+
+package wsproto
+
+const raceEnabled = false
