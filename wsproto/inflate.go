@@ -75,23 +75,25 @@ type huffman struct {
 // other than a single code of length 1; an empty code builds, and fails
 // when used.
 func (h *huffman) build(lens []uint8) bool {
-	// Four histograms, so that runs of equal lengths (mostly zeros) do not
-	// make every increment wait for the one before.
-	var c [4][16]uint16
+	// Code lengths come with long runs of zeros (unused symbols): skip
+	// them eight at a time.
+	var c [16]uint16
 	i := 0
-	for ; i+4 <= len(lens); i += 4 {
-		c[0][lens[i]&15]++
-		c[1][lens[i+1]&15]++
-		c[2][lens[i+2]&15]++
-		c[3][lens[i+3]&15]++
+	for ; i+8 <= len(lens); i += 8 {
+		if binary.LittleEndian.Uint64(lens[i:]) == 0 {
+			continue
+		}
+		for _, l := range lens[i : i+8] {
+			c[l&15]++
+		}
 	}
-	for ; i < len(lens); i++ {
-		c[0][lens[i]&15]++
+	for _, l := range lens[i:] {
+		c[l&15]++
 	}
 	maxLen := uint8(0)
 	for l := 1; l <= maxCodeLen; l++ {
-		h.count[l] = c[0][l] + c[1][l] + c[2][l] + c[3][l]
-		if h.count[l] != 0 {
+		h.count[l] = c[l]
+		if c[l] != 0 {
 			maxLen = uint8(l)
 		}
 	}
@@ -119,10 +121,15 @@ func (h *huffman) build(lens []uint8) bool {
 		// Not every entry will hold a code of its own.
 		clear(h.fast[:size])
 	}
-	for sym, l := range lens {
-		if l != 0 {
-			h.symbols[offs[l]] = uint16(sym)
-			offs[l]++
+	// Sort the symbols by code length, skipping runs of unused ones.
+	for j := 0; j < len(lens); j++ {
+		if j+8 <= len(lens) && j&7 == 0 && binary.LittleEndian.Uint64(lens[j:]) == 0 {
+			j += 7
+			continue
+		}
+		if l := lens[j]; l != 0 {
+			h.symbols[offs[l&15]] = uint16(j)
+			offs[l&15]++
 		}
 	}
 	// Fill the fast table: codes of each length in canonical order, each
@@ -430,12 +437,40 @@ func (f *inflater) dynamicHeader() bool {
 
 // codes decodes the symbols of a Huffman block. Back-references may reach
 // back to out[start], the first byte of the message, and no further; the
-// output may not pass out[max].
+// output may not pass out[max]. The bit buffer lives in locals here (the
+// loop runs once per symbol) and goes back to f around the slow paths.
 func (f *inflater) codes(out []byte, start, max int, lit, dist *huffman) ([]byte, error) {
+	in := f.in
+	bits, nb, pos := f.bits, f.nb, f.pos
+	litMask := uint64(1)<<lit.tableBits - 1
+	distMask := uint64(1)<<dist.tableBits - 1
 	for {
-		sym, ok := f.decode(lit)
-		if !ok {
-			return out, errInflate
+		// 48 bits hold a length code, its extra bits, a distance code and
+		// its extra bits (15 + 5 + 15 + 13).
+		if nb < 48 {
+			if pos+8 <= len(in) {
+				bits |= binary.LittleEndian.Uint64(in[pos:]) << nb
+				pos += int(63-nb) >> 3
+				nb |= 56
+			} else {
+				f.bits, f.nb, f.pos = bits, nb, pos
+				f.refill()
+				bits, nb, pos = f.bits, f.nb, f.pos
+			}
+		}
+		var sym int
+		if e := lit.fast[bits&litMask]; e != 0 && uint(e&15) <= nb {
+			bits >>= e & 15
+			nb -= uint(e & 15)
+			sym = int(e >> 4)
+		} else {
+			f.bits, f.nb, f.pos = bits, nb, pos
+			v, ok := f.decode(lit)
+			if !ok {
+				return out, errInflate
+			}
+			bits, nb, pos = f.bits, f.nb, f.pos
+			sym = v
 		}
 		if sym < 256 {
 			if len(out) >= max {
@@ -445,32 +480,49 @@ func (f *inflater) codes(out []byte, start, max int, lit, dist *huffman) ([]byte
 			continue
 		}
 		if sym == endOfBlock {
+			f.bits, f.nb, f.pos = bits, nb, pos
 			return out, nil
 		}
 		sym -= 257
 		if sym >= len(lengthBase) {
 			return out, errInflate
 		}
-		// Length extra bits, distance code and its extra bits: at most
-		// 5 + 15 + 13 bits, read from one refill.
-		if f.nb < 33 {
-			f.refill()
-		}
-		if uint(lengthExtra[sym]) > f.nb {
+		n := uint(lengthExtra[sym])
+		if n > nb {
 			return out, errInflate
 		}
-		length := int(lengthBase[sym]) + int(f.take(uint(lengthExtra[sym])))
-		dsym, ok := f.decode(dist)
-		if !ok || dsym >= len(distBase) {
+		length := int(lengthBase[sym]) + int(bits&(1<<n-1))
+		bits >>= n
+		nb -= n
+		var dsym int
+		if e := dist.fast[bits&distMask]; e != 0 && uint(e&15) <= nb {
+			bits >>= e & 15
+			nb -= uint(e & 15)
+			dsym = int(e >> 4)
+		} else {
+			f.bits, f.nb, f.pos = bits, nb, pos
+			v, ok := f.decode(dist)
+			if !ok {
+				return out, errInflate
+			}
+			bits, nb, pos = f.bits, f.nb, f.pos
+			dsym = v
+		}
+		if dsym >= len(distBase) {
 			return out, errInflate
 		}
-		if uint(distExtra[dsym]) > f.nb {
+		n = uint(distExtra[dsym])
+		if n > nb {
+			f.bits, f.nb, f.pos = bits, nb, pos
 			f.refill()
-			if uint(distExtra[dsym]) > f.nb {
+			bits, nb, pos = f.bits, f.nb, f.pos
+			if n > nb {
 				return out, errInflate
 			}
 		}
-		d := int(distBase[dsym]) + int(f.take(uint(distExtra[dsym])))
+		d := int(distBase[dsym]) + int(bits&(1<<n-1))
+		bits >>= n
+		nb -= n
 		if d > len(out)-start {
 			return out, errInflate
 		}
