@@ -14,7 +14,13 @@ import (
 //	          standard library at its default level, as zlib in a browser
 //	          does) parsed, unmasked and, for deflate, inflated.
 //	Share:    the outgoing broadcast encoded once (NewSharedFrame), and for
-//	          deflate compressed once (Compressed), then released.
+//	          deflate Compressed, then released. Compressed leaves a
+//	          message below CompressMinSize uncompressed.
+//	Compress: what compressing the 200-byte broadcast once would cost
+//	          (AppendCompressedFrame), the cost CompressMinSize avoids:
+//	          "varied" is the message above, which the flate writer ends
+//	          up storing (wire-B above the plain frame's), "repetitive"
+//	          JSON it does compress.
 //	Receiver: what each of the 19 receivers adds: picking the frame
 //	          (Compressed on an already compressed frame) and copying it
 //	          into its outbound buffer.
@@ -76,6 +82,22 @@ func BenchmarkDeflate200(b *testing.B) {
 				f.Release()
 			}
 		})
+		if compressed {
+			for _, c := range []struct {
+				name string
+				p    []byte
+			}{{"varied", fromSender}, {"repetitive", benchPayload(len(fromSender))}} {
+				b.Run("Compress/"+c.name, func(b *testing.B) {
+					dst := make([]byte, 0, 1024)
+					b.SetBytes(int64(len(c.p)))
+					b.ReportAllocs()
+					for range b.N {
+						dst, _ = AppendCompressedFrame(dst[:0], OpText, c.p)
+					}
+					b.ReportMetric(float64(len(dst)), "wire-B")
+				})
+			}
+		}
 		b.Run("Receiver/"+name, func(b *testing.B) {
 			f := NewSharedFrame(OpText, fromSender)
 			defer f.Release()

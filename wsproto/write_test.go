@@ -266,7 +266,16 @@ func TestZeroAllocs(t *testing.T) {
 	}
 
 	// Compressing a shared frame once, and a receiver taking it.
-	shared := []byte(strings.Repeat(`{"colibriClass":"EndpointMessage","from":"a1b2c3d4"}`, 4))
+	shared := []byte(strings.Repeat(`{"colibriClass":"EndpointMessage","from":"a1b2c3d4"}`, 12))
+	if a := testing.AllocsPerRun(100, func() {
+		dst = dst[:0]
+		var err error
+		if dst, err = AppendCompressedFrame(dst, OpText, fromSender); err != nil {
+			t.Fatal(err)
+		}
+	}); a != 0 {
+		t.Errorf("AppendCompressedFrame: %v allocs/op", a)
+	}
 	if a := testing.AllocsPerRun(100, func() {
 		f := NewSharedFrame(OpText, shared)
 		if f.Compressed() == nil {
