@@ -3,7 +3,6 @@ package wsproto
 import (
 	"encoding/binary"
 	"math/bits"
-	"slices"
 	"sync"
 
 	"github.com/valyala/bytebufferpool"
@@ -348,6 +347,7 @@ func (f *inflater) stored(out []byte, max int) ([]byte, error) {
 	if len(out)+n > max {
 		return out, errTooBig
 	}
+	out = growPow2(out, n)
 	// Whole bytes still in the bit buffer first, then the input itself.
 	for ; n > 0 && f.nb >= 8; n-- {
 		out = append(out, byte(f.take(8)))
@@ -476,6 +476,9 @@ func (f *inflater) codes(out []byte, start, max int, lit, dist *huffman) ([]byte
 			if len(out) >= max {
 				return out, errTooBig
 			}
+			if len(out) == cap(out) {
+				out = growPow2(out, 1)
+			}
 			out = append(out, byte(sym))
 			continue
 		}
@@ -537,11 +540,30 @@ func (f *inflater) codes(out []byte, start, max int, lit, dist *huffman) ([]byte
 // overlapping itself when d < length (a run).
 func appendMatch(out []byte, d, length int) []byte {
 	to := len(out)
-	out = slices.Grow(out, length)[:to+length]
+	out = growPow2(out, length)[:to+length]
 	from := to - d
 	for to < len(out) {
 		// out[from:to] is whole periods of the run: copying it doubles it.
 		to += copy(out[to:], out[from:to])
 	}
 	return out
+}
+
+// growPow2 returns b with room for n more bytes, growing its capacity to a
+// power of two (at least 64). Pooled buffers must grow this way to stay
+// pooled: a calibrated bytebufferpool.Pool keeps only buffers whose
+// capacity is within the size class of their length, a power of two, and
+// drops (so the next message allocates) one that append grew past it.
+func growPow2(b []byte, n int) []byte {
+	need := len(b) + n
+	if need <= cap(b) {
+		return b
+	}
+	c := 64
+	for c < need {
+		c <<= 1
+	}
+	nb := make([]byte, len(b), c)
+	copy(nb, b)
+	return nb
 }

@@ -328,7 +328,7 @@ func (r *Reader) startMessage(op OpCode, p []byte, fin, compressed bool) (Messag
 		return Message{}, false, errInvalidUTF8
 	}
 	r.frag = fragmentPool.Get()
-	r.frag.B = append(r.frag.B[:0], p...)
+	r.frag.B = append(growPow2(r.frag.B[:0], len(p)), p...)
 	return Message{}, false, nil
 }
 
@@ -338,7 +338,7 @@ func (r *Reader) continueMessage(p []byte, fin bool) (Message, bool, error) {
 	if r.op == OpText && !r.compressed && !r.utf8.feed(p) {
 		return Message{}, false, errInvalidUTF8
 	}
-	r.frag.B = append(r.frag.B, p...)
+	r.frag.B = append(growPow2(r.frag.B, len(p)), p...)
 	if !fin {
 		return Message{}, false, nil
 	}
