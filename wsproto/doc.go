@@ -34,7 +34,8 @@
 //     per message and the output bounded by the message limit
 //     (decompression bombs fail with 1009); compressing uses pooled flate
 //     writers. SharedFrame encodes a broadcast once, and its
-//     compressed form once, for every receiver.
+//     compressed form once (from CompressMinSize bytes), for every
+//     receiver.
 //   - Writing: Append* functions encode frames into the caller's buffer,
 //     masked or not, compressed or not.
 //
@@ -57,6 +58,7 @@
 //   - Routing and authentication: the Request's Path, RawQuery and Origin
 //     are handed over raw.
 //
-// Steady-state parsing and encoding of uncompressed frames allocate
-// nothing; see bench_test.go and docs/bench/wsproto.md.
+// In steady state, parsing, inflating and encoding allocate nothing;
+// TestZeroAllocs guards the paths a broadcast takes. See bench_test.go,
+// deflate_bench_test.go and docs/bench/wsproto.md.
 package wsproto
