@@ -9,10 +9,6 @@ import (
 	"github.com/valyala/bytebufferpool"
 )
 
-// compressMin is the smallest payload worth compressing for a receiver that
-// negotiated permessage-deflate.
-const compressMin = 128
-
 // pendMax is the most bytes a connection's pending buffer collects in one
 // loop round before they are written at once: a burst of input (one read
 // can hold hundreds of messages, each fanned out) must not look like a
@@ -51,8 +47,8 @@ func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
 		return
 	}
 	b := f.Bytes()
-	if c.flate != nil && len(f.Payload()) >= compressMin {
-		if cb := f.Compressed(); cb != nil {
+	if c.flate != nil {
+		if cb := f.Compressed(); cb != nil { // nil below wsproto.CompressMinSize
 			b = cb
 		}
 	}
