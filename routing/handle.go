@@ -1,6 +1,10 @@
 package routing
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/colibri-bus/colibri/wsproto"
+)
 
 // Handle routes one text message received on conn, the socket of p: it
 // dispatches to HandleEndpoint or HandleRelay by the peer's kind.
@@ -181,10 +185,10 @@ func (r *Router) sendRewritten(ep *Endpoint, msg []byte, env *envelope, class Cl
 	if len(conns) == 0 {
 		return
 	}
-	buf := getBuf()
-	buf.B = appendWithFrom(buf.B[:0], msg, env, ep.id)
-	f := newFrame(buf.B)
-	putBuf(buf)
+	// The rewritten message is at most msg with the new member ("from":"id",).
+	f := wsproto.NewSharedFrameFunc(wsproto.OpText, len(msg)+len(ep.id)+10, func(dst []byte) []byte {
+		return appendWithFrom(dst, msg, env, ep.id)
+	})
 	r.deliver(out, f, class, conns)
 	f.Release()
 }

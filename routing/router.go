@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/colibri-bus/colibri/wsproto"
-	"github.com/valyala/bytebufferpool"
 )
 
 // Sink delivers routed frames to connections. The transport implements it.
@@ -205,11 +204,3 @@ func appendWithFrom(dst, msg []byte, env *envelope, from string) []byte {
 	}
 	return append(dst, rest...)
 }
-
-// rewritePool holds the buffers a message is rewritten into (with its new
-// "from") before it is encoded: its own pool, so that its sizes are those
-// of client messages, not of whatever else the process pools.
-var rewritePool bytebufferpool.Pool
-
-func getBuf() *bytebufferpool.ByteBuffer  { return rewritePool.Get() }
-func putBuf(b *bytebufferpool.ByteBuffer) { rewritePool.Put(b) }

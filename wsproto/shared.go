@@ -15,6 +15,7 @@ import (
 type SharedFrame struct {
 	refs atomic.Int32
 	op   OpCode
+	off  int // where the frame starts in buf.B
 	hlen int
 	buf  *bytebufferpool.ByteBuffer
 
@@ -24,13 +25,20 @@ type SharedFrame struct {
 
 var sharedFramePool = sync.Pool{New: func() any { return new(SharedFrame) }}
 
+// The buffers of shared frames, by role: their pools calibrate to the
+// sizes of encoded messages and of compressed ones, nothing else.
+var frameBufs, compressedBufs bytebufferpool.Pool
+
+// maxServerHeader is the longest unmasked frame header: 2 + 8 bytes.
+const maxServerHeader = 10
+
 // NewSharedFrame encodes payload as one unmasked final frame of opcode op
 // into a pooled buffer (payload is copied) and returns it with one
 // reference.
 func NewSharedFrame(op OpCode, payload []byte) *SharedFrame {
 	f := sharedFramePool.Get().(*SharedFrame)
-	f.op = op
-	f.buf = bytebufferpool.Get()
+	f.op, f.off = op, 0
+	f.buf = frameBufs.Get()
 	f.buf.B = slices.Grow(f.buf.B[:0], headerLen(len(payload), false)+len(payload))
 	f.buf.B = appendHeader(f.buf.B, op, true, 0, len(payload), false, [4]byte{})
 	f.hlen = len(f.buf.B)
@@ -39,11 +47,31 @@ func NewSharedFrame(op OpCode, payload []byte) *SharedFrame {
 	return f
 }
 
+// NewSharedFrameFunc is NewSharedFrame for a payload that build appends to
+// the slice it is given (build must only append, and must not keep the
+// slice): the payload is written into the frame's buffer once, and the
+// header goes in front of it, so nothing is copied afterwards. size is the
+// payload's expected length, so that the buffer is grown once.
+func NewSharedFrameFunc(op OpCode, size int, build func(dst []byte) []byte) *SharedFrame {
+	f := sharedFramePool.Get().(*SharedFrame)
+	f.op = op
+	f.buf = frameBufs.Get()
+	b := slices.Grow(f.buf.B[:0], maxServerHeader+size)[:maxServerHeader]
+	b = build(b)
+	n := len(b) - maxServerHeader
+	f.hlen = headerLen(n, false)
+	f.off = maxServerHeader - f.hlen
+	appendHeader(b[f.off:f.off], op, true, 0, n, false, [4]byte{}) // in place, before the payload
+	f.buf.B = b
+	f.refs.Store(1)
+	return f
+}
+
 // Bytes returns the encoded frame. It must not be modified.
-func (f *SharedFrame) Bytes() []byte { return f.buf.B }
+func (f *SharedFrame) Bytes() []byte { return f.buf.B[f.off:] }
 
 // Payload returns the message inside the frame. It must not be modified.
-func (f *SharedFrame) Payload() []byte { return f.buf.B[f.hlen:] }
+func (f *SharedFrame) Payload() []byte { return f.buf.B[f.off+f.hlen:] }
 
 // Op returns the frame's opcode.
 func (f *SharedFrame) Op() OpCode { return f.op }
@@ -69,7 +97,7 @@ const CompressMinSize = 512
 // CompressMinSize or compression does not make the frame smaller; send
 // Bytes then.
 func (f *SharedFrame) Compressed() []byte {
-	if len(f.buf.B)-f.hlen < CompressMinSize {
+	if len(f.Payload()) < CompressMinSize {
 		return nil
 	}
 	f.once.Do(f.compress)
@@ -80,11 +108,11 @@ func (f *SharedFrame) Compressed() []byte {
 }
 
 func (f *SharedFrame) compress() {
-	b := bytebufferpool.Get()
+	b := compressedBufs.Get()
 	var err error
 	b.B, err = AppendCompressedFrame(b.B[:0], f.op, f.Payload())
-	if err != nil || len(b.B) >= len(f.buf.B) {
-		bytebufferpool.Put(b)
+	if err != nil || len(b.B) >= len(f.Bytes()) {
+		compressedBufs.Put(b)
 		return
 	}
 	f.comp = b
@@ -104,9 +132,9 @@ func (f *SharedFrame) Release() {
 	case n < 0:
 		panic("wsproto: SharedFrame released more often than retained")
 	}
-	bytebufferpool.Put(f.buf)
+	frameBufs.Put(f.buf)
 	if f.comp != nil {
-		bytebufferpool.Put(f.comp)
+		compressedBufs.Put(f.comp)
 	}
 	f.buf, f.comp, f.once = nil, nil, sync.Once{}
 	sharedFramePool.Put(f)
