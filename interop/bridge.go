@@ -2,6 +2,7 @@ package interop
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/colibri-bus/colibri/colibri2"
+	"github.com/colibri-bus/colibri/colibri2/client"
 )
 
 // BridgeParams configure one bridge process.
@@ -55,6 +57,8 @@ type Bridge struct {
 	Domain      string
 	// REST is the private server's base URL, http://127.0.0.1:PrivatePort.
 	REST string
+	// Client speaks colibri2 to REST.
+	Client *client.Client
 }
 
 // StartBridge writes a jvb.conf from p, runs the built bridge with it, waits
@@ -221,7 +225,7 @@ type Conference struct {
 	ID string
 	// URLs maps each endpoint id to its advertised colibri-ws URL.
 	URLs map[string]string
-	// Response is the REST response body.
+	// Response is the bridge's answer (client.Result), as JSON.
 	Response []byte
 }
 
@@ -233,36 +237,45 @@ func (c *Conference) Socket(ep string) string { return c.Meeting + "/" + ep }
 // (POST /colibri/v2/conferences) and returns their advertised URLs.
 func (b *Bridge) CreateConference(meeting string, endpoints ...string) *Conference {
 	b.t.Helper()
-	eps := []map[string]any{}
+	conf := client.Conference{MeetingID: meeting, Name: meeting}
 	for _, id := range endpoints {
-		eps = append(eps, map[string]any{"id": id, "create": true})
+		conf.Endpoints = append(conf.Endpoints, client.Endpoint{ID: id, Create: true})
 	}
-	status, raw := b.Do("POST", "/colibri/v2/conferences",
-		map[string]any{"meeting-id": meeting, "name": meeting, "create": true, "endpoints": eps})
-	if status != http.StatusOK {
-		b.t.Fatalf("bridge %s: create conference %s: %d %s", b.ServerID, meeting, status, raw)
+	res, err := b.rest().Create(context.Background(), conf)
+	if err != nil {
+		b.t.Fatalf("bridge %s: create conference %s: %v", b.ServerID, meeting, err)
 	}
-	c := &Conference{Meeting: meeting, URLs: EndpointURLs(b.t, raw), Response: raw}
-	for _, u := range c.URLs {
-		c.ID = URLConferenceID(b.t, u)
-		break
+	return b.conference(meeting, res)
+}
+
+// conference describes meeting from the bridge's answer to its creation.
+func (b *Bridge) conference(meeting string, res *client.Result) *Conference {
+	b.t.Helper()
+	raw, _ := json.Marshal(res)
+	c := &Conference{Meeting: meeting, ID: res.ID, URLs: res.EndpointURLs(), Response: raw}
+	if len(c.URLs) != len(res.Endpoints) {
+		b.t.Fatalf("bridge %s: an endpoint of %s has no web-sockets URL: %s", b.ServerID, meeting, raw)
 	}
 	return c
+}
+
+// rest returns the bridge's colibri2 client, bounded by eventTimeout.
+func (b *Bridge) rest() *client.Client {
+	if b.Client == nil {
+		b.Client = client.New(b.REST, &http.Client{Timeout: eventTimeout})
+	}
+	return b.Client
 }
 
 // AddEndpoints creates more endpoints in an existing conference (PATCH) and
 // adds their URLs to c.
 func (b *Bridge) AddEndpoints(c *Conference, endpoints ...string) {
 	b.t.Helper()
-	eps := []map[string]any{}
-	for _, id := range endpoints {
-		eps = append(eps, map[string]any{"id": id, "create": true})
+	res, err := b.rest().CreateEndpoints(context.Background(), c.Meeting, endpoints...)
+	if err != nil {
+		b.t.Fatalf("bridge %s: add endpoints to %s: %v", b.ServerID, c.Meeting, err)
 	}
-	status, raw := b.Do("PATCH", "/colibri/v2/conferences/"+url.PathEscape(c.Meeting), map[string]any{"endpoints": eps})
-	if status != http.StatusOK {
-		b.t.Fatalf("bridge %s: add endpoints to %s: %d %s", b.ServerID, c.Meeting, status, raw)
-	}
-	for id, u := range EndpointURLs(b.t, raw) {
+	for id, u := range res.EndpointURLs() {
 		c.URLs[id] = u
 	}
 }

@@ -1,11 +1,14 @@
 package interop
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/colibri-bus/colibri/colibri2/client"
 )
 
 // RelayPair is one meeting across jvb1 and jvb2 of a Deployment, linked by
@@ -68,38 +71,26 @@ func (d *Deployment) LinkRelay(meeting string, eps1, eps2 []string) *RelayPair {
 	return p
 }
 
-// createWithRelay POSTs a conference with endpoints and one relay, and
-// returns it with the relay's web-sockets list.
+// createWithRelay POSTs a conference with endpoints and one relay (in
+// colibri2 JSON form), and returns it with the relay's web-sockets list.
 func (b *Bridge) createWithRelay(meeting string, endpoints []string, relay map[string]any) (*Conference, []string) {
 	b.t.Helper()
-	eps := []map[string]any{}
+	var rl client.Relay
+	if raw, err := json.Marshal(relay); err != nil || json.Unmarshal(raw, &rl) != nil {
+		b.t.Fatalf("relay entry %v is not colibri2 JSON", relay)
+	}
+	conf := client.Conference{MeetingID: meeting, Name: meeting, Relays: []client.Relay{rl}}
 	for _, id := range endpoints {
-		eps = append(eps, map[string]any{"id": id, "create": true})
+		conf.Endpoints = append(conf.Endpoints, client.Endpoint{ID: id, Create: true})
 	}
-	status, raw := b.Do("POST", "/colibri/v2/conferences", map[string]any{
-		"meeting-id": meeting, "name": meeting, "create": true, "endpoints": eps, "relays": []any{relay}})
-	if status != http.StatusOK {
-		b.t.Fatalf("bridge %s: create %s with a relay: %d %s", b.ServerID, meeting, status, raw)
+	res, err := b.rest().Create(context.Background(), conf)
+	if err != nil {
+		b.t.Fatalf("bridge %s: create %s with a relay: %v", b.ServerID, meeting, err)
 	}
-	c := &Conference{Meeting: meeting, URLs: EndpointURLs(b.t, raw), Response: raw}
-	for _, u := range c.URLs {
-		c.ID = URLConferenceID(b.t, u)
-		break
+	if len(res.Relays) != 1 {
+		b.t.Fatalf("bridge %s: want one relay in the answer, got %+v", b.ServerID, res.Relays)
 	}
-	var r struct {
-		Relays []struct {
-			ID        string `json:"id"`
-			Transport struct {
-				Transport struct {
-					WebSockets []string `json:"web-sockets"`
-				} `json:"transport"`
-			} `json:"transport"`
-		} `json:"relays"`
-	}
-	if err := json.Unmarshal(raw, &r); err != nil || len(r.Relays) != 1 {
-		b.t.Fatalf("bridge %s: want one relay in %s (%v)", b.ServerID, raw, err)
-	}
-	return c, r.Relays[0].Transport.Transport.WebSockets
+	return b.conference(meeting, res), res.Relays[0].WebSockets
 }
 
 // WaitRelayConnected polls GET /debug/{conf}/{relay} until the relay's

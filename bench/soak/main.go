@@ -23,7 +23,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"math/rand/v2"
 	"net"
@@ -39,7 +38,7 @@ import (
 	"time"
 
 	"github.com/colibri-bus/colibri/bench/internal/procstat"
-	"github.com/colibri-bus/colibri/colibri2"
+	"github.com/colibri-bus/colibri/colibri2/client"
 	"github.com/gorilla/websocket"
 )
 
@@ -263,36 +262,20 @@ type endpoint struct {
 }
 
 // post sends a colibri2 request and returns the endpoints' URLs.
-func (s *soak) post(method, path, body string) (map[string]string, error) {
-	req, _ := http.NewRequest(method, s.br.rest+path, strings.NewReader(body))
-	resp, err := s.rest.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	var r colibri2.ConferenceResponse
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, err
-	}
-	return r.EndpointURLs(), nil
-}
+// colibri2 returns the bridge's REST client.
+func (s *soak) colibri2() *client.Client { return client.New(s.br.rest, s.rest) }
 
 func (s *soak) createConference(meeting string) error {
-	var list []string
+	conf := client.Conference{MeetingID: meeting}
 	for i := 0; i < s.perConf; i++ {
-		list = append(list, fmt.Sprintf(`{"id":"e%d","create":true}`, i))
+		conf.Endpoints = append(conf.Endpoints, client.Endpoint{ID: fmt.Sprintf("e%d", i), Create: true})
 	}
-	urls, err := s.post("POST", "/colibri/v2/conferences",
-		`{"meeting-id":"`+meeting+`","create":true,"endpoints":[`+strings.Join(list, ",")+`]}`)
+	res, err := s.colibri2().Create(context.Background(), conf)
 	if err != nil {
 		return err
 	}
 	c := &conference{meeting: meeting, eps: map[string]*endpoint{}}
-	for id, u := range urls {
+	for id, u := range res.EndpointURLs() {
 		ep := &endpoint{id: id, url: u}
 		c.eps[id] = ep
 		s.connect(ep)
@@ -423,22 +406,23 @@ func (s *soak) churnOnce() error {
 		s.connect(ep)
 	case op < 9: // expire and re-create the endpoint
 		ep.disconnect(false)
-		if _, err := s.post("PATCH", "/colibri/v2/conferences/"+c.meeting, `{"endpoints":[{"id":"`+ep.id+`","expire":true}]}`); err != nil {
+		ctx := context.Background()
+		if err := s.colibri2().ExpireEndpoints(ctx, c.meeting, ep.id); err != nil {
 			return err
 		}
-		urls, err := s.post("PATCH", "/colibri/v2/conferences/"+c.meeting, `{"endpoints":[{"id":"`+ep.id+`","create":true}]}`)
+		res, err := s.colibri2().CreateEndpoints(ctx, c.meeting, ep.id)
 		if err != nil {
 			return err
 		}
 		ep.mu.Lock()
-		ep.url = urls[ep.id]
+		ep.url = res.EndpointURL(ep.id)
 		ep.mu.Unlock()
 		s.connect(ep)
 	default: // expire and re-create the conference
 		for _, e := range c.eps {
 			e.disconnect(false)
 		}
-		if _, err := s.post("PATCH", "/colibri/v2/conferences/"+c.meeting, `{"expire":true}`); err != nil {
+		if err := s.colibri2().Expire(context.Background(), c.meeting); err != nil {
 			return err
 		}
 		s.mu.Lock()
@@ -457,7 +441,7 @@ func (s *soak) closeAll() {
 		for _, ep := range c.eps {
 			ep.disconnect(false)
 		}
-		s.post("PATCH", "/colibri/v2/conferences/"+c.meeting, `{"expire":true}`)
+		s.colibri2().Expire(context.Background(), c.meeting)
 	}
 	s.rest.CloseIdleConnections()
 }

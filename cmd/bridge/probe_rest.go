@@ -1,14 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/colibri-bus/colibri/colibri2/client"
 )
 
 // lookupURL asks the bridge's REST API for the WebSocket URL of an existing
@@ -17,30 +18,26 @@ import (
 func (p *prober) lookupURL(ctx context.Context) (string, error) {
 	base := strings.TrimRight(p.opt.rest, "/")
 	kind, id := "endpoints", p.opt.endpoint
+	change := client.Conference{Endpoints: []client.Endpoint{{ID: id}}}
 	if p.opt.relay != "" {
 		kind, id = "relays", p.opt.relay
+		change = client.Conference{Relays: []client.Relay{{ID: id}}}
 	}
-	body, _ := json.Marshal(map[string]any{kind: []map[string]string{{"id": id}}})
-	target := base + "/colibri/v2/conferences/" + url.PathEscape(p.opt.meeting)
 	ctx, cancel := context.WithTimeout(ctx, p.opt.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, target, bytes.NewReader(body))
-	if err != nil {
-		return "", fail(probeUsage, "usage", "--rest: "+err.Error(), "")
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", fail(probeREST, "rest", "PATCH "+target+": "+err.Error(),
+	res, err := client.New(base, nil).Patch(ctx, p.opt.meeting, change)
+	var answer *client.Error
+	switch {
+	case errors.As(err, &answer):
+		return "", fail(probeREST, "rest", fmt.Sprintf("PATCH %s: %d %s", answer.URL, answer.Status, answer.Message),
+			"check the meeting-id (not the bridge's conference id) and the "+strings.TrimSuffix(kind, "s")+" id")
+	case err != nil && ctx.Err() == nil && strings.Contains(err.Error(), "unreadable answer"):
+		return "", fail(probeREST, "rest", err.Error(), "")
+	case err != nil:
+		return "", fail(probeREST, "rest", err.Error(),
 			"the private REST server listens on videobridge.http-servers.private (127.0.0.1:8080 by default)")
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		return "", fail(probeREST, "rest", fmt.Sprintf("PATCH %s: %s %s", target, resp.Status, strings.TrimSpace(string(raw))),
-			"check the meeting-id (not the bridge's conference id) and the "+strings.TrimSuffix(kind, "s")+" id")
-	}
-	u, err := urlFromResponse(raw, kind, id)
+	u, err := urlOf(res, kind, id)
 	if err != nil {
 		return "", err
 	}
@@ -49,33 +46,27 @@ func (p *prober) lookupURL(ctx context.Context) (string, error) {
 	return u, nil
 }
 
-// urlFromResponse picks the first WebSocket URL of the object in a
+// urlFromResponse picks the first WebSocket URL of the object in a raw
 // colibri2 response.
 func urlFromResponse(raw []byte, kind, id string) (string, error) {
-	type object struct {
-		ID        string `json:"id"`
-		Transport struct {
-			Transport struct {
-				WebSockets []string `json:"web-sockets"`
-			} `json:"transport"`
-		} `json:"transport"`
-	}
-	var resp struct {
-		Endpoints []object `json:"endpoints"`
-		Relays    []object `json:"relays"`
-	}
-	if err := json.Unmarshal(raw, &resp); err != nil {
+	var res client.Result
+	if err := json.Unmarshal(raw, &res); err != nil {
 		return "", fail(probeREST, "rest", "unreadable colibri2 response: "+err.Error(), "")
 	}
-	list := resp.Endpoints
+	return urlOf(&res, kind, id)
+}
+
+// urlOf picks the first WebSocket URL of endpoint or relay id in res.
+func urlOf(res *client.Result, kind, id string) (string, error) {
+	list := res.Endpoints
 	if kind == "relays" {
-		list = resp.Relays
+		list = res.Relays
 	}
 	for _, o := range list {
 		if o.ID != id {
 			continue
 		}
-		ws := o.Transport.Transport.WebSockets
+		ws := o.WebSockets
 		switch {
 		case len(ws) == 0:
 			return "", fail(probeREST, "rest", "the bridge advertises no WebSocket URL for "+id,

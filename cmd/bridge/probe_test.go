@@ -134,7 +134,7 @@ func TestProbeHealthy(t *testing.T) {
 	}
 	expect(t, probeREST, []string{"no conference with meeting-id nope"},
 		"--rest", tb.rest, "--meeting", "nope", "--endpoint", "ep1")
-	expect(t, probeREST, []string{`endpoint \"nobody\"`},
+	expect(t, probeREST, []string{`endpoint "nobody"`},
 		"--rest", tb.rest, "--meeting", "m1", "--endpoint", "nobody")
 }
 

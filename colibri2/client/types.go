@@ -66,6 +66,20 @@ func (r Relay) MarshalJSON() ([]byte, error) {
 	return json.Marshal(w)
 }
 
+// UnmarshalJSON reads the colibri2 form, so that a relay entry written as
+// JSON (by a test, or a controller's own config) becomes a Relay.
+func (r *Relay) UnmarshalJSON(b []byte) error {
+	var w relayWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*r = Relay{ID: w.ID, Create: w.Create, Expire: w.Expire, MeshID: w.MeshID, Endpoints: w.Endpoints}
+	if w.Transport != nil {
+		r.WebSockets = w.Transport.Transport.WebSockets
+	}
+	return nil
+}
+
 // Result is a bridge's answer to POST or PATCH: the objects the request
 // created or described, each with its transport.
 type Result struct {

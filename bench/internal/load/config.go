@@ -6,9 +6,9 @@
 //
 // It talks to the bridge only through the public contracts (REST JSON and
 // RFC 6455 frames), so it drives any server that honours them. It depends
-// on the bridge module's wsproto codec and on bench/internal, nothing
-// else; its test imports the bridge itself, to run the generator against
-// it in-process.
+// on the bridge module's wsproto codec and public colibri2/client, and on
+// bench/internal, nothing else; its test imports the bridge itself, to run
+// the generator against it in-process.
 package load
 
 import (

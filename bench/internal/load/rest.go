@@ -1,23 +1,22 @@
 package load
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
+
+	"github.com/colibri-bus/colibri/colibri2/client"
 )
 
-// restClient speaks the colibri2 JSON subset the generator needs to one bridge.
+// restClient is the generator's view of one bridge's colibri2 REST API,
+// spoken through colibri2/client.
 type restClient struct {
-	base   string // http://host:port
+	c      *client.Client
 	wsAddr string // optional host:port replacing the advertised one
-	hc     *http.Client
 }
 
 func newRESTClient(addr, wsAddr string, concurrency int) *restClient {
@@ -28,81 +27,62 @@ func newRESTClient(addr, wsAddr string, concurrency int) *restClient {
 		IdleConnTimeout:     30 * time.Second,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 	}
-	return &restClient{base: "http://" + addr, wsAddr: wsAddr, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	return &restClient{c: client.New(addr, hc), wsAddr: wsAddr}
 }
 
-// epReq is one endpoint (or relay endpoint) entry of a colibri2 request.
+// epReq is one remote endpoint of a relay entry.
 type epReq struct {
-	ID     string `json:"id"`
-	Create bool   `json:"create,omitempty"`
-	Expire bool   `json:"expire,omitempty"`
+	ID string
 }
 
-// relayReq is a colibri2 relay entry (S5).
+// relayReq is a relay entry (S5); Transport carries the URL to dial.
 type relayReq struct {
-	ID        string     `json:"id"`
-	Create    bool       `json:"create,omitempty"`
-	MeshID    string     `json:"mesh-id,omitempty"`
-	Endpoints []epReq    `json:"endpoints,omitempty"`
-	Transport *transport `json:"transport,omitempty"`
+	ID        string
+	Create    bool
+	MeshID    string
+	Endpoints []epReq
+	Transport *transport
 }
 
 type transport struct {
 	Transport struct {
-		XMLNS      string   `json:"xmlns,omitempty"`
-		Ufrag      string   `json:"ufrag,omitempty"`
-		Pwd        string   `json:"pwd,omitempty"`
-		WebSockets []string `json:"web-sockets,omitempty"`
-	} `json:"transport"`
-}
-
-type confReq struct {
-	MeetingID string     `json:"meeting-id,omitempty"`
-	Name      string     `json:"name,omitempty"`
-	Create    bool       `json:"create,omitempty"`
-	Expire    bool       `json:"expire,omitempty"`
-	Endpoints []epReq    `json:"endpoints,omitempty"`
-	Relays    []relayReq `json:"relays,omitempty"`
-}
-
-type confResp struct {
-	ID        string `json:"id"`
-	Endpoints []struct {
-		ID        string    `json:"id"`
-		Transport transport `json:"transport"`
-	} `json:"endpoints"`
-	Relays []struct {
-		ID        string    `json:"id"`
-		Transport transport `json:"transport"`
-	} `json:"relays"`
+		WebSockets []string
+	}
 }
 
 // create makes a conference with the given endpoints (and relays) and
 // returns each endpoint's WebSocket URL, and each relay's, by id.
 func (r *restClient) create(meeting string, eps []string, relays []relayReq) (map[string]string, map[string]string, error) {
-	req := confReq{MeetingID: meeting, Name: meeting + "@bench", Create: true, Relays: relays}
+	conf := client.Conference{MeetingID: meeting, Name: meeting + "@bench"}
 	for _, e := range eps {
-		req.Endpoints = append(req.Endpoints, epReq{ID: e, Create: true})
+		conf.Endpoints = append(conf.Endpoints, client.Endpoint{ID: e, Create: true})
 	}
-	var resp confResp
-	if err := r.do(http.MethodPost, "/colibri/v2/conferences", &req, &resp); err != nil {
+	for _, rl := range relays {
+		cr := client.Relay{ID: rl.ID, Create: rl.Create, MeshID: rl.MeshID}
+		for _, e := range rl.Endpoints {
+			cr.Endpoints = append(cr.Endpoints, client.Endpoint{ID: e.ID})
+		}
+		if rl.Transport != nil {
+			cr.WebSockets = rl.Transport.Transport.WebSockets
+		}
+		conf.Relays = append(conf.Relays, cr)
+	}
+	res, err := r.c.Create(context.Background(), conf)
+	if err != nil {
 		return nil, nil, err
 	}
-	urls := make(map[string]string, len(eps))
-	for _, e := range resp.Endpoints {
-		if len(e.Transport.Transport.WebSockets) > 0 {
-			urls[e.ID] = r.rewrite(e.Transport.Transport.WebSockets[0])
-		}
-	}
+	urls := res.EndpointURLs()
 	for _, e := range eps {
 		if urls[e] == "" {
 			return nil, nil, fmt.Errorf("no web-sockets URL for endpoint %s of %s", e, meeting)
 		}
+		urls[e] = r.rewrite(urls[e])
 	}
 	rl := map[string]string{}
-	for _, x := range resp.Relays {
-		if len(x.Transport.Transport.WebSockets) > 0 {
-			rl[x.ID] = x.Transport.Transport.WebSockets[0]
+	for _, x := range res.Relays {
+		if len(x.WebSockets) > 0 {
+			rl[x.ID] = x.WebSockets[0]
 		}
 	}
 	return urls, rl, nil
@@ -110,44 +90,12 @@ func (r *restClient) create(meeting string, eps []string, relays []relayReq) (ma
 
 // expireEndpoints expires endpoints of a conference.
 func (r *restClient) expireEndpoints(meeting string, eps []string) error {
-	req := confReq{}
-	for _, e := range eps {
-		req.Endpoints = append(req.Endpoints, epReq{ID: e, Expire: true})
-	}
-	return r.do(http.MethodPatch, "/colibri/v2/conferences/"+url.PathEscape(meeting), &req, nil)
+	return r.c.ExpireEndpoints(context.Background(), meeting, eps...)
 }
 
 // expire expires a whole conference.
 func (r *restClient) expire(meeting string) error {
-	return r.do(http.MethodPatch, "/colibri/v2/conferences/"+url.PathEscape(meeting), &confReq{Expire: true}, nil)
-}
-
-func (r *restClient) do(method, path string, body, out any) error {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequest(method, r.base+path, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := r.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(data)))
-	}
-	if out == nil || len(data) == 0 {
-		return nil
-	}
-	return json.Unmarshal(data, out)
+	return r.c.Expire(context.Background(), meeting)
 }
 
 // rewrite replaces the host:port of an advertised ws:// URL when asked to.
