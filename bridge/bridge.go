@@ -50,6 +50,7 @@ func New(cfg *config.Config, opts Options) *Bridge {
 	t := routing.NewTable()
 	t.MaxConferences = cfg.Limits.MaxConferences
 	e := engine.New(cfg, t, opts.Hooks, log)
+	e.Router().SetStatsFilter(cfg.StatsFilterThreshold)
 	b := &Bridge{cfg: cfg, table: t, engine: e, log: log, opts: opts, done: make(chan struct{})}
 	b.api = colibri2.New(cfg, t, e.Router(), e, log)
 	b.ops = b.api.EnableOps(engineOps{e}, b.requestStop)

@@ -20,6 +20,10 @@ type Config struct {
 	Relay      Relay
 	REST       REST
 	Limits     Limits
+	// StatsFilterThreshold is videobridge.stats-filter-threshold: in a
+	// conference of more endpoints than this, a receiver gets a sender's
+	// EndpointStats only if it wants them (routing.Router.SetStatsFilter).
+	StatsFilterThreshold int
 	// Source names the file the config was read from, "" for defaults only.
 	Source string
 }
@@ -133,5 +137,6 @@ func Default() *Config {
 			MaxRESTBody:      1 << 20,
 			ShutdownTimeout:  10 * time.Second,
 		},
+		StatsFilterThreshold: 20,
 	}
 }

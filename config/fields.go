@@ -120,6 +120,8 @@ var fields = []field{
 	size64Key(keyLimits+".max-rest-body", func(c *Config) *int64 { return &c.Limits.MaxRESTBody }),
 	durationKey(keyLimits+".shutdown-timeout", func(c *Config) *time.Duration { return &c.Limits.ShutdownTimeout }),
 
+	intKey("videobridge.stats-filter-threshold", func(c *Config) *int { return &c.StatsFilterThreshold }),
+
 	boolKey(keyRelayEnabled, func(c *Config) *bool { return &c.Relay.Enabled }),
 	stringKey(keyRelayID, func(c *Config) *string { return &c.Relay.RelayID }),
 	// videobridge.octo.enabled is the old name of relay.enabled; relay.enabled
@@ -161,7 +163,7 @@ var loose = []struct {
 	{"videobridge", []string{"http-servers", "websockets", "relay", "apis", "octo"}, []string{
 		"cc", "ice", "sctp", "stats", "health", "shutdown", "version", "rest", "loudest",
 		"speech-activity", "load-management", "multi-stream", "initial-last-n", "ssrc-limit",
-		"connection-stats", "ep-connection-status", "redact-remote-addresses", "stats-filter-threshold",
+		"connection-stats", "ep-connection-status", "redact-remote-addresses",
 		"average-participant-stress", "cryptex", "sdes", "octo", "relay", "jvb-api",
 	}},
 	{"videobridge.apis", []string{"rest"}, []string{"xmpp-client", "jvb-api"}},

@@ -68,7 +68,8 @@ func TestLoadFullFile(t *testing.T) {
 			MaxRESTBody:      256 << 10,
 			ShutdownTimeout:  time.Minute,
 		},
-		Source: "testdata/full.conf",
+		StatsFilterThreshold: 50,
+		Source:               "testdata/full.conf",
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", cfg, want)

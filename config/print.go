@@ -31,6 +31,7 @@ func (c *Config) Effective() string {
 	w.close()
 	w.close()
 	c.printWebSockets(w)
+	w.num("stats-filter-threshold", int64(c.StatsFilterThreshold))
 	w.open("relay")
 	w.boolean("enabled", c.Relay.Enabled)
 	w.optional("relay-id", c.Relay.RelayID)

@@ -140,6 +140,9 @@ func (l *loader) validateLimits() {
 	l.checkPositive(join(keyLimits, "handshake-timeout"), lim.HandshakeTimeout)
 	l.checkNonNegative(join(keyLimits, "outbound-grace"), lim.OutboundGrace)
 	l.checkPositive(join(keyLimits, "shutdown-timeout"), lim.ShutdownTimeout)
+	if n := l.cfg.StatsFilterThreshold; n < 0 {
+		l.fail("videobridge.stats-filter-threshold", strconv.Itoa(n), "must be 0 or more")
+	}
 }
 
 // checkPort accepts 1..65535 and -1 (disabled).

@@ -40,7 +40,7 @@ func (r *Router) HandleEndpoint(ep *Endpoint, conn Conn, msg []byte, out Sink) {
 		}
 	case ClassReceiverVideoConstraints:
 		var m ReceiverVideoConstraints
-		if r.decode(msg, &m, m.validate) && r.hooks.ReceiverVideoConstraints != nil {
+		if r.decodeConstraints(ep, msg, &m) && r.hooks.ReceiverVideoConstraints != nil {
 			r.hooks.ReceiverVideoConstraints(ep, &m)
 		}
 	case ClassReceiverAudioSubscription:
@@ -160,7 +160,7 @@ func (r *Router) endpointMessage(ep *Endpoint, msg []byte, env *envelope, out Si
 }
 
 // endpointStats fans EndpointStats out to the other local endpoints that
-// want them, and to every relay.
+// want them (statsfilter.go), and to every relay.
 func (r *Router) endpointStats(ep *Endpoint, msg []byte, env *envelope, out Sink) {
 	if !r.mayFanOut(ep) {
 		return
@@ -168,12 +168,7 @@ func (r *Router) endpointStats(ep *Endpoint, msg []byte, env *envelope, out Sink
 	m := ep.conf.state.Load()
 	conns := r.getConns()
 	defer r.putConns(conns)
-	wants := r.hooks.WantsStats
-	for _, dst := range m.endpoints {
-		if dst != ep && (wants == nil || wants(dst, ep.id)) {
-			*conns = r.appendEndpoint(*conns, dst)
-		}
-	}
+	*conns = r.appendStatsReceivers(*conns, ep.conf, m, ep, ep.id)
 	for _, rl := range m.relays {
 		*conns = r.appendRelay(*conns, rl)
 	}

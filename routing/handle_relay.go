@@ -45,10 +45,7 @@ func (r *Router) HandleRelay(rl *Relay, conn Conn, msg []byte, out Sink) {
 		if !ok {
 			return
 		}
-		r.relayFanout(rl, msg, class, func(dst *Endpoint) bool {
-			w := r.hooks.WantsStats
-			return w == nil || w(dst, sender)
-		}, out)
+		r.relayStats(rl, msg, sender, out)
 	case ClassEndpointConnectivityStatusChangeEvent, ClassSyntheticSourceSendingChangeEvent:
 		r.relayFanout(rl, msg, class, nil, out)
 	case ClassSourceVideoTypeMessage:

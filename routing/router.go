@@ -22,8 +22,10 @@ type Sink interface {
 // block. A nil hook is skipped.
 type Hooks struct {
 	// WantsStats filters EndpointStats fan-out: it reports whether receiver
-	// wants the stats of the endpoint senderID. Nil: every receiver does.
-	// Jitsi filters past 20 endpoints using speaker ranks the bus does not have.
+	// wants the stats of the endpoint senderID. At or below the stats-filter
+	// threshold it decides alone (nil: every receiver does); above it, it
+	// can only add receivers to those that selected or staged the sender
+	// and to every receiver of a dominant speaker's stats (statsfilter.go).
 	WantsStats func(receiver *Endpoint, senderID string) bool
 	// EndpointConnected runs after ServerHello went out on a new socket, the
 	// place to send the state burst (ForwardedSources, ...).
@@ -51,6 +53,7 @@ type Router struct {
 
 	serverHello *wsproto.SharedFrame // shared forever
 	scratch     sync.Pool            // *[]Conn
+	filter      statsFilter          // statsfilter.go
 }
 
 // NewRouter returns a router. sink is used for messages that originate

@@ -1,0 +1,104 @@
+package bridge_test
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// statsConference creates n endpoints e0..e(n-1) in meeting on h and dials
+// them all.
+func statsConference(h *harness, meeting string, n int) map[string]*client {
+	var ids []string
+	for i := 0; i < n; i++ {
+		ids = append(ids, fmt.Sprintf("e%d", i))
+	}
+	urls := h.conference(meeting, ids...)
+	cls := map[string]*client{}
+	for _, id := range ids {
+		cls[id] = h.dialHello(id, urls[id])
+	}
+	return cls
+}
+
+// constrain sends a ReceiverVideoConstraints from id and waits until the
+// bridge has handled it: id then messages itself, and messages on one
+// socket are handled in order.
+func constrain(cls map[string]*client, id, body string) {
+	c := cls[id]
+	c.send(`{"colibriClass":"ReceiverVideoConstraints",` + body + `}`)
+	c.send(msg(id, `"synced"`))
+	if m := c.recv(); m["msgPayload"] != "synced" {
+		c.t.Fatalf("%s: want its own sync message, got %v", id, m)
+	}
+}
+
+// statsRound sends EndpointStats from sender, then a broadcast marker from
+// the same socket, and returns which endpoints read the stats before the
+// marker. Messages from one socket are handled in order, so stats that
+// reach a receiver at all reach it before the marker.
+func statsRound(cls map[string]*client, sender string) []string {
+	s := cls[sender]
+	s.send(`{"colibriClass":"EndpointStats","bitrate":{"upload":1}}`)
+	s.send(msg("", `"marker"`))
+	var got []string
+	for id, c := range cls {
+		if id == sender {
+			continue
+		}
+		for {
+			m := c.recv()
+			if m["colibriClass"] == "EndpointMessage" && m["msgPayload"] == "marker" {
+				break
+			}
+			if m["colibriClass"] != "EndpointStats" || m["from"] != sender {
+				c.t.Fatalf("%s read %v, want %s's stats or the marker", id, m, sender)
+			}
+			got = append(got, id)
+		}
+	}
+	sort.Strings(got)
+	return got
+}
+
+// Above videobridge.stats-filter-threshold (20) a receiver gets a sender's
+// EndpointStats only if it selected or staged the sender (source names or
+// the legacy endpoint lists), or the sender is a recent dominant speaker;
+// at 20 endpoints everyone gets everyone's.
+func TestStatsFilterEndToEnd(t *testing.T) {
+	h := startBridge(t, nil)
+	t.Run("above", func(t *testing.T) {
+		cls := statsConference(h, "big", 22)
+		constrain(cls, "e1", `"onStageSources":["e5-v0"]`)
+		constrain(cls, "e2", `"selectedSources":["e5-v0","e6-v0"],"defaultConstraints":{"maxHeight":180}`)
+		constrain(cls, "e3", `"selectedEndpoints":["e6"]`)
+		constrain(cls, "e4", `"onStageEndpoints":["e5"],"lastN":3`)
+		if got := strings.Join(statsRound(cls, "e5"), " "); got != "e1 e2 e4" {
+			t.Errorf("e5's stats reached [%s], want e1 e2 e4", got)
+		}
+		if got := strings.Join(statsRound(cls, "e6"), " "); got != "e2 e3" {
+			t.Errorf("e6's stats reached [%s], want e2 e3", got)
+		}
+		if got := statsRound(cls, "e7"); len(got) != 0 {
+			t.Errorf("e7's stats reached %v, want nobody", got)
+		}
+		// The embedder announces e7 as a recent speaker: everyone wants it.
+		h.b.Router().SetDominantSpeakers(h.b.Table().ConferenceByMeeting("big"), []string{"e7"})
+		if got := statsRound(cls, "e7"); len(got) != 21 {
+			t.Errorf("speaker e7's stats reached %d, want 21", len(got))
+		}
+		// e1 moves its stage to e6: e5's stats no longer reach it.
+		constrain(cls, "e1", `"onStageSources":["e6-v0"]`)
+		if got := strings.Join(statsRound(cls, "e5"), " "); got != "e2 e4" {
+			t.Errorf("after e1's change e5's stats reached [%s], want e2 e4", got)
+		}
+	})
+	t.Run("at", func(t *testing.T) {
+		cls := statsConference(h, "small", 20)
+		constrain(cls, "e1", `"onStageSources":["e6-v0"]`)
+		if got := statsRound(cls, "e5"); len(got) != 19 {
+			t.Errorf("20 endpoints: e5's stats reached %d, want 19", len(got))
+		}
+	})
+}
