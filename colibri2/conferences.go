@@ -217,19 +217,36 @@ func (s *Server) validate(req *ConferenceRequest) error {
 // builds the response describing every created or updated object.
 func (s *Server) apply(conf *routing.Conference, req *ConferenceRequest) (*ConferenceResponse, error) {
 	resp := &ConferenceResponse{ID: conf.ID()}
-	for _, e := range req.Endpoints {
+	for i := 0; i < len(req.Endpoints); i++ {
+		e := req.Endpoints[i]
+		if e.Create {
+			// A run of creates is one batch: one copy of the membership.
+			j := i
+			for j < len(req.Endpoints) && req.Endpoints[j].Create {
+				j++
+			}
+			run := req.Endpoints[i:j]
+			ids := make([]string, len(run))
+			opts := make([]routing.EndpointOptions, len(run))
+			for k, x := range run {
+				ids[k], opts[k] = x.ID, routing.EndpointOptions{Visitor: x.MucRole == "visitor"}
+			}
+			eps, err := conf.CreateEndpoints(ids, opts)
+			if err != nil {
+				return nil, err
+			}
+			s.log.Info("endpoints created", "conf", conf.ID(), "count", len(eps), "first", ids[0])
+			for _, ep := range eps {
+				resp.Endpoints = append(resp.Endpoints, s.describeEndpoint(ep))
+			}
+			i = j - 1
+			continue
+		}
 		switch {
 		case e.Expire:
 			if conf.ExpireEndpoint(e.ID) {
 				s.log.Info("endpoint expired", "conf", conf.ID(), "id", e.ID)
 			}
-		case e.Create:
-			ep, err := conf.CreateEndpoint(e.ID, routing.EndpointOptions{Visitor: e.MucRole == "visitor"})
-			if err != nil {
-				return nil, err
-			}
-			s.log.Info("endpoint created", "conf", conf.ID(), "id", e.ID)
-			resp.Endpoints = append(resp.Endpoints, s.describeEndpoint(ep))
 		default:
 			ep := conf.Endpoint(e.ID)
 			if ep == nil {
