@@ -42,7 +42,7 @@ if [ "$NICE" != 0 ] && [ -z "${BENCH_IN_SESSION:-}" ] && command -v setsid >/dev
 fi
 if [ "$NICE" != 0 ] && [ -w /proc/self/autogroup ]; then echo "$NICE" > /proc/self/autogroup 2>/dev/null || true; fi
 
-SCEN=${1:?usage: bench/run.sh S1|S2|S3|S4|S5|S6|S8 [loadgen flags...]}
+SCEN=${1:?usage: bench/run.sh S1|S2|S3|S4|S5|S6|S7|S8 [loadgen or bench/mesh flags...]}
 shift
 SCEN=${SCEN^^}
 SERVERS=${SERVERS:-rawgnet gorilla gws nbio}
@@ -60,6 +60,19 @@ fi
 PIN0="nice -n $NICE taskset -c 0"
 PIN1="nice -n $NICE taskset -c 1"
 mkdir -p "$BIN" "$RESULTS"
+
+# S7 (bench/mesh) starts its own bridges (defaults, own ports) and generator
+# processes: one conference over N bridges in a full relay mesh, on both
+# cores. Flags, if any, go to bench/mesh.
+if [ "$SCEN" = S7 ]; then
+  go build -o "$BIN/" ./cmd/bridge
+  (cd bench && go build -o "../$BIN/" ./mesh) # bench/ is a module of its own
+  [ $# -gt 0 ] || set -- -bridges 4 -endpoints 500 -rates 2,10,40 -duration 10s
+  mkdir -p "$RESULTS/plots"
+  timeout --kill-after=10 "$RUN_TIMEOUT" nice -n "$NICE" "$BIN/mesh" -bin "$BIN/bridge" "$@" \
+    -out "$RESULTS/S7-$STAMP.json" -svg "$RESULTS/plots/S7-$STAMP.svg" | tee "$RESULTS/S7-$STAMP.txt"
+  exit "${PIPESTATUS[0]}"
+fi
 
 # Default variants per scenario, separated by "|".
 case $SCEN in
