@@ -290,7 +290,9 @@ func (w *worker) setup() (connect time.Duration, err error) {
 		return 0, err
 	}
 	w.newConns()
-	return w.connect(), nil
+	d := w.connect()
+	w.stageSenders()
+	return d, nil
 }
 
 // close disconnects every connection and expires the conferences.
