@@ -277,13 +277,13 @@ func runStep(o options, bs []*bridgeProc, gens []*genProc, meeting string, rate 
 		pids = append(pids, g.cmd.Process.Pid)
 	}
 	pids = append(pids, os.Getpid())
-	cpu0 := cpuTimes(pids)
+	cpu0, wait0, box0 := cpuTimes(pids), runDelays(pids), boxCPU()
 	w0 := time.Now()
+	st := &step{Rate: rate, Broadcasts: count}
 	t0 := time.Now().Add(500 * time.Millisecond).UnixNano()
 	for _, g := range gens {
 		fmt.Fprintf(g.in, "RUN %g %d %d %d\n", rate, t0, count, o.seed)
 	}
-	st := &step{Rate: rate, Broadcasts: count}
 	var local, relay hist.Histogram
 	for k, g := range gens {
 		l, err := g.line("RESULT")
@@ -309,7 +309,10 @@ func runStep(o options, bs []*bridgeProc, gens []*genProc, meeting string, rate 
 		relay.AddSnapshot(gr.Relay)
 	}
 	wall := time.Since(w0)
-	cpu1 := cpuTimes(pids)
+	cpu1, wait1, box1 := cpuTimes(pids), runDelays(pids), boxCPU()
+	if d := box1.total - box0.total; d > 0 {
+		st.BoxBusyPercent = 100 * float64(box1.busy-box0.busy) / float64(d)
+	}
 	window := o.duration.Seconds()
 	st.Exact = st.Sent == uint64(count) && st.Delivered == st.Expected &&
 		st.Expected == uint64(count)*uint64(o.bridges*o.perBridge-1) && st.Lost == 0 && st.Duplicated == 0 && st.BadFrom == 0
@@ -333,7 +336,8 @@ func runStep(o options, bs []*bridgeProc, gens []*genProc, meeting string, rate 
 		case k < len(bs)+len(gens):
 			name = fmt.Sprintf("generator %d", k-len(bs))
 		}
-		st.CPU = append(st.CPU, procCPU{Name: name, Percent: 100 * (cpu1[k] - cpu0[k]).Seconds() / wall.Seconds()})
+		st.CPU = append(st.CPU, procCPU{Name: name, Percent: 100 * (cpu1[k] - cpu0[k]).Seconds() / wall.Seconds(),
+			WaitedPercent: 100 * (wait1[k] - wait0[k]).Seconds() / wall.Seconds()})
 	}
 	progress("step %g/s: delivered %d of %d (lost %d, duplicated %d)", rate, st.Delivered, st.Expected, st.Lost, st.Duplicated)
 	return st, nil
@@ -343,6 +347,38 @@ func cpuTimes(pids []int) []time.Duration {
 	out := make([]time.Duration, len(pids))
 	for i, p := range pids {
 		out[i], _ = procstat.CPUTime(p)
+	}
+	return out
+}
+
+// jiffies are the machine's CPU counters from /proc/stat.
+type jiffies struct{ busy, total uint64 }
+
+// boxCPU reads the "cpu" line of /proc/stat: busy is everything but idle
+// and iowait, over all CPUs.
+func boxCPU() jiffies {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return jiffies{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	var j jiffies
+	for k, v := range f[1:] {
+		n, _ := strconv.ParseUint(v, 10, 64)
+		j.total += n
+		if k != 3 && k != 4 { // idle, iowait
+			j.busy += n
+		}
+	}
+	return j
+}
+
+// runDelays is each process's time spent runnable but waiting for a CPU.
+func runDelays(pids []int) []time.Duration {
+	out := make([]time.Duration, len(pids))
+	for i, p := range pids {
+		out[i], _ = procstat.RunDelay(p)
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 )
 
@@ -35,6 +36,7 @@ type step struct {
 	LocalP50, LocalP99, RelayP50, RelayP99    float64 // ms
 	LocalN, RelayN                            uint64
 	SendLagMaxMs                              float64
+	BoxBusyPercent                            float64 // both CPUs, everything running on the box
 	Links                                     []link
 	CPU                                       []procCPU
 }
@@ -47,6 +49,9 @@ type link struct {
 type procCPU struct {
 	Name    string
 	Percent float64 // of one core, over the step's wall time
+	// WaitedPercent is time runnable but waiting for a CPU (schedstat), of
+	// the wall time: high values mean the box, not the process, was short.
+	WaitedPercent float64
 }
 
 // report writes r. A step whose deliveries are not exact shows only its
@@ -79,12 +84,15 @@ func report(w io.Writer, r *result) {
 		}
 		fmt.Fprintf(w, "links      msgs/s: %s\n", strings.Join(links, ", "))
 		var cpu []string
-		sum := 0.0
+		sum, waited := 0.0, 0.0
 		for _, c := range s.CPU {
-			cpu = append(cpu, fmt.Sprintf("%s %.0f%%", c.Name, c.Percent))
+			cpu = append(cpu, fmt.Sprintf("%s %.0f%% (waited %.0f%%)", c.Name, c.Percent, c.WaitedPercent))
 			sum += c.Percent
+			waited += c.WaitedPercent
 		}
-		fmt.Fprintf(w, "cpu        %s; total %.0f%% (of one core; the box has 2)\n", strings.Join(cpu, ", "), sum)
+		fmt.Fprintf(w, "cpu        %s\n", strings.Join(cpu, ", "))
+		fmt.Fprintf(w, "cpu total  this run %.0f%% of one core, %.0f%% waiting for a CPU; the box's 2 CPUs %.0f%% busy (all processes); load average %s\n",
+			sum, waited, s.BoxBusyPercent, loadAverage())
 	}
 }
 
@@ -144,4 +152,17 @@ func chart(r *result) string {
 	}
 	sb.WriteString("</svg>\n")
 	return sb.String()
+}
+
+// loadAverage is /proc/loadavg's first three fields: other work on the box.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
