@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/colibri-bus/colibri/routing"
 )
 
 // statsConference creates n endpoints e0..e(n-1) in meeting on h and dials
@@ -92,6 +94,27 @@ func TestStatsFilterEndToEnd(t *testing.T) {
 		constrain(cls, "e1", `"onStageSources":["e6-v0"]`)
 		if got := strings.Join(statsRound(cls, "e5"), " "); got != "e2 e4" {
 			t.Errorf("after e1's change e5's stats reached [%s], want e2 e4", got)
+		}
+		// A visitor receives what it selects, and still may not send stats.
+		status, resp := h.do("PATCH", "/colibri/v2/conferences/big", `{"endpoints":[{"id":"v","create":true,"muc-role":"visitor"}]}`)
+		if status != 200 {
+			t.Fatalf("create visitor: %d %s", status, resp)
+		}
+		cls["v"] = h.dialHello("v", h.urls(resp)["v"])
+		// A visitor cannot message itself to sync: wait on the router.
+		cls["v"].send(`{"colibriClass":"ReceiverVideoConstraints","selectedSources":["e5-v0"]}`)
+		v := h.b.Table().ConferenceByMeeting("big").Endpoint("v")
+		waitFor(t, "v's constraints", func() bool { return h.b.Router().WantsStatsFrom(v, "e5") })
+		if got := strings.Join(statsRound(cls, "e5"), " "); got != "e2 e4 v" {
+			t.Errorf("with visitor v selecting e5, e5's stats reached [%s], want e2 e4 v", got)
+		}
+		before := h.b.Router().Stats().Dropped(routing.DropVisitor)
+		constrain(cls, "e9", `"onStageEndpoints":["v"]`)
+		cls["v"].send(`{"colibriClass":"EndpointStats","bitrate":{"upload":1}}`)
+		waitFor(t, "the visitor's stats dropped", func() bool { return h.b.Router().Stats().Dropped(routing.DropVisitor) == before+1 })
+		cls["e9"].send(msg("e9", `"synced"`))
+		if m := cls["e9"].recv(); m["msgPayload"] != "synced" {
+			t.Errorf("e9 read %v, want its own sync message, not the visitor's stats", m)
 		}
 	})
 	t.Run("at", func(t *testing.T) {

@@ -121,6 +121,23 @@ func (r *Router) appendStatsReceivers(conns []Conn, c *Conference, m *members, s
 	return conns
 }
 
+// WantsStatsFrom reports whether receiver, a local endpoint, gets
+// EndpointStats from the endpoint sender (local or relayed) under the
+// current rule: the threshold, its latest constraints, the dominant
+// speakers and the WantsStats hook. For /debug views and tests.
+func (r *Router) WantsStatsFrom(receiver *Endpoint, sender string) bool {
+	c := receiver.conf
+	m := c.state.Load()
+	hook := r.hooks.WantsStats
+	if len(m.endpoints)+len(m.remote) <= r.StatsFilterThreshold() {
+		return hook == nil || hook(receiver, sender)
+	}
+	if v, ok := r.filter.speakers.Load(c); ok && v.(idSet).has(sender) {
+		return true
+	}
+	return r.filter.selects(receiver, sender) || (hook != nil && hook(receiver, sender))
+}
+
 // relayStats routes EndpointStats from the relayed endpoint sender, which
 // arrived over rl: to the local endpoints that want them and, verbatim, to
 // relays of other meshes.
