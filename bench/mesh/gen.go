@@ -60,7 +60,13 @@ type genResult struct {
 	Sent, Delivered, Expected, Lost, Duplicated uint64
 	BadFrom, Other, Unknown                     uint64
 	Local, Relay                                hist.Snapshot
+	PerBridge                                   []tally // by the receivers' bridge
 	SendLagMaxNs                                int64
+}
+
+// tally is the delivery account of the receivers on one bridge.
+type tally struct {
+	Delivered, Expected, Lost, Duplicated uint64
 }
 
 // receiver is one endpoint's delivery record for the current step.
@@ -68,6 +74,7 @@ type receiver struct {
 	g    int // global index
 	conn *wsConn
 	bits []uint64
+	dups uint64 // duplicates this step; written by its reader only
 }
 
 type generator struct {
@@ -208,6 +215,7 @@ func (g *generator) read(r *receiver) {
 			g.stats.badFrom.Add(1)
 		case r.bits[word]&bit != 0:
 			g.stats.dup.Add(1)
+			r.dups++
 		default:
 			r.bits[word] |= bit // only this goroutine writes r.bits during a step
 			g.stats.delivered.Add(1)
@@ -258,6 +266,7 @@ func (g *generator) run(s *schedule, rate float64) genResult {
 	g.mu.Lock()
 	for _, r := range g.rcv {
 		r.bits = make([]uint64, (n+63)/64)
+		r.dups = 0
 	}
 	g.step = s
 	g.stats.delivered.Store(0)
@@ -315,10 +324,25 @@ func (g *generator) run(s *schedule, rate float64) genResult {
 	g.mu.Lock()
 	g.step = nil // late arrivals now count as unknown
 	var got uint64
+	res.PerBridge = make([]tally, sp.Total/sp.PerBridge)
+	sentBy := make([]uint64, sp.Total) // broadcasts each endpoint sent this step
+	for _, snd := range s.sender {
+		sentBy[snd]++
+	}
 	for _, r := range g.rcv {
+		t := &res.PerBridge[r.g/sp.PerBridge]
+		var rg uint64
 		for _, w := range r.bits {
-			got += uint64(bits.OnesCount64(w))
+			rg += uint64(bits.OnesCount64(w))
 		}
+		got += rg
+		exp := uint64(n) - sentBy[r.g]
+		t.Expected += exp
+		t.Delivered += rg
+		if rg < exp {
+			t.Lost += exp - rg
+		}
+		t.Duplicated += r.dups
 	}
 	g.mu.Unlock()
 	res.Delivered = g.stats.delivered.Load()

@@ -305,6 +305,15 @@ func runStep(o options, bs []*bridgeProc, gens []*genProc, meeting string, rate 
 		if ms := float64(gr.SendLagMaxNs) / 1e6; ms > st.SendLagMaxMs {
 			st.SendLagMaxMs = ms
 		}
+		if st.PerBridge == nil {
+			st.PerBridge = make([]tally, o.bridges)
+		}
+		for b, t := range gr.PerBridge {
+			st.PerBridge[b].Delivered += t.Delivered
+			st.PerBridge[b].Expected += t.Expected
+			st.PerBridge[b].Lost += t.Lost
+			st.PerBridge[b].Duplicated += t.Duplicated
+		}
 		local.AddSnapshot(gr.Local)
 		relay.AddSnapshot(gr.Relay)
 	}

@@ -37,6 +37,7 @@ type step struct {
 	LocalN, RelayN                            uint64
 	SendLagMaxMs                              float64
 	BoxBusyPercent                            float64 // both CPUs, everything running on the box
+	PerBridge                                 []tally // receivers by bridge
 	Links                                     []link
 	CPU                                       []procCPU
 }
@@ -72,6 +73,11 @@ func report(w io.Writer, r *result) {
 		}
 		fmt.Fprintf(w, "check      %s: sent %d of %d, delivered %d of %d expected; lost %d, duplicated %d, wrong from %d, late or unknown %d, other %d\n",
 			verdict, s.Sent, s.Broadcasts, s.Delivered, s.Expected, s.Lost, s.Duplicated, s.BadFrom, s.Unknown, s.Other)
+		var per []string
+		for b, t := range s.PerBridge {
+			per = append(per, fmt.Sprintf("jvb%d %d/%d (lost %d, dup %d)", b+1, t.Delivered, t.Expected, t.Lost, t.Duplicated))
+		}
+		fmt.Fprintf(w, "per bridge %s\n", strings.Join(per, ", "))
 		if !s.Exact {
 			continue
 		}
