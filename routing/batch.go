@@ -1,9 +1,6 @@
 package routing
 
-import (
-	"fmt"
-	"time"
-)
+import "fmt"
 
 // CreateEndpoints adds local endpoints ids[i] with options opts[i] (opts
 // may be nil: all defaults), each with a fresh URL secret, in one copy of
@@ -36,14 +33,13 @@ func (c *Conference) CreateEndpoints(ids []string, opts []EndpointOptions) ([]*E
 	}
 	n := m.clone()
 	out := make([]*Endpoint, len(ids))
-	now := time.Now().UnixNano()
 	for i, id := range ids {
 		var opt EndpointOptions
 		if opts != nil {
 			opt = opts[i]
 		}
-		ep := &Endpoint{id: id, conf: c, visitor: opt.Visitor, created: now}
-		ep.pwd = NewPassword()
+		ep := &Endpoint{Peer: newPeer(PeerEndpoint, id, c), visitor: opt.Visitor}
+		ep.ep = ep
 		n.endpoints = append(n.endpoints, ep)
 		n.byID[id] = ep
 		out[i] = ep

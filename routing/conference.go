@@ -98,25 +98,11 @@ type EndpointOptions struct {
 
 // CreateEndpoint adds a local endpoint with a fresh URL secret.
 func (c *Conference) CreateEndpoint(id string, opt EndpointOptions) (*Endpoint, error) {
-	if !validID(id) {
-		return nil, fmt.Errorf("endpoint %q: %w", id, ErrInvalidID)
+	eps, err := c.CreateEndpoints([]string{id}, []EndpointOptions{opt})
+	if err != nil {
+		return nil, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.expired.Load() {
-		return nil, ErrExpired
-	}
-	m := c.state.Load()
-	if m.byID[id] != nil || m.remote[id] != nil {
-		return nil, fmt.Errorf("endpoint %q: %w", id, ErrExists)
-	}
-	ep := &Endpoint{Peer: newPeer(PeerEndpoint, id, c), visitor: opt.Visitor}
-	ep.ep = ep
-	n := m.clone()
-	n.endpoints = append(n.endpoints, ep)
-	n.byID[id] = ep
-	c.state.Store(n)
-	return ep, nil
+	return eps[0], nil
 }
 
 // ExpireEndpoint removes a local endpoint and closes its socket with 1001
