@@ -1,7 +1,6 @@
 package routing
 
 import (
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
