@@ -1,6 +1,7 @@
 package bridge_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -136,9 +137,21 @@ func TestDescriptorExhaustion(t *testing.T) {
 	// What the bridge holds stays under the cap: with 1,024 descriptors the
 	// guard's cap is 1024 - 64 (backlog) - 64 (margin) = 896 connections,
 	// a and b included. A bridge past its reserve would hold more.
-	const fdCap = 1024 - 64 - 64
-	if kept := open.Load(); kept+2 > fdCap {
-		t.Errorf("%d flood connections kept open by the bridge, with a and b over its cap of %d", kept, fdCap)
+	// The bridge's own count (stats) is exact. What a client sees open may
+	// also be a connection the kernel completed into the accept queue (64
+	// here) that the bridge has not taken yet: the clients' view gets that
+	// much slack. A guard that let the flood through holds all 1,500.
+	const fdCap, backlog = 1024 - 64 - 64, 64
+	if kept := open.Load(); kept+2 > fdCap+backlog {
+		t.Errorf("%d flood connections kept open, with a and b over the bridge's cap of %d", kept, fdCap)
+	}
+	_, stats := rawDo(rest, "GET", "/colibri/stats", "")
+	var st struct{ Connections int64 }
+	if err := json.Unmarshal(stats, &st); err != nil {
+		t.Fatalf("stats: %v (%s)", err, stats)
+	}
+	if st.Connections > fdCap {
+		t.Errorf("the bridge counts %d connections, over its cap of %d", st.Connections, fdCap)
 	}
 	// Through the flood, the clients connected before it still talk.
 	a.talk(t, b)

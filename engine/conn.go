@@ -77,7 +77,7 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		b.open(gc)
 		return nil, gnet.None
 	}
-	if e.refuseAccepted(gc) {
+	if !e.admit(gc) {
 		return fdRefusal, gnet.Close
 	}
 	now := time.Now().UnixNano()
@@ -94,7 +94,6 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	}
 	gc.SetContext(c)
 	c.loop.add(c)
-	e.stats.Conns.Add(1)
 	e.stats.Handshaking.Add(1)
 	if c.dial != nil {
 		return c.dial.request(), gnet.None

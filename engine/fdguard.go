@@ -56,20 +56,24 @@ func (e *Engine) guardDescriptors() {
 	e.fdCap.Store(limit - backlog - min(guardMargin, limit/16))
 }
 
-// refuseAccepted reports whether a connection just accepted must be turned
-// away (OnOpen then answers fdRefusal and closes it), and stops accepting
-// at the cap. Connections the engine enrolled itself (relay dials, TLS)
-// are never refused here.
-func (e *Engine) refuseAccepted(gc gnet.Conn) bool {
+// admit counts a connection just opened and reports whether it may stay.
+// One past the cap is not counted: OnOpen answers it fdRefusal and closes
+// it, and the listener stops accepting. Connections the engine enrolled
+// itself (relay dials, TLS) are never refused here. The count is taken
+// before the check, so that loops opening connections at once cannot both
+// take the last place.
+func (e *Engine) admit(gc gnet.Conn) bool {
+	n := e.stats.Conns.Add(1)
 	limit := e.fdCap.Load()
-	if limit <= 0 || gc.Context() != nil || e.descriptors() < limit {
-		return false
+	if limit <= 0 || gc.Context() != nil || n+2*e.tlsOpen.Load()+3*e.tlsShake.Load() <= limit {
+		return true
 	}
+	e.stats.Conns.Add(-1)
 	e.stats.countReject(503)
 	if e.fdPaused.CompareAndSwap(false, true) {
 		e.setAcceptFilter(true)
 	}
-	return true
+	return false
 }
 
 // resumeAccepts removes the drop filter once the connections fell below
