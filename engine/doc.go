@@ -4,9 +4,11 @@
 // /colibri-ws and /colibri-relay-ws connections against the routing table,
 // and hands their text messages to the router.
 //
-// Outbound frames are coalesced per connection and written once per loop
-// round; frames for connections on another loop travel as one task per
-// loop. Timers (handshake timeout, keepalive pings, idle timeout, the
+// Inbound is flow control: each connection routes at most its share of a
+// loop round (read.go, policy.go) and what is left waits, unparsed, for the
+// next round, which the loop's doorbell starts. Outbound frames are
+// coalesced per connection and written once per loop round; frames for
+// connections on another loop travel, in order, through that loop's inbox. Timers (handshake timeout, keepalive pings, idle timeout, the
 // slow-consumer grace) run from gnet's ticker as one sweep per loop. TLS
 // connections are terminated with crypto/tls and enrolled into the same
 // loops over a socket pair; relays to other bridges are dialled and enrolled

@@ -63,9 +63,9 @@ func (e *Engine) guardDescriptors() {
 // before the check, so that loops opening connections at once cannot both
 // take the last place.
 func (e *Engine) admit(gc gnet.Conn) bool {
-	n := e.stats.Conns.Add(1)
+	n := e.stats.Conns.Add(1) // our own count: of two loops at the cap, one passes
 	limit := e.fdCap.Load()
-	if limit <= 0 || gc.Context() != nil || n+2*e.tlsOpen.Load()+3*e.tlsShake.Load() <= limit {
+	if limit <= 0 || gc.Context() != nil || n+e.tlsDescriptors() <= limit {
 		return true
 	}
 	e.stats.Conns.Add(-1)
@@ -91,8 +91,12 @@ func (e *Engine) resumeAccepts() {
 // per TLS connection still in its handshake: the one it holds and the two
 // it will need once it is enrolled.
 func (e *Engine) descriptors() int64 {
-	return e.stats.Conns.Load() + 2*e.tlsOpen.Load() + 3*e.tlsShake.Load()
+	return e.stats.Conns.Load() + e.tlsDescriptors()
 }
+
+// tlsDescriptors is what TLS connections hold or reserve besides their gnet
+// connection: a socket pair each, and three for one still in its handshake.
+func (e *Engine) tlsDescriptors() int64 { return 2*e.tlsOpen.Load() + 3*e.tlsShake.Load() }
 
 // dropAll is a classic BPF program that accepts no packet.
 var dropAll = []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}

@@ -166,7 +166,8 @@ func (l *loop) sweep(now int64) {
 
 // Deliver queues f on every connection in to (routing.Sink). Receivers on
 // this loop get the frame copied into their pending buffer now; receivers
-// on other loops get it through one task per loop, not one per receiver.
+// on other loops get it through each loop's inbox, once per loop, not once
+// per receiver.
 // It must run on l's goroutine.
 func (l *loop) Deliver(f *wsproto.SharedFrame, class routing.Class, to []routing.Conn) {
 	l.deliveries += uint64(len(to))
