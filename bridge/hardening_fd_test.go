@@ -67,28 +67,10 @@ func TestDescriptorExhaustion(t *testing.T) {
 
 	// The flood: 1,500 connections, held open.
 	const n = 1500
-	var mu sync.Mutex
-	var held []net.Conn
 	var dialErr atomic.Int64
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= n {
-				c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-				if err != nil {
-					dialErr.Add(1) // the listener drops handshakes at the cap
-					continue
-				}
-				mu.Lock()
-				held = append(held, c)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	held := holdOpen(n, 16, func(int) (net.Conn, error) {
+		return net.DialTimeout("tcp", addr, 100*time.Millisecond)
+	}, func(error) { dialErr.Add(1) }) // the listener drops handshakes at the cap
 	t.Cleanup(func() {
 		for _, c := range held {
 			c.Close()
@@ -216,4 +198,31 @@ func (tk *talker) talk(t *testing.T, other *talker) {
 	if m := other.read(t); m["from"] != tk.id {
 		t.Errorf("%s got %v, want a message from %s", other.id, m, tk.id)
 	}
+}
+
+// holdOpen dials n connections from workers goroutines and returns those
+// that opened; failed hears about each one that did not.
+func holdOpen[C any](n, workers int, dial func(i int) (C, error), failed func(error)) []C {
+	var mu sync.Mutex
+	var held []C
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
+				c, err := dial(int(i - 1))
+				if err != nil {
+					failed(err)
+					continue
+				}
+				mu.Lock()
+				held = append(held, c)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return held
 }

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -152,30 +151,14 @@ func TestTLSDescriptorExhaustion(t *testing.T) {
 	before := f.fds(t)
 
 	// The flood: wss connections, each to its own endpoint, held open.
-	var mu sync.Mutex
-	var held []*websocket.Conn
 	var refused atomic.Int64
 	var firstErr atomic.Value
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := next.Add(1); i <= n; i = next.Add(1) {
-				c, err := dial(f.urls[fmt.Sprintf("f%d", i-1)])
-				if err != nil {
-					refused.Add(1) // closed before the TLS handshake
-					firstErr.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				mu.Lock()
-				held = append(held, c)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	held := holdOpen(n, workers, func(i int) (*websocket.Conn, error) {
+		return dial(f.urls[fmt.Sprintf("f%d", i)])
+	}, func(err error) {
+		refused.Add(1) // closed before the TLS handshake
+		firstErr.CompareAndSwap(nil, err.Error())
+	})
 	t.Cleanup(func() {
 		for _, c := range held {
 			c.Close()
@@ -230,12 +213,10 @@ func TestTLSDescriptorExhaustion(t *testing.T) {
 	}
 
 	// The flood ends; new clients connect, wss and plain.
-	mu.Lock()
 	for _, c := range held {
 		c.Close()
 	}
 	held = nil
-	mu.Unlock()
 	waitFor(t, "a new wss client connects", func() bool {
 		c, err := dial(f.urls["late"])
 		if err != nil {
