@@ -195,6 +195,11 @@ func checkDomain(d string) error {
 	case strings.ContainsAny(d, "?# \t\r\n"):
 		return errors.New("must be host[:port] (no spaces, '?' or '#')")
 	}
+	for i := 0; i < len(d); i++ {
+		if d[i] < 0x21 || d[i] > 0x7E {
+			return errors.New("must be printable ASCII (an international name in its punycode form, xn--...)")
+		}
+	}
 	return nil
 }
 
