@@ -381,8 +381,16 @@ func TestProtocolErrorPastWindow(t *testing.T) {
 	if code, _ := a.readClose(); code != 1002 {
 		t.Errorf("close %d, want 1002", code)
 	}
-	// b got exactly the messages before the bad frame: a ClientHello round
-	// trip follows everything queued for it.
+	// b got exactly the messages before the bad frame. They were all
+	// routed before a's close went out, but frames from a's loop reach b's
+	// through b's inbox, which b's loop may drain after reading b's next
+	// message: wait for the 1000, then a ClientHello round trip follows
+	// anything else a routed.
+	waitFor(t, "b's 1000 messages", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.next["a"] >= before || len(b.errs) > 0
+	})
 	b.cl.send(`{"colibriClass":"ClientHello"}`)
 	waitFor(t, "b's ServerHello", func() bool {
 		b.mu.Lock()

@@ -54,16 +54,35 @@ type DebugSocket struct {
 // DebugEndpoint is one local endpoint.
 type DebugEndpoint struct {
 	DebugSocket
-	Visitor bool `json:"visitor"`
+	Visitor bool          `json:"visitor"`
+	Mailbox *DebugMailbox `json:"mailbox,omitempty"`
+}
+
+// DebugMailbox is what an endpoint's mailbox holds while it has no socket.
+type DebugMailbox struct {
+	Messages int `json:"messages"`
+	Bytes    int `json:"bytes"`
+}
+
+// DebugResume is a relay link's resume state, once the link resumed with
+// the extension on both sides (docs/relay-resume.md).
+type DebugResume struct {
+	Link                string `json:"link"`
+	PeerLink            string `json:"peer_link"`
+	Received            uint64 `json:"received"`
+	Sent                uint64 `json:"sent"`
+	Unacknowledged      int    `json:"unacknowledged"`
+	UnacknowledgedBytes int    `json:"unacknowledged_bytes"`
 }
 
 // DebugRelay is one relay to another bridge.
 type DebugRelay struct {
 	DebugSocket
-	MeshID           string   `json:"mesh_id"`
-	Dials            bool     `json:"dials"`                // this side is the WebSocket client
-	RemoteURL        string   `json:"remote_url,omitempty"` // without the query (no pwd)
-	RelayedEndpoints []string `json:"relayed_endpoints"`
+	Resume           *DebugResume `json:"resume,omitempty"`
+	MeshID           string       `json:"mesh_id"`
+	Dials            bool         `json:"dials"`                // this side is the WebSocket client
+	RemoteURL        string       `json:"remote_url,omitempty"` // without the query (no pwd)
+	RelayedEndpoints []string     `json:"relayed_endpoints"`
 }
 
 // DebugTransport is Jitsi's "message_transport": counts by colibriClass.
@@ -157,6 +176,9 @@ func debugConference(c *routing.Conference, now time.Time, full bool) *DebugConf
 func debugEndpoint(ep *routing.Endpoint, now time.Time, full bool) *DebugEndpoint {
 	d := &DebugEndpoint{DebugSocket: socketState("endpoint", ep.ID(), ep.Created(), ep.Conn(), ep.ConnectedSince(), now),
 		Visitor: ep.Visitor()}
+	if n, b := ep.Mailbox(); n > 0 {
+		d.Mailbox = &DebugMailbox{Messages: n, Bytes: b}
+	}
 	if full {
 		d.Transport = &DebugTransport{Received: ep.Received.Map(), Sent: ep.Sent.Map(), Dropped: ep.Dropped.Load(),
 			BacklogClosed: ep.BacklogClosed.Load()}
@@ -176,6 +198,11 @@ func debugRelay(rl *routing.Relay, now time.Time, full bool) *DebugRelay {
 	if full {
 		d.Transport = &DebugTransport{Received: rl.Received.Map(), Sent: rl.Sent.Map(), Dropped: rl.Dropped.Load(),
 			BacklogClosed: rl.BacklogClosed.Load()}
+	}
+	if h := rl.Link.Header(); h.Peer != "" {
+		sent, kept, bytes := rl.Link.Sent()
+		d.Resume = &DebugResume{Link: h.Link, PeerLink: h.Peer, Received: h.Received, Sent: sent,
+			Unacknowledged: kept, UnacknowledgedBytes: bytes}
 	}
 	return d
 }

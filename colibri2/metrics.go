@@ -65,6 +65,7 @@ type busCollector struct {
 	dropped, rejected, connections, endpointsConnected, relaysConnected                 *prometheus.Desc
 	queued, pings, replaced, hsTimeouts, idleClosed, slowClosed, backlogClosed, tlsFail *prometheus.Desc
 	delivered, routeSeconds, fanOut, buildInfo                                          *prometheus.Desc
+	resume                                                                              map[string]*prometheus.Desc
 }
 
 func newBusCollector(o *Ops) *busCollector {
@@ -74,8 +75,13 @@ func newBusCollector(o *Ops) *busCollector {
 	b := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(nsBus+"_"+name, help, labels, nil)
 	}
+	resume := make(map[string]*prometheus.Desc, len(resumeHelp))
+	for name, help := range resumeHelp {
+		resume[name] = b(name+"_total", help)
+	}
 	return &busCollector{
 		o:               o,
+		resume:          resume,
 		wsReceived:      j("colibri_web_socket_messages_received_total", "Text messages received on endpoint and relay WebSockets."),
 		wsSent:          j("colibri_web_socket_messages_sent_total", "Text messages sent on endpoint and relay WebSockets, ServerHello included."),
 		wsCloseNormal:   j("colibri_web_socket_close_normal_total", "WebSockets closed with status 1000, 1001 or 1005."),
@@ -123,6 +129,9 @@ func (c *busCollector) Describe(ch chan<- *prometheus.Desc) {
 	} {
 		ch <- d
 	}
+	for _, d := range c.resume {
+		ch <- d
+	}
 }
 
 // Collect reads the counters once per scrape (prometheus.Collector).
@@ -153,7 +162,10 @@ func (c *busCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.graceful, boolGauge(o.graceful.Load()))
 	gauge(c.shuttingDown, boolGauge(o.shuttingDown.Load()))
 
-	for reason, v := range droppedByReason(rs, ts) {
+	for name, v := range resumeStats(o.s.table) {
+		counter(c.resume[name], v)
+	}
+	for reason, v := range droppedByReason(rs, ts, o.s.table) {
 		counter(c.dropped, v, reason)
 	}
 	for status, v := range ts.Rejects {

@@ -95,6 +95,9 @@ func (o *Ops) Stats() map[string]any {
 		"messages_routed":                   rs.Received.Load(),
 		"messages_delivered":                rs.Delivered.Load(),
 	}
+	for k, v := range resumeStats(o.s.table) {
+		m[k] = v
+	}
 	if reason != "" {
 		m["unhealthy_reason"] = reason
 	}
@@ -102,7 +105,7 @@ func (o *Ops) Stats() map[string]any {
 		m["relay_id"] = o.s.cfg.Relay.RelayID
 	}
 	var dropped uint64
-	for name, v := range droppedByReason(rs, ts) {
+	for name, v := range droppedByReason(rs, ts, o.s.table) {
 		m["dropped_"+name] = v
 		dropped += v
 	}
@@ -123,12 +126,43 @@ func (o *Ops) handleStats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, o.Stats())
 }
 
-// droppedByReason merges the router's drop counts with the transport's, by reason:
-// each drop was counted once, by the side that decided it.
-func droppedByReason(rs *routing.Stats, ts SocketStats) map[string]uint64 {
+// droppedByReason merges the router's drop counts with the transport's
+// and the mailboxes', by reason: each drop was counted once, by the side
+// that decided it.
+func droppedByReason(rs *routing.Stats, ts SocketStats, t *routing.Table) map[string]uint64 {
 	m := rs.DroppedByReason()
 	for reason, v := range ts.Dropped {
 		m[reason] += v
 	}
+	for reason, v := range t.Mail.Dropped() {
+		m[reason] += v
+	}
 	return m
+}
+
+// resumeStats are the counters of the mailboxes and of the relay resume
+// extension, by their /colibri/stats names (metrics add _total).
+func resumeStats(t *routing.Table) map[string]uint64 {
+	return map[string]uint64{
+		"mailbox_queued":    t.Mail.Queued.Load(),
+		"mailbox_delivered": t.Mail.Delivered.Load(),
+		"mailbox_recovered": t.Mail.Recovered.Load(),
+		"relay_resumes":     t.Resume.Resumes.Load(),
+		"relay_replayed":    t.Resume.Replayed.Load(),
+		"relay_duplicates":  t.Resume.Duplicates.Load(),
+		"relay_lost":        t.Resume.Lost.Load(),
+		"relay_acks_sent":   t.Resume.Acks.Load(),
+	}
+}
+
+// resumeHelp documents resumeStats' keys for the metrics.
+var resumeHelp = map[string]string{
+	"mailbox_queued":    "Messages kept in an endpoint's mailbox while it had no socket (recovered ones included).",
+	"mailbox_delivered": "Mailbox messages sent on an endpoint's next socket, right after ServerHello.",
+	"mailbox_recovered": "Messages a dead socket had not written, taken back into the endpoint's mailbox.",
+	"relay_resumes":     "Relay sockets that resumed their link (the extension on both sides).",
+	"relay_replayed":    "Relay messages sent again after a redial.",
+	"relay_duplicates":  "Relay messages received twice (an older socket had them) and dropped.",
+	"relay_lost":        "Numbered relay messages the other side could not replay, or dropped on a link reset.",
+	"relay_acks_sent":   "RelayAck messages sent.",
 }

@@ -81,6 +81,11 @@ func (c *Config) Scheme() string {
 type Relay struct {
 	Enabled bool
 	RelayID string
+	// Resume is videobridge.relay.resume (our addition): number the
+	// messages of each relay link, acknowledge them and replay what the
+	// other side missed when the link redials (docs/relay-resume.md). A
+	// peer without it, Jitsi Videobridge included, gets today's link.
+	Resume bool
 }
 
 // REST is videobridge.apis.rest.
@@ -98,6 +103,10 @@ type Limits struct {
 	OutboundGrace    time.Duration // how long a connection may stay over budget before close
 	GlobalOutbound   int64         // bytes queued for all connections together
 	InboundBacklog   int           // bytes of one sender's input left unparsed while it waits its turn (close 1008 past it)
+	MailboxBytes     int           // bytes kept for one endpoint while it has no socket (0: no mailboxes)
+	MailboxAge       time.Duration // how long a kept message stays deliverable
+	RelayReplayBytes int           // bytes one relay link keeps unacknowledged, for replay after a redial
+	RelayReplayAge   time.Duration // how long an unacknowledged relay message stays replayable
 	MaxConnections   int           // WebSocket connections at once; 503 past it
 	MaxConferences   int           // conferences at once; 503 past it
 	MaxRESTBody      int64         // bytes of one REST request body
@@ -122,7 +131,7 @@ func Default() *Config {
 			KeepalivePingInterval: 15 * time.Second,
 			IdleTimeout:           60 * time.Second,
 		},
-		Relay: Relay{Enabled: false},
+		Relay: Relay{Enabled: false, Resume: true},
 		REST:  REST{Enabled: true},
 		Limits: Limits{
 			MaxHeaderSize:    8 << 10,
@@ -132,6 +141,10 @@ func Default() *Config {
 			OutboundGrace:    5 * time.Second,
 			GlobalOutbound:   512 << 20,
 			InboundBacklog:   1 << 20,
+			MailboxBytes:     256 << 10,
+			MailboxAge:       30 * time.Second,
+			RelayReplayBytes: 8 << 20,
+			RelayReplayAge:   60 * time.Second,
 			MaxConnections:   100000,
 			MaxConferences:   10000,
 			MaxRESTBody:      1 << 20,

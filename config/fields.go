@@ -115,6 +115,10 @@ var fields = []field{
 	durationKey(keyLimits+".outbound-grace", func(c *Config) *time.Duration { return &c.Limits.OutboundGrace }),
 	size64Key(keyLimits+".global-outbound", func(c *Config) *int64 { return &c.Limits.GlobalOutbound }),
 	sizeKey(keyLimits+".inbound-backlog", func(c *Config) *int { return &c.Limits.InboundBacklog }),
+	sizeKey(keyLimits+".mailbox-bytes", func(c *Config) *int { return &c.Limits.MailboxBytes }),
+	durationKey(keyLimits+".mailbox-age", func(c *Config) *time.Duration { return &c.Limits.MailboxAge }),
+	sizeKey(keyLimits+".relay-replay-bytes", func(c *Config) *int { return &c.Limits.RelayReplayBytes }),
+	durationKey(keyLimits+".relay-replay-age", func(c *Config) *time.Duration { return &c.Limits.RelayReplayAge }),
 	intKey(keyLimits+".max-connections", func(c *Config) *int { return &c.Limits.MaxConnections }),
 	intKey(keyLimits+".max-conferences", func(c *Config) *int { return &c.Limits.MaxConferences }),
 	size64Key(keyLimits+".max-rest-body", func(c *Config) *int64 { return &c.Limits.MaxRESTBody }),
@@ -124,6 +128,7 @@ var fields = []field{
 
 	boolKey(keyRelayEnabled, func(c *Config) *bool { return &c.Relay.Enabled }),
 	stringKey(keyRelayID, func(c *Config) *string { return &c.Relay.RelayID }),
+	boolKey(keyRelay+".resume", func(c *Config) *bool { return &c.Relay.Resume }),
 	// videobridge.octo.enabled is the old name of relay.enabled; relay.enabled
 	// wins when both are set (see loader.readFile).
 	{keyOctoEnabled, func(l *loader, v hocon.Value) error {

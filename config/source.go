@@ -23,8 +23,10 @@ var rawKeyNames = []string{
 	"domain", "relay-domain", "server-id", "relay-id",
 	// durations
 	"keepalive-ping-interval", "idle-timeout", "handshake-timeout", "outbound-grace", "shutdown-timeout",
+	"mailbox-age", "relay-replay-age",
 	// sizes
 	"max-header-size", "max-message-size", "outbound-budget", "global-outbound", "max-rest-body",
+	"inbound-backlog", "mailbox-bytes", "relay-replay-bytes",
 }
 
 // stringAssignment matches "name =", "name:" or "a.b.name=" at a key position.

@@ -128,6 +128,7 @@ func (l *loader) validateLimits() {
 		{"outbound-budget", int64(lim.OutboundBudget)},
 		{"global-outbound", lim.GlobalOutbound},
 		{"inbound-backlog", int64(lim.InboundBacklog)},
+		{"relay-replay-bytes", int64(lim.RelayReplayBytes)},
 		{"max-connections", int64(lim.MaxConnections)},
 		{"max-conferences", int64(lim.MaxConferences)},
 		{"max-rest-body", lim.MaxRESTBody},
@@ -139,6 +140,11 @@ func (l *loader) validateLimits() {
 	}
 	l.checkPositive(join(keyLimits, "handshake-timeout"), lim.HandshakeTimeout)
 	l.checkNonNegative(join(keyLimits, "outbound-grace"), lim.OutboundGrace)
+	l.checkPositive(join(keyLimits, "mailbox-age"), lim.MailboxAge)
+	l.checkPositive(join(keyLimits, "relay-replay-age"), lim.RelayReplayAge)
+	if lim.MailboxBytes < 0 {
+		l.fail(join(keyLimits, "mailbox-bytes"), strconv.Itoa(lim.MailboxBytes), "must be 0 or more (0 turns mailboxes off)")
+	}
 	l.checkPositive(join(keyLimits, "shutdown-timeout"), lim.ShutdownTimeout)
 	if n := l.cfg.StatsFilterThreshold; n < 0 {
 		l.fail("videobridge.stats-filter-threshold", strconv.Itoa(n), "must be 0 or more")

@@ -62,6 +62,17 @@ type conn struct {
 	waiting     bool   // complete input is left for the next round
 	listed      bool   // in loop.backlog
 
+	// Handover (handover.go) and what a closed socket keeps (mailbox.go,
+	// unsent.go, resume.go).
+	holding   bool        // a new socket: frames wait in held until the handover completes
+	held      []heldFrame // frames held, in order
+	next      *conn       // c handed its peer's traffic over to next
+	nextOff   *handover   // a handover from c that waits for c's own
+	hardClose bool        // replaced with frames gnet had not written: closed without a close frame
+	writing   []byte      // the bytes of the Write in progress
+	unsent    []byte      // a copy of the frames gnet holds (endpoints with mailboxes)
+	link      *relayLink  // a resuming relay's numbering (resume.go)
+
 	closeCode   uint16 // code of the close handshake, for metrics
 	closeReason string
 }
@@ -149,6 +160,10 @@ func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c.loop.remove(c)
 	c.reader.Release()
 	c.publishSent()
+	keeps := wasOpen && c.keeps()
+	if keeps {
+		c.orphan() // before the pending buffer goes: its frames are kept
+	}
 	c.releasePending()
 	e.globalOut.Add(-int64(c.outAcct))
 	c.outAcct = 0
@@ -161,7 +176,9 @@ func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 		}
 		e.stats.countClose(code)
 		if c.attached {
-			c.peer.Detach(c)
+			if !keeps {
+				c.peer.Detach(c)
+			}
 			e.stats.peers(c.peer.Kind()).Add(-1)
 		}
 		e.log.Info("websocket closed", "kind", c.kind.String(), "conf", c.confID, "id", c.id,
@@ -237,7 +254,7 @@ func (c *conn) pong(payload []byte) {
 	if c.state != stOpen {
 		return
 	}
-	if lim := c.e.cfg.Limits.OutboundBudget; lim > 0 && c.queued() > lim {
+	if lim := c.budget(); lim > 0 && c.queued() > lim {
 		if c.overSinceNS == 0 {
 			c.overSinceNS = time.Now().UnixNano()
 		}

@@ -60,6 +60,8 @@ func New(cfg *config.Config, table *routing.Table, hooks routing.Hooks, log *slo
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{cfg: cfg, table: table, log: log, loops: map[gnet.EventLoop]*loop{}}
+	table.Mailbox = routing.MailboxLimits{Bytes: cfg.Limits.MailboxBytes, Age: cfg.Limits.MailboxAge}
+	table.Replay = routing.ReplayLimits{Bytes: cfg.Limits.RelayReplayBytes, Age: cfg.Limits.RelayReplayAge}
 	e.router = routing.NewRouter(hooks, e, log)
 	e.tick = tickInterval(cfg)
 	e.dialCtx, e.dialStop = context.WithCancel(context.Background())

@@ -96,7 +96,11 @@ func (c *conn) serverHandshake() bool {
 			deflate = &d
 		}
 	}
-	resp := wsproto.AppendUpgradeResponse(make([]byte, 0, 256), req.Key, deflate)
+	var extra string
+	if c.kind == routing.PeerRelay {
+		extra = c.answerResume(req.RelayResume)
+	}
+	resp := wsproto.AppendUpgradeResponseHeader(make([]byte, 0, 256), req.Key, deflate, extra)
 	_, _ = c.gc.Write(resp)
 	if c.state == stClosed {
 		// The write failed (the peer reset) and gnet ran OnClose inside
@@ -120,11 +124,13 @@ func (c *conn) authenticate(conf *routing.Conference, pwd string) bool {
 	return false
 }
 
-// attach makes c the current socket of its peer, closes the socket it
-// replaces with 1000 "replaced", and sends ServerHello. dialler tells the
-// relay side which end we are.
+// attach makes c the current socket of its peer and sends ServerHello.
+// What the previous holder of the peer's traffic still has (an open socket
+// c replaces, which is then closed with 1000 "replaced", or a closed one
+// keeping a mailbox or a replay window) comes next, before anything new
+// (handover.go). dialler tells the relay side which end we are.
 func (c *conn) attach(dialler bool) bool {
-	old, err := c.peer.Attach(c)
+	prev, open, err := c.peer.Attach(c)
 	if err != nil { // expired between lookup and attach
 		reason := routing.ReasonEndpointClosed
 		if c.kind == routing.PeerRelay {
@@ -134,14 +140,19 @@ func (c *conn) attach(dialler bool) bool {
 		return true
 	}
 	c.attached = true
-	if old != nil {
-		old.Close(wsproto.CloseNormal, routing.ReasonReplaced)
+	if open {
 		c.e.stats.Replaced.Add(1)
 	}
 	c.e.log.Info("websocket connected", "kind", c.kind.String(), "conf", c.confID, "id", c.id,
-		"remote", c.remote, "deflate", c.flate != nil, "replaced", old != nil)
+		"remote", c.remote, "deflate", c.flate != nil, "replaced", open, "resumed", c.link != nil)
 	c.e.stats.peers(c.kind).Add(1)
+	c.holding = true // ServerHello and the hook's messages wait for what prev held
 	c.e.router.Connected(c.peer, c, !dialler, c.loop)
+	if p, ok := prev.(*conn); ok && p != nil {
+		c.takeOver(p)
+	} else {
+		c.release(nil)
+	}
 	return true
 }
 

@@ -27,11 +27,14 @@ type inbox struct {
 	spareConns []*conn
 }
 
-// inboxItem is one frame and its receivers, conns[start:end].
+// inboxItem is one frame and its receivers, conns[start:end], or a
+// control step of a handover (run), which must keep its place among the
+// frames.
 type inboxItem struct {
 	f          *wsproto.SharedFrame
 	class      routing.Class
 	start, end int
+	run        func()
 }
 
 // put appends f for conns and reports whether the caller must schedule a
@@ -41,6 +44,18 @@ func (in *inbox) put(f *wsproto.SharedFrame, class routing.Class, conns []*conn)
 	start := len(in.conns)
 	in.conns = append(in.conns, conns...)
 	in.items = append(in.items, inboxItem{f: f, class: class, start: start, end: len(in.conns)})
+	schedule := !in.scheduled
+	in.scheduled = true
+	in.mu.Unlock()
+	return schedule
+}
+
+// putControl appends run, to be called in order with the frames; it
+// reports whether the caller must schedule a drain.
+func (in *inbox) putControl(run func()) bool {
+	in.mu.Lock()
+	n := len(in.conns)
+	in.items = append(in.items, inboxItem{run: run, start: n, end: n})
 	schedule := !in.scheduled
 	in.scheduled = true
 	in.mu.Unlock()
@@ -58,6 +73,11 @@ func (in *inbox) drain(deliver func(c *conn, f *wsproto.SharedFrame, class routi
 	in.mu.Unlock()
 	for i := range items {
 		it := &items[i]
+		if it.run != nil {
+			it.run()
+			*it = inboxItem{}
+			continue
+		}
 		for _, c := range conns[it.start:it.end] {
 			deliver(c, it.f, it.class)
 		}

@@ -211,6 +211,16 @@ func (l *loop) deliverRemote(f *wsproto.SharedFrame, class routing.Class, conns 
 	}
 }
 
+// control runs f on l's goroutine in order with the frames other
+// goroutines put on l's inbox before it (handover.go).
+func (l *loop) control(f func()) {
+	if l.in.putControl(f) {
+		if err := l.el.Execute(context.Background(), l.drainTask); err != nil {
+			l.in.drain(dropNoLoop)
+		}
+	}
+}
+
 // Deliver is the engine's sink for messages that originate off the loops
 // (REST calls, an embedder's goroutines): every receiver's loop gets one task.
 func (e *Engine) Deliver(f *wsproto.SharedFrame, class routing.Class, to []routing.Conn) {

@@ -42,8 +42,16 @@ const (
 // (policy.go), and counts it once: sent when queued, dropped with its
 // reason when not. A receiver the verdict closes gets 1008 "slow consumer".
 func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
-	if c.state != stOpen {
-		c.dropped(routing.DropNoConnection) // closing: nothing more goes on this socket
+	if c.state != stOpen || c.next != nil {
+		// Closing, closed or handed over: nothing more goes on this
+		// socket. A socket that keeps its peer's traffic keeps the frame.
+		if !c.keep(f, class) {
+			c.dropped(routing.DropNoConnection)
+		}
+		return
+	}
+	if c.holding {
+		c.hold(f, class)
 		return
 	}
 	b := f.Bytes()
@@ -53,7 +61,8 @@ func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
 		}
 	}
 	lim := &c.e.cfg.Limits
-	if c.pend != nil && len(c.pend.B)+len(b) > pendLimit(lim.OutboundBudget) {
+	budget := c.budget()
+	if c.pend != nil && len(c.pend.B)+len(b) > pendLimit(budget) {
 		c.flushPending()
 		if c.state != stOpen { // the write failed and closed the socket
 			c.dropped(routing.DropNoConnection)
@@ -63,7 +72,7 @@ func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
 	v, over := outbound(outInput{
 		queued:     c.queued(),
 		frame:      len(b),
-		budget:     lim.OutboundBudget,
+		budget:     budget,
 		globalOver: lim.GlobalOutbound > 0 && c.e.globalOut.Load()+int64(len(b)) > lim.GlobalOutbound,
 		backlogged: c.outAcct > 0,
 		droppable:  class.Droppable(),
@@ -79,6 +88,9 @@ func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
 		c.dropped(routing.DropSlowReceiver)
 		c.slowClose()
 		return
+	}
+	if c.link != nil {
+		c.link.number(f, class)
 	}
 	if c.client {
 		c.appendFrame(f.Op(), f.Payload())
@@ -207,7 +219,14 @@ func (c *conn) flushPending() {
 	}
 	c.pend = nil
 	if len(p.B) > 0 && c.state != stClosed {
+		c.writing = p.B // OnClose within Write takes them back (mailbox.go)
 		_, _ = c.gc.Write(p.B)
+		if c.writing != nil {
+			c.writing = nil
+			if c.state != stClosed && c.mails() {
+				c.trackUnsent(p.B)
+			}
+		}
 	}
 	if c.state == stClosed || cap(p.B) > maxKeptPending || cap(p.B) < minKeptPending {
 		pendPool.Put(p)
@@ -218,7 +237,7 @@ func (c *conn) flushPending() {
 		p.B = p.B[:0]
 		c.pend, c.pendIdle = p, false
 	}
-	if out := c.syncOut(); c.overSinceNS != 0 && out <= c.e.cfg.Limits.OutboundBudget/2 {
+	if out := c.syncOut(); c.overSinceNS != 0 && out <= c.budget()/2 {
 		c.overSinceNS = 0 // drained: the grace starts again next time
 	}
 }

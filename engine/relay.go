@@ -32,6 +32,7 @@ type relayDial struct {
 	url    *url.URL
 	remote string // host:port dialled
 	key    string
+	resume routing.ResumeHeader // what this side announced on the current attempt
 	ctx    context.Context
 	cancel context.CancelFunc
 	events chan dialEvent // from OnClose and the handshake, to run
@@ -151,7 +152,12 @@ func (d *relayDial) request() []byte {
 	if d.url.RawQuery != "" {
 		uri += "?" + d.url.RawQuery
 	}
-	return wsproto.AppendClientRequest(nil, d.url.Host, uri, d.key, false)
+	var extra string
+	if d.e.cfg.Relay.Resume {
+		d.resume = d.relay.Link.Header()
+		extra = resumeLine(d.resume)
+	}
+	return wsproto.AppendClientRequestHeader(nil, d.url.Host, uri, d.key, false, extra)
 }
 
 // closed is called on the loop when the connection ends.
@@ -165,7 +171,7 @@ func (d *relayDial) closed(code uint16, reason string, opened bool) {
 // clientHandshake reads the 101 response of a dialled relay.
 func (c *conn) clientHandshake() bool {
 	buf, _ := c.gc.Peek(-1)
-	n, deflate, err := wsproto.ParseResponse(buf, c.dial.key, false)
+	n, deflate, resume, err := wsproto.ParseResponseHeader(buf, c.dial.key, false, routing.ResumeHeaderName)
 	if err != nil {
 		c.e.log.Warn("relay upgrade refused", "conf", c.dial.relay.Conference().ID(), "relay", c.dial.relay.ID(),
 			"remote", c.remote, "err", err)
@@ -184,5 +190,8 @@ func (c *conn) clientHandshake() bool {
 	c.kind, c.peer = routing.PeerRelay, &c.dial.relay.Peer
 	c.confID, c.id = c.peer.Conference().ID(), c.peer.ID()
 	c.opened(deflate, wsproto.Client)
+	if resume != "" && c.dial.resume.Link != "" {
+		c.startResume(resume, c.dial.resume.Received)
+	}
 	return c.attach(true)
 }

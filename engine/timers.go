@@ -31,6 +31,9 @@ func (c *conn) openTimers(now int64) {
 	cfg := c.e.cfg
 	ws := cfg.WebSockets
 	c.sweepPending()
+	if c.unsent != nil {
+		c.trimUnsent(c.gc.OutboundBuffered())
+	}
 	if t := ws.IdleTimeout; t > 0 && now-c.lastReadNS > int64(t) {
 		c.e.stats.IdleClosed.Add(1)
 		c.startClose(wsproto.CloseGoingAway, "idle timeout")
@@ -38,7 +41,7 @@ func (c *conn) openTimers(now int64) {
 	}
 	queued := c.queued()
 	if g := cfg.Limits.OutboundGrace; c.overSinceNS != 0 && now-c.overSinceNS > int64(g) {
-		if queued > cfg.Limits.OutboundBudget/2 {
+		if queued > c.budget()/2 {
 			c.slowClose()
 			return
 		}

@@ -26,6 +26,10 @@ const (
 	ClassSyntheticSourceSendingChangeEvent
 	ClassAddReceiver
 	ClassRemoveReceiver
+	// The relay resume extension's own messages (docs/relay-resume.md):
+	// never numbered, never routed.
+	ClassRelayAck
+	ClassRelaySkip
 	numClasses
 )
 
@@ -53,6 +57,8 @@ var classNames = [numClasses]string{
 	ClassSyntheticSourceSendingChangeEvent:     "SyntheticSourceSendingChangeEvent",
 	ClassAddReceiver:                           "AddReceiver",
 	ClassRemoveReceiver:                        "RemoveReceiver",
+	ClassRelayAck:                              "RelayAck",
+	ClassRelaySkip:                             "RelaySkip",
 }
 
 // String returns the class name as it appears in colibriClass.
@@ -111,6 +117,10 @@ func classOf(name []byte) Class {
 		return ClassAddReceiver
 	case "RemoveReceiver":
 		return ClassRemoveReceiver
+	case "RelayAck":
+		return ClassRelayAck
+	case "RelaySkip":
+		return ClassRelaySkip
 	}
 	return ClassUnknown
 }

@@ -124,7 +124,15 @@ func (c *Conference) ExpireEndpoint(id string) bool {
 	if conn != nil {
 		conn.Close(1001, ReasonEndpointClosed)
 	}
+	ep.freeMail()
 	return true
+}
+
+// freeMail drops what the peer's mailbox holds: it expired.
+func (p *Peer) freeMail() {
+	if b := p.box.Load(); b != nil {
+		b.clear(&p.conf.table.Mail)
+	}
 }
 
 func removeEndpoint(list []*Endpoint, ep *Endpoint) []*Endpoint {
@@ -162,8 +170,12 @@ func (c *Conference) expireAll() {
 	for i, cn := range conns {
 		cn.Close(1001, reasons[i])
 	}
+	for _, ep := range m.endpoints {
+		ep.freeMail()
+	}
 	for _, r := range m.relays {
 		r.stopDialer()
+		r.Link.release()
 	}
 }
 

@@ -131,16 +131,16 @@ func (r *Router) endpointMessage(ep *Endpoint, msg []byte, env *envelope, out Si
 	}
 	to := env.to.of(msg)
 	m := ep.conf.state.Load()
-	conns := r.getConns()
-	defer r.putConns(conns)
+	t := r.getTargets()
+	defer r.putTargets(t)
 	if isBlank(to) {
 		for _, dst := range m.endpoints {
 			if dst != ep {
-				*conns = r.appendEndpoint(*conns, dst)
+				r.addPeer(t, &dst.Peer)
 			}
 		}
 		for _, rl := range m.relays {
-			*conns = r.appendRelay(*conns, rl)
+			r.addPeer(t, &rl.Peer)
 		}
 	} else {
 		target := string(to) // not escaped: ids never need escapes
@@ -148,15 +148,15 @@ func (r *Router) endpointMessage(ep *Endpoint, msg []byte, env *envelope, out Si
 			target = decodeKey(to)
 		}
 		if dst := m.byID[target]; dst != nil {
-			*conns = r.appendEndpoint(*conns, dst)
+			r.addPeer(t, &dst.Peer)
 		} else if rl := m.remote[target]; rl != nil {
-			*conns = r.appendRelay(*conns, rl)
+			r.addPeer(t, &rl.Peer)
 		} else {
 			r.stats.drop(DropUnknownTarget)
 			return
 		}
 	}
-	r.sendRewritten(ep, msg, env, ClassEndpointMessage, *conns, out)
+	r.sendRewritten(ep, msg, env, ClassEndpointMessage, t, out)
 }
 
 // endpointStats fans EndpointStats out to the other local endpoints that
@@ -166,45 +166,49 @@ func (r *Router) endpointStats(ep *Endpoint, msg []byte, env *envelope, out Sink
 		return
 	}
 	m := ep.conf.state.Load()
-	conns := r.getConns()
-	defer r.putConns(conns)
-	*conns = r.appendStatsReceivers(*conns, ep.conf, m, ep, ep.id)
+	t := r.getTargets()
+	defer r.putTargets(t)
+	r.addStatsReceivers(t, ep.conf, m, ep, ep.id)
 	for _, rl := range m.relays {
-		*conns = r.appendRelay(*conns, rl)
+		r.addPeer(t, &rl.Peer)
 	}
-	r.sendRewritten(ep, msg, env, ClassEndpointStats, *conns, out)
+	r.sendRewritten(ep, msg, env, ClassEndpointStats, t, out)
 }
 
 // sendRewritten encodes msg with from = ep once and delivers it to conns.
-func (r *Router) sendRewritten(ep *Endpoint, msg []byte, env *envelope, class Class, conns []Conn, out Sink) {
-	if len(conns) == 0 {
+func (r *Router) sendRewritten(ep *Endpoint, msg []byte, env *envelope, class Class, t *targets, out Sink) {
+	if t.empty() {
 		return
 	}
 	// The rewritten message is at most msg with the new member ("from":"id",).
 	f := wsproto.NewSharedFrameFunc(wsproto.OpText, len(msg)+len(ep.id)+10, func(dst []byte) []byte {
 		return appendWithFrom(dst, msg, env, ep.id)
 	})
-	r.deliver(out, f, class, conns)
+	r.deliver(out, f, class, t)
 	f.Release()
 }
 
-// appendEndpoint adds dst's socket to conns, counting a drop if it has
-// none. The transport counts what it queues (Peer.Sent) and what it drops.
-func (r *Router) appendEndpoint(conns []Conn, dst *Endpoint) []Conn {
-	return r.appendPeer(conns, &dst.Peer)
-}
-
-func (r *Router) appendRelay(conns []Conn, rl *Relay) []Conn {
-	return r.appendPeer(conns, &rl.Peer)
-}
-
-func (r *Router) appendPeer(conns []Conn, p *Peer) []Conn {
+// addPeer adds p to the receivers of a message: its socket; or, when it
+// has none, the closed socket that still holds its traffic (a ghost, which
+// keeps what reaches it in order); or, for an endpoint that never had a
+// socket, its mailbox. Without any of them (mailboxes are off, or p is a
+// relay that is not resuming) the delivery is dropped and counted here.
+// The transport counts what it queues (Peer.Sent) and what it drops.
+func (r *Router) addPeer(t *targets, p *Peer) {
 	if cn := p.Conn(); cn != nil {
-		return append(conns, cn)
+		t.conns = append(t.conns, cn)
+		return
+	}
+	if g := p.Ghost(); g != nil {
+		t.conns = append(t.conns, g)
+		return
+	}
+	if p.kind == PeerEndpoint && p.conf.table.Mailbox.Bytes > 0 {
+		t.boxes = append(t.boxes, p)
+		return
 	}
 	p.Dropped.Add(1)
 	r.stats.drop(DropNoConnection)
-	return conns
 }
 
 // sourceVideoType hands m to the embedder and forwards it to relays (all of
@@ -217,18 +221,18 @@ func (r *Router) sourceVideoType(c *Conference, from *Relay, m *SourceVideoTypeM
 	if err != nil {
 		return
 	}
-	conns := r.getConns()
-	defer r.putConns(conns)
+	t := r.getTargets()
+	defer r.putTargets(t)
 	for _, rl := range c.state.Load().relays {
 		if from == nil || rl.meshID != from.meshID {
-			*conns = r.appendRelay(*conns, rl)
+			r.addPeer(t, &rl.Peer)
 		}
 	}
-	if len(*conns) == 0 {
+	if t.empty() {
 		return
 	}
 	f := newFrame(b)
-	r.deliver(out, f, ClassSourceVideoTypeMessage, *conns)
+	r.deliver(out, f, ClassSourceVideoTypeMessage, t)
 	f.Release()
 }
 

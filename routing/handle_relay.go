@@ -7,10 +7,22 @@ package routing
 // endpoint (there is no multi-hop forwarding).
 func (r *Router) HandleRelay(rl *Relay, conn Conn, msg []byte, out Sink) {
 	var env envelope
-	class, out, ok := r.receive(&rl.Peer, conn, msg, &env, out)
+	r.stats.Received.Add(1)
+	if out == nil {
+		out = r.sink
+	}
+	if !rl.current(conn) {
+		r.stats.drop(DropNotCurrent)
+		return
+	}
+	class, ok := r.classify(msg, &env)
+	if s, seq := conn.(Sequenced); seq && !r.sequence(s, class, msg) {
+		return
+	}
 	if !ok {
 		return
 	}
+	rl.Received.Add(class)
 	c := rl.conf
 	if c.expired.Load() {
 		r.stats.drop(DropExpired)
@@ -36,10 +48,10 @@ func (r *Router) HandleRelay(rl *Relay, conn Conn, msg []byte, out Sink) {
 			r.stats.drop(DropUnknownTarget)
 			return
 		}
-		conns := r.getConns()
-		*conns = r.appendEndpoint(*conns, dst)
-		r.sendVerbatim(msg, class, *conns, out)
-		r.putConns(conns)
+		t := r.getTargets()
+		r.addPeer(t, &dst.Peer)
+		r.sendVerbatim(msg, class, t, out)
+		r.putTargets(t)
 	case ClassEndpointStats:
 		sender, ok := r.trustedFrom(c, msg, &env)
 		if !ok {
@@ -103,27 +115,75 @@ func (r *Router) trustedFrom(c *Conference, msg []byte, env *envelope) (string, 
 // (filtered by want, if set) and to relays of meshes other than rl's.
 func (r *Router) relayFanout(rl *Relay, msg []byte, class Class, want func(*Endpoint) bool, out Sink) {
 	m := rl.conf.state.Load()
-	conns := r.getConns()
-	defer r.putConns(conns)
+	t := r.getTargets()
+	defer r.putTargets(t)
 	for _, dst := range m.endpoints {
 		if want == nil || want(dst) {
-			*conns = r.appendEndpoint(*conns, dst)
+			r.addPeer(t, &dst.Peer)
 		}
 	}
 	for _, other := range m.relays {
 		if other != rl && other.meshID != rl.meshID {
-			*conns = r.appendRelay(*conns, other)
+			r.addPeer(t, &other.Peer)
 		}
 	}
-	r.sendVerbatim(msg, class, *conns, out)
+	r.sendVerbatim(msg, class, t, out)
 }
 
 // sendVerbatim encodes msg unchanged once and delivers it to conns.
-func (r *Router) sendVerbatim(msg []byte, class Class, conns []Conn, out Sink) {
-	if len(conns) == 0 {
+func (r *Router) sendVerbatim(msg []byte, class Class, t *targets, out Sink) {
+	if t.empty() {
 		return
 	}
 	f := newFrame(msg)
-	r.deliver(out, f, class, conns)
+	r.deliver(out, f, class, t)
 	f.Release()
+}
+
+// Sequenced is a relay socket that may number what it reads (the resume
+// extension, replay.go); the transport's relay sockets implement it. On a
+// socket without the extension, Accept is always true and the rest does
+// nothing.
+type Sequenced interface {
+	// Accept is called for each numbered message read on the socket, in
+	// order, whether or not it is valid: false drops it, a duplicate of
+	// one read on an older socket of the link.
+	Accept() bool
+	// Acked handles RelayAck: the other side accepted up to n.
+	Acked(n uint64)
+	// Skip handles RelaySkip: the messages numbered before next will not
+	// come (the other side's window no longer held them).
+	Skip(next uint64)
+}
+
+// relayControl is RelayAck and RelaySkip.
+type relayControl struct {
+	ColibriClass string  `json:"colibriClass"`
+	Received     *uint64 `json:"received,omitempty"`
+	Next         *uint64 `json:"next,omitempty"`
+}
+
+// sequence applies the resume extension to one message read on s and
+// reports whether it is to be routed: the extension's own messages are
+// consumed, hellos are not numbered, anything else is numbered.
+func (r *Router) sequence(s Sequenced, class Class, msg []byte) bool {
+	switch class {
+	case ClassServerHello, ClassClientHello:
+		return true
+	case ClassRelayAck, ClassRelaySkip:
+		var m relayControl
+		if err := decodeStrict(msg, &m); err != nil {
+			r.stats.drop(DropInvalidFields)
+			return false
+		}
+		if class == ClassRelayAck && m.Received != nil {
+			s.Acked(*m.Received)
+		} else if class == ClassRelaySkip && m.Next != nil {
+			s.Skip(*m.Next)
+		} else {
+			r.stats.drop(DropInvalidFields)
+		}
+		return false
+	}
+	return s.Accept()
 }

@@ -4,6 +4,8 @@ import (
 	"crypto/subtle"
 	"sync/atomic"
 	"time"
+
+	"github.com/colibri-bus/colibri/wsproto"
 )
 
 // PeerKind says what a Peer is.
@@ -40,6 +42,12 @@ type Peer struct {
 	expired bool // guarded by the conference's mutex
 	conn    atomic.Pointer[connRef]
 	since   atomic.Int64
+	// ghost is the peer's last socket after it closed, while it holds the
+	// peer's traffic: deliveries still go to it, through its event loop and
+	// in order, and it keeps them (an endpoint's mailbox, a relay's replay
+	// window) until the next socket takes them over (Attach).
+	ghost atomic.Pointer[connRef]
+	box   atomic.Pointer[Mailbox] // an endpoint's mailbox, made on first use
 
 	ep    *Endpoint // the owner, when kind is PeerEndpoint
 	relay *Relay    // the owner, when kind is PeerRelay
@@ -105,22 +113,30 @@ func (p *Peer) ConnectedSince() time.Time {
 	return time.Time{}
 }
 
-// Attach makes conn the peer's current socket and returns the socket it
-// replaces, which the caller closes with 1000 "replaced". It fails with
+// Attach makes conn the peer's current socket. It returns the previous
+// holder of the peer's traffic: the open socket conn replaces (open true;
+// the caller closes it with 1000 "replaced"), a closed socket that still
+// holds the peer's traffic (a ghost, see Orphan), or nil. Frames may still
+// be on their way to prev through its event loop: the caller hands what
+// prev holds over to conn once they have arrived. Attach fails with
 // ErrExpired if the peer was expired meanwhile.
-func (p *Peer) Attach(conn Conn) (old Conn, err error) {
+func (p *Peer) Attach(conn Conn) (prev Conn, open bool, err error) {
 	c := p.conf
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if p.expired {
-		return nil, ErrExpired
+		return nil, false, ErrExpired
 	}
-	prev := p.conn.Swap(&connRef{c: conn})
+	old := p.conn.Swap(&connRef{c: conn})
+	g := p.ghost.Swap(nil)
 	p.since.Store(time.Now().UnixNano())
-	if prev == nil {
-		return nil, nil
+	switch {
+	case old != nil:
+		return old.c, true, nil
+	case g != nil:
+		return g.c, false, nil
 	}
-	return prev.c, nil
+	return nil, false, nil
 }
 
 // Detach clears the current socket if it is still conn; the close of a
@@ -137,6 +153,107 @@ func (p *Peer) Detach(conn Conn) bool {
 			return true
 		}
 	}
+}
+
+// Orphan is Detach for a socket that keeps the peer's traffic after it
+// closed: if conn was current, it becomes the peer's ghost, and routing
+// keeps delivering to it (in order, through its event loop) until the next
+// socket attaches. The ghost is set before the socket is cleared, so a
+// router that finds no socket finds the ghost.
+func (p *Peer) Orphan(conn Conn) bool {
+	cur := p.conn.Load()
+	if cur == nil || cur.c != conn {
+		return false
+	}
+	p.ghost.Store(cur)
+	if !p.conn.CompareAndSwap(cur, nil) {
+		p.ghost.CompareAndSwap(cur, nil) // replaced meanwhile: Attach took over
+		return false
+	}
+	p.since.Store(0)
+	return true
+}
+
+// Ghost returns the closed socket that holds the peer's traffic, or nil.
+func (p *Peer) Ghost() Conn {
+	if r := p.ghost.Load(); r != nil {
+		return r.c
+	}
+	return nil
+}
+
+// mailbox returns the endpoint's mailbox, making it on first use.
+func (p *Peer) mailbox() *Mailbox {
+	if b := p.box.Load(); b != nil {
+		return b
+	}
+	p.box.CompareAndSwap(nil, new(Mailbox))
+	return p.box.Load()
+}
+
+// Mailbox returns the messages and bytes held for the endpoint.
+func (p *Peer) Mailbox() (messages, bytes int) {
+	if b := p.box.Load(); b != nil {
+		return b.Len()
+	}
+	return 0, 0
+}
+
+// Keep puts msg (copied) in the endpoint's mailbox: the transport calls it
+// for a frame that reached the endpoint's ghost.
+func (p *Peer) Keep(msg []byte, class Class) {
+	t := p.conf.table
+	p.mailbox().put(msg, class, nowNS(), t.Mailbox, &t.Mail)
+}
+
+// Recover puts msgs, a dead socket's unsent messages in order, at the head
+// of the endpoint's mailbox; they are counted as recovered. The mailbox
+// owns msgs afterwards.
+func (p *Peer) Recover(msgs []Mail) {
+	t := p.conf.table
+	t.Mail.Recovered.Add(uint64(len(msgs)))
+	p.mailbox().prepend(msgs, nowNS(), t.Mailbox, &t.Mail)
+}
+
+// TakeMail empties the endpoint's mailbox and returns what is young enough
+// to deliver, in order. The caller queues them on the new socket, right
+// after ServerHello, and counts them with Delivered.
+func (p *Peer) TakeMail() []Mail {
+	b := p.box.Load()
+	if b == nil {
+		return nil
+	}
+	t := p.conf.table
+	return b.take(nowNS(), t.Mailbox, &t.Mail)
+}
+
+// Delivered counts n mailbox messages queued on a new socket.
+func (p *Peer) Delivered(n int) { p.conf.table.Mail.Delivered.Add(uint64(n)) }
+
+// post puts f's message in the mailbox of p, which had no socket and no
+// ghost when the router looked; if one attached meanwhile, it goes to that
+// socket instead. The check and the put are one step under the mailbox's
+// lock, and the new socket takes the mailbox after it attached, under the
+// same lock: a message is either taken with the mailbox or sent to the
+// socket, never left behind.
+func (r *Router) post(p *Peer, f *wsproto.SharedFrame, class Class, out Sink) {
+	b := p.mailbox()
+	b.mu.Lock()
+	cn := p.Conn()
+	if cn == nil {
+		cn = p.Ghost()
+	}
+	if cn == nil {
+		t := p.conf.table
+		t.Mail.Queued.Add(1)
+		m := newMail(f.Payload(), class, nowNS())
+		b.insert(m, false, m.at, t.Mailbox, &t.Mail)
+		b.mu.Unlock()
+		return
+	}
+	b.mu.Unlock()
+	one := [1]Conn{cn}
+	out.Deliver(f, class, one[:])
 }
 
 // current reports whether conn is the peer's current socket. Text from

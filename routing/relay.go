@@ -15,6 +15,9 @@ type Relay struct {
 	// remote counts the endpoints reached through the relay: the
 	// transport weighs the relay's share of its loop by it.
 	remote atomic.Int32
+	// Link is the relay's resume state (replay.go), used when both sides
+	// have the extension.
+	Link RelayLink
 
 	mu   sync.Mutex
 	url  string // remote URL this side dials; "" when this side is dialled
@@ -82,6 +85,7 @@ func (c *Conference) CreateRelay(id, meshID string) (*Relay, error) {
 	}
 	r := &Relay{Peer: newPeer(PeerRelay, id, c), meshID: meshID}
 	r.relay = r
+	r.Link.id = NewPassword()[:16]
 	n := m.clone()
 	n.relays = append(n.relays, r)
 	n.relayByID[id] = r
@@ -120,6 +124,7 @@ func (c *Conference) ExpireRelay(id string) bool {
 	if conn != nil {
 		conn.Close(1001, ReasonRelayClosed)
 	}
+	r.Link.release()
 	return true
 }
 

@@ -52,7 +52,8 @@ type Router struct {
 	stats Stats
 
 	serverHello *wsproto.SharedFrame // shared forever
-	scratch     sync.Pool            // *[]Conn
+	scratch     sync.Pool            // *targets
+	sendMu      sync.RWMutex         // Send* hold it shared; Quiesce takes it
 	filter      statsFilter          // statsfilter.go
 }
 
@@ -64,7 +65,7 @@ func NewRouter(hooks Hooks, sink Sink, log *slog.Logger) *Router {
 	}
 	r := &Router{hooks: hooks, sink: sink, log: log}
 	r.serverHello = wsproto.NewSharedFrame(wsproto.OpText, []byte(`{"colibriClass":"ServerHello"}`))
-	r.scratch.New = func() any { s := make([]Conn, 0, 64); return &s }
+	r.scratch.New = func() any { return &targets{conns: make([]Conn, 0, 64)} }
 	return r
 }
 
@@ -74,13 +75,22 @@ func (r *Router) Stats() *Stats { return &r.stats }
 // Hooks returns the hooks the router was built with.
 func (r *Router) Hooks() *Hooks { return &r.hooks }
 
-func (r *Router) getConns() *[]Conn { return r.scratch.Get().(*[]Conn) }
+// targets are the receivers of one message: sockets (open, or the ghost of
+// a closed one), and the mailboxes of endpoints that never had a socket.
+type targets struct {
+	conns []Conn
+	boxes []*Peer
+}
 
-func (r *Router) putConns(p *[]Conn) {
-	s := *p
-	clear(s)
-	*p = s[:0]
-	r.scratch.Put(p)
+func (t *targets) empty() bool { return len(t.conns) == 0 && len(t.boxes) == 0 }
+
+func (r *Router) getTargets() *targets { return r.scratch.Get().(*targets) }
+
+func (r *Router) putTargets(t *targets) {
+	clear(t.conns)
+	clear(t.boxes)
+	t.conns, t.boxes = t.conns[:0], t.boxes[:0]
+	r.scratch.Put(t)
 }
 
 // EndpointConnected is called by the transport once conn became ep's
@@ -161,14 +171,21 @@ func newFrame(payload []byte) *wsproto.SharedFrame {
 	return wsproto.NewSharedFrame(wsproto.OpText, payload)
 }
 
-// deliver sends f to conns through out and counts.
-func (r *Router) deliver(out Sink, f *wsproto.SharedFrame, c Class, conns []Conn) {
-	if len(conns) == 0 {
+// deliver sends f to t's sockets through out, puts it in t's mailboxes,
+// and counts.
+func (r *Router) deliver(out Sink, f *wsproto.SharedFrame, c Class, t *targets) {
+	n := len(t.conns) + len(t.boxes)
+	if n == 0 {
 		return
 	}
-	out.Deliver(f, c, conns)
-	r.stats.Delivered.Add(uint64(len(conns)))
-	r.stats.FanOut.Observe(uint64(len(conns)))
+	if len(t.conns) > 0 {
+		out.Deliver(f, c, t.conns)
+	}
+	for _, p := range t.boxes {
+		r.post(p, f, c, out)
+	}
+	r.stats.Delivered.Add(uint64(n))
+	r.stats.FanOut.Observe(uint64(n))
 }
 
 // appendWithFrom appends msg with its "from" member replaced by

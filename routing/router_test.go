@@ -73,7 +73,7 @@ func (fx *fixture) add(id string) {
 		fx.t.Fatal(err)
 	}
 	tc := &testConn{name: id}
-	if _, err := ep.Attach(tc); err != nil {
+	if _, _, err := ep.Attach(tc); err != nil {
 		fx.t.Fatal(err)
 	}
 	fx.eps[id], fx.conns[id] = ep, tc
@@ -204,7 +204,7 @@ func TestReplacedSocketAndExpiry(t *testing.T) {
 	fx := newFixture(t, "a", "b")
 	old := fx.conns["a"]
 	nc := &testConn{}
-	prev, err := fx.eps["a"].Attach(nc)
+	prev, _, err := fx.eps["a"].Attach(nc)
 	if err != nil || prev != old {
 		t.Fatalf("Attach returned %v, %v", prev, err)
 	}
@@ -221,7 +221,7 @@ func TestReplacedSocketAndExpiry(t *testing.T) {
 	if c := fx.conns["b"]; c.closed != 1001 || c.reason != "endpoint closed" {
 		t.Errorf("expired endpoint closed with %d %q", c.closed, c.reason)
 	}
-	if _, err := fx.eps["b"].Attach(&testConn{}); err != ErrExpired {
+	if _, _, err := fx.eps["b"].Attach(&testConn{}); err != ErrExpired {
 		t.Errorf("Attach after expiry: %v", err)
 	}
 	fx.table.ExpireConference(fx.conf)

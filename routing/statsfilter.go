@@ -78,10 +78,10 @@ func (r *Router) SetDominantSpeakers(c *Conference, ids []string) {
 	r.filter.pruneSometimes()
 }
 
-// appendStatsReceivers appends to conns the sockets of the local endpoints
-// of c (membership m, skipping skip) that want EndpointStats from sender.
-// Visitors are receivers like any other: only their sending is restricted.
-func (r *Router) appendStatsReceivers(conns []Conn, c *Conference, m *members, skip *Endpoint, sender string) []Conn {
+// addStatsReceivers adds to t the local endpoints of c (membership m,
+// skipping skip) that want EndpointStats from sender. Visitors are
+// receivers like any other: only their sending is restricted.
+func (r *Router) addStatsReceivers(t *targets, c *Conference, m *members, skip *Endpoint, sender string) {
 	hook := r.hooks.WantsStats
 	small := len(m.endpoints)+len(m.remote) <= r.StatsFilterThreshold()
 	speaker := false
@@ -94,31 +94,30 @@ func (r *Router) appendStatsReceivers(conns []Conn, c *Conference, m *members, s
 	case small && hook != nil:
 		for _, dst := range m.endpoints {
 			if dst != skip && hook(dst, sender) {
-				conns = r.appendEndpoint(conns, dst)
+				r.addPeer(t, &dst.Peer)
 			}
 		}
 	case small || speaker:
 		for _, dst := range m.endpoints {
 			if dst != skip {
-				conns = r.appendEndpoint(conns, dst)
+				r.addPeer(t, &dst.Peer)
 			}
 		}
 	case hook != nil: // the hook may add anyone: ask about everyone
 		for _, dst := range m.endpoints {
 			if dst != skip && (r.filter.selects(dst, sender) || hook(dst, sender)) {
-				conns = r.appendEndpoint(conns, dst)
+				r.addPeer(t, &dst.Peer)
 			}
 		}
 	default: // only those who asked
 		if v, ok := r.filter.wanters.Load(wantKey{c, sender}); ok {
 			for _, dst := range v.([]*Endpoint) {
 				if dst != skip && m.byID[dst.id] == dst {
-					conns = r.appendEndpoint(conns, dst)
+					r.addPeer(t, &dst.Peer)
 				}
 			}
 		}
 	}
-	return conns
 }
 
 // WantsStatsFrom reports whether receiver, a local endpoint, gets
@@ -144,15 +143,15 @@ func (r *Router) WantsStatsFrom(receiver *Endpoint, sender string) bool {
 func (r *Router) relayStats(rl *Relay, msg []byte, sender string, out Sink) {
 	c := rl.conf
 	m := c.state.Load()
-	conns := r.getConns()
-	defer r.putConns(conns)
-	*conns = r.appendStatsReceivers(*conns, c, m, nil, sender)
+	t := r.getTargets()
+	defer r.putTargets(t)
+	r.addStatsReceivers(t, c, m, nil, sender)
 	for _, other := range m.relays {
 		if other != rl && other.meshID != rl.meshID {
-			*conns = r.appendRelay(*conns, other)
+			r.addPeer(t, &other.Peer)
 		}
 	}
-	r.sendVerbatim(msg, ClassEndpointStats, *conns, out)
+	r.sendVerbatim(msg, ClassEndpointStats, t, out)
 }
 
 // selects reports whether dst's latest constraints select or stage sender.

@@ -52,6 +52,15 @@ type Table struct {
 
 	// MaxConferences refuses creation past this count (0: no limit).
 	MaxConferences int
+	// Mailbox bounds every endpoint's mailbox (Bytes 0: no mailboxes);
+	// set before the table is used.
+	Mailbox MailboxLimits
+	// Mail counts what the mailboxes did.
+	Mail MailStats
+	// Replay bounds every resuming relay link's replay window; Resume
+	// counts what those links did.
+	Replay ReplayLimits
+	Resume ResumeStats
 }
 
 // NewTable returns an empty table.

@@ -24,6 +24,12 @@ const clientDeflateOffer = "permessage-deflate; server_no_context_takeover; clie
 // permessage-deflate offer with server_no_context_takeover and
 // client_no_context_takeover.
 func AppendClientRequest(dst []byte, host, requestURI, key string, offerDeflate bool) []byte {
+	return AppendClientRequestHeader(dst, host, requestURI, key, offerDeflate, "")
+}
+
+// AppendClientRequestHeader is AppendClientRequest with extra header
+// lines (each ending in "\r\n").
+func AppendClientRequestHeader(dst []byte, host, requestURI, key string, offerDeflate bool, extra string) []byte {
 	if requestURI == "" {
 		requestURI = "/"
 	}
@@ -37,6 +43,7 @@ func AppendClientRequest(dst []byte, host, requestURI, key string, offerDeflate 
 	if offerDeflate {
 		dst = append(dst, "Sec-WebSocket-Extensions: "+clientDeflateOffer+"\r\n"...)
 	}
+	dst = append(dst, extra...)
 	return append(dst, "\r\n"...)
 }
 
@@ -60,6 +67,18 @@ var (
 // negotiated; the server must then have confirmed server_no_context_takeover,
 // which the offer asked for (RFC 7692 7.1.1.1).
 func ParseResponse(buf []byte, key string, offeredDeflate bool) (n int, deflate *Deflate, err error) {
+	n, deflate, _, err = ParseResponseHeader(buf, key, offeredDeflate, "")
+	return n, deflate, err
+}
+
+// ParseResponseHeader is ParseResponse that also returns the value of the
+// header named name ("" for none: nothing is returned).
+func ParseResponseHeader(buf []byte, key string, offeredDeflate bool, name string) (n int, deflate *Deflate, value string, err error) {
+	n, deflate, err = parseResponse(buf, key, offeredDeflate, name, &value)
+	return n, deflate, value, err
+}
+
+func parseResponse(buf []byte, key string, offeredDeflate bool, want string, wantValue *string) (n int, deflate *Deflate, err error) {
 	n = HeaderEnd(buf)
 	if n == 0 {
 		return 0, nil, nil
@@ -105,6 +124,8 @@ func ParseResponse(buf []byte, key string, offeredDeflate bool) (n int, deflate 
 			ext = append(ext, value...)
 		case equalFoldBytes(name, "Sec-WebSocket-Protocol"):
 			return n, nil, ErrSubprotocol
+		case want != "" && equalFoldBytes(name, want):
+			*wantValue = string(value)
 		}
 	}
 	if !upgrade || !connection {

@@ -29,6 +29,7 @@ type Request struct {
 	Version, Key                        string // Sec-WebSocket-Version, Sec-WebSocket-Key
 	Extensions                          string // every Sec-WebSocket-Extensions value joined with ", "
 	Origin, XForwardedFor               string
+	RelayResume                         string // X-Colibri-Relay-Resume (the relay resume extension)
 
 	// Header lines seen, to reject repeats. A Request built by hand has
 	// zeros here and is judged on its exported fields alone.
@@ -167,6 +168,8 @@ func (r *Request) setHeader(name, value []byte) {
 		r.Origin = string(value)
 	case equalFoldBytes(name, "X-Forwarded-For"):
 		r.XForwardedFor = joinValue(r.XForwardedFor, value)
+	case equalFoldBytes(name, "X-Colibri-Relay-Resume"):
+		r.RelayResume = string(value)
 	}
 }
 
@@ -246,9 +249,16 @@ func appendAcceptKey(dst []byte, key string) []byte {
 // means no Sec-WebSocket-Extensions header; otherwise it is the result of
 // NegotiateDeflate.
 func AppendUpgradeResponse(dst []byte, key string, deflate *Deflate) []byte {
+	return AppendUpgradeResponseHeader(dst, key, deflate, "")
+}
+
+// AppendUpgradeResponseHeader is AppendUpgradeResponse with extra header
+// lines (each ending in "\r\n").
+func AppendUpgradeResponseHeader(dst []byte, key string, deflate *Deflate, extra string) []byte {
 	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	dst = appendAcceptKey(dst, key)
 	dst = append(dst, "\r\n"...)
+	dst = append(dst, extra...)
 	if deflate != nil {
 		dst = append(dst, "Sec-WebSocket-Extensions: "...)
 		dst = appendDeflateResponse(dst, deflate)

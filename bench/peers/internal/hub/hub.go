@@ -93,7 +93,7 @@ func pwdOf(q string) string {
 // "replaced") and sends ServerHello through out. It reports false when
 // the endpoint expired meanwhile.
 func (h *Hub) Attach(ep *routing.Endpoint, c routing.Conn, out routing.Sink) bool {
-	old, err := ep.Attach(c)
+	old, _, err := ep.Attach(c)
 	if err != nil {
 		return false
 	}

@@ -157,7 +157,7 @@ func (h *handler) upgrade(wc *wsConn) (a gnet.Action, more bool) {
 	resp := wsproto.AppendUpgradeResponse(nil, req.Key, nil)
 	resp = wsproto.AppendFrame(resp, wsproto.OpText, true, serverHello)
 	_, _ = c.Discard(end)
-	old, err := ep.Attach(wc)
+	old, _, err := ep.Attach(wc)
 	if err != nil {
 		return gnet.Close, false
 	}
