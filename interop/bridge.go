@@ -36,6 +36,9 @@ type BridgeParams struct {
 	// WebSockets holds more HOCON lines for the videobridge.websockets block,
 	// e.g. "enable-compression = false".
 	WebSockets string
+	// Relay holds more HOCON lines for the videobridge.relay block, e.g.
+	// "resume = false".
+	Relay string
 	// Extra is more HOCON appended to the file (merged over the above).
 	Extra string
 	// LogLevel is the bridge's --log-level ("info" if empty).
@@ -122,10 +125,12 @@ func (b *Bridge) JVBConf() string {
     relay {
         enabled = true
         relay-id = %s
+%s
     }
 }
 %s
-`, p.PublicPort, p.PrivatePort, p.Domain, p.ServerID, indent(p.WebSockets, "        "), p.RelayID, p.Extra)
+`, p.PublicPort, p.PrivatePort, p.Domain, p.ServerID, indent(p.WebSockets, "        "), p.RelayID,
+		indent(p.Relay, "        "), p.Extra)
 }
 
 func indent(s, prefix string) string {

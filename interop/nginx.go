@@ -171,6 +171,9 @@ type DeploymentParams struct {
 	WebSockets string
 	// Extra is extra HOCON appended to both bridges' jvb.conf.
 	Extra string
+	// JVB1Relay and JVB2Relay are extra HOCON lines for the
+	// videobridge.relay block of jvb1's (jvb2's) jvb.conf only.
+	JVB1Relay, JVB2Relay string
 	// LogLevel is the bridges' --log-level.
 	LogLevel string
 }
@@ -183,9 +186,9 @@ func StartDeployment(t testing.TB, p DeploymentParams) *Deployment {
 	nginxPort, jvb2Port := ports[0], ports[1]
 	domain := "127.0.0.1:" + strconv.Itoa(nginxPort)
 	d := &Deployment{}
-	d.JVB1 = StartBridge(t, BridgeParams{ServerID: "jvb1", Domain: domain, WebSockets: p.WebSockets, Extra: p.Extra, LogLevel: p.LogLevel})
+	d.JVB1 = StartBridge(t, BridgeParams{ServerID: "jvb1", Domain: domain, WebSockets: p.WebSockets, Relay: p.JVB1Relay, Extra: p.Extra, LogLevel: p.LogLevel})
 	if p.TwoBridges {
-		d.JVB2 = StartBridge(t, BridgeParams{ServerID: "jvb2", Domain: domain, WebSockets: p.WebSockets, Extra: p.Extra, LogLevel: p.LogLevel})
+		d.JVB2 = StartBridge(t, BridgeParams{ServerID: "jvb2", Domain: domain, WebSockets: p.WebSockets, Relay: p.JVB2Relay, Extra: p.Extra, LogLevel: p.LogLevel})
 		jvb2Port = d.JVB2.PublicPort
 	}
 	d.Nginx = StartNginx(t, NginxParams{Port: nginxPort, JVB1Port: d.JVB1.PublicPort, JVB2Port: jvb2Port})

@@ -16,8 +16,11 @@ import (
 type RelayPair struct {
 	// On1 and On2 are the conference on jvb1 and on jvb2.
 	On1, On2 *Conference
-	// URL is the colibri-relay-ws URL jvb2 advertised and jvb1 dials.
+	// URL is the colibri-relay-ws URL jvb2 advertised (through nginx).
 	URL string
+	// DialURL is the URL jvb1 was given and dials: URL, or with LinkRelayVia
+	// the same URL with its host replaced.
+	DialURL string
 }
 
 // LinkRelay creates meeting on both bridges of d, with local endpoints eps1
@@ -27,6 +30,19 @@ type RelayPair struct {
 // that URL, which it dials (and reports as "active"). It waits until both
 // bridges report the relay connected in /debug.
 func (d *Deployment) LinkRelay(meeting string, eps1, eps2 []string) *RelayPair {
+	d.JVB1.t.Helper()
+	return d.linkRelay(meeting, eps1, eps2, "")
+}
+
+// LinkRelayVia is LinkRelay with jvb1 given jvb2's advertised URL with its
+// host:port replaced by via, e.g. a relayCut proxy in front of nginx: jvb1
+// then dials via, and the path, query (pwd) and nginx route stay jvb2's.
+func (d *Deployment) LinkRelayVia(meeting string, eps1, eps2 []string, via string) *RelayPair {
+	d.JVB1.t.Helper()
+	return d.linkRelay(meeting, eps1, eps2, via)
+}
+
+func (d *Deployment) linkRelay(meeting string, eps1, eps2 []string, via string) *RelayPair {
 	t := d.JVB1.t
 	t.Helper()
 	if d.JVB2 == nil {
@@ -60,9 +76,14 @@ func (d *Deployment) LinkRelay(meeting string, eps1, eps2 []string) *RelayPair {
 			p.URL, d.Nginx.Addr, d.JVB2.ServerID, p.On2.ID, d.JVB1.RelayID)
 	}
 
-	// active side: jvb1 dials jvb2 through nginx
+	// active side: jvb1 dials jvb2 through nginx (or via, which leads there)
+	p.DialURL = p.URL
+	if via != "" {
+		u.Host = via
+		p.DialURL = u.String()
+	}
 	var urls1 []string
-	p.On1, urls1 = d.JVB1.createWithRelay(meeting, eps1, relay(d.JVB2.RelayID, eps2, p.URL))
+	p.On1, urls1 = d.JVB1.createWithRelay(meeting, eps1, relay(d.JVB2.RelayID, eps2, p.DialURL))
 	if len(urls1) != 1 || urls1[0] != "active" {
 		t.Fatalf("jvb1's relay reports web-sockets %v, want [active]", urls1)
 	}
