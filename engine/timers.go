@@ -34,6 +34,9 @@ func (c *conn) openTimers(now int64) {
 	if c.unsent != nil {
 		c.trimUnsent(c.gc.OutboundBuffered())
 	}
+	if c.link != nil {
+		c.sendAck() // what fewer than ackEvery messages left unacknowledged
+	}
 	if t := ws.IdleTimeout; t > 0 && now-c.lastReadNS > int64(t) {
 		c.e.stats.IdleClosed.Add(1)
 		c.startClose(wsproto.CloseGoingAway, "idle timeout")

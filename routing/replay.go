@@ -32,7 +32,7 @@ type ReplayLimits struct {
 
 // ResumeStats count what the bridge's resuming relay links did.
 type ResumeStats struct {
-	Resumes    atomic.Uint64 // sockets that resumed a link (the extension on both sides)
+	Resumes    atomic.Uint64 // sockets that resumed a link after its first (the extension on both sides)
 	Replayed   atomic.Uint64 // messages sent again after a redial
 	Duplicates atomic.Uint64 // messages received twice (old and new socket) and dropped
 	Lost       atomic.Uint64 // numbered messages the other side could not replay, or dropped on a reset
@@ -149,8 +149,10 @@ func (l *RelayLink) Resume(h ResumeHeader, s *ResumeStats) (peerReceived uint64)
 	if p.resetRecv {
 		l.recv.Store(0)
 	}
+	if l.known != "" {
+		s.Resumes.Add(1) // not the link's first socket
+	}
 	l.known = h.Link
-	s.Resumes.Add(1)
 	return p.peerReceived
 }
 
