@@ -38,7 +38,7 @@ func (c *conn) keep(f *wsproto.SharedFrame, class routing.Class) bool {
 	case !c.keeps():
 		return false
 	case c.link != nil:
-		c.link.number(f, class)
+		c.link.number(f, class, c.loop)
 		return true
 	}
 	c.peer.Keep(f.Payload(), class)

@@ -90,7 +90,7 @@ func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
 		return
 	}
 	if c.link != nil {
-		c.link.number(f, class)
+		c.link.number(f, class, c.loop)
 	}
 	if c.client {
 		c.appendFrame(f.Op(), f.Payload())

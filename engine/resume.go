@@ -73,13 +73,14 @@ func (c *conn) startResume(v string, own uint64) bool {
 }
 
 // number gives f its number on the link and keeps it for replay (on the
-// socket it goes out on, or on the ghost of the last one). Hellos are not
-// numbered.
-func (k *relayLink) number(f *wsproto.SharedFrame, class routing.Class) {
+// socket it goes out on, or on the ghost of the last one), stamped with
+// the loop's clock of its last sweep: the age bound is in tens of seconds.
+// Hellos are not numbered.
+func (k *relayLink) number(f *wsproto.SharedFrame, class routing.Class, l *loop) {
 	if class == routing.ClassServerHello || class == routing.ClassClientHello {
 		return
 	}
-	k.l.Number(f, class, time.Now().UnixNano(), k.t.Replay, &k.t.Resume)
+	k.l.Number(f, class, l.heartbeat.Load(), k.t.Replay, &k.t.Resume)
 }
 
 // budget is the outbound budget of c: a resuming relay may have its whole
