@@ -34,6 +34,13 @@ func (c *conn) openTimers(now int64) {
 	if c.unsent != nil {
 		c.trimUnsent(c.gc.OutboundBuffered())
 	}
+	if c.link != nil {
+		// The rest since the last batch of ackEvery (resume.go), as the
+		// extension says: without it the other side's replay window kept
+		// up to 255 delivered messages of a quiet link until they aged
+		// out (60 s), shown unacknowledged, and counted lost then.
+		c.sendAck()
+	}
 	if t := ws.IdleTimeout; t > 0 && now-c.lastReadNS > int64(t) {
 		c.e.stats.IdleClosed.Add(1)
 		c.startClose(wsproto.CloseGoingAway, "idle timeout")
