@@ -79,7 +79,7 @@ func (k *relayLink) number(f *wsproto.SharedFrame, class routing.Class) {
 	if class == routing.ClassServerHello || class == routing.ClassClientHello {
 		return
 	}
-	k.l.Number(f, class, time.Now().UnixNano(), k.t.Replay, &k.t.Resume)
+	k.l.Number(f, class, time.Now().UnixNano(), k.t.Replay)
 }
 
 // budget is the outbound budget of c: a resuming relay may have its whole
