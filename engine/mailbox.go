@@ -25,6 +25,13 @@ func (c *conn) mails() bool {
 // traffic: it was its peer's socket, has not handed over, and keeps a
 // mailbox (an endpoint) or a replay window (a resuming relay).
 func (c *conn) keeps() bool {
+	if c.link != nil && c.closeCode == wsproto.CloseGoingAway && c.closeReason == routing.ReasonRelayClosed {
+		// The relay was expired (here, or by the other side): no socket
+		// will resume the link, so nothing would ever take over what a
+		// ghost kept. What is routed to it is dropped and counted, as
+		// without the extension (it was kept uncounted in the window).
+		return false
+	}
 	return c.attached && c.next == nil && (c.mails() || c.link != nil)
 }
 

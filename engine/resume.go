@@ -80,7 +80,7 @@ func (k *relayLink) number(f *wsproto.SharedFrame, class routing.Class, l *loop)
 	if class == routing.ClassServerHello || class == routing.ClassClientHello {
 		return
 	}
-	k.l.Number(f, class, l.heartbeat.Load(), k.t.Replay, &k.t.Resume)
+	k.l.Number(f, class, l.heartbeat.Load(), k.t.Replay)
 }
 
 // budget is the outbound budget of c: a resuming relay may have its whole

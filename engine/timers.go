@@ -35,7 +35,11 @@ func (c *conn) openTimers(now int64) {
 		c.trimUnsent(c.gc.OutboundBuffered())
 	}
 	if c.link != nil {
-		c.sendAck() // what fewer than ackEvery messages left unacknowledged
+		// The rest since the last batch of ackEvery (resume.go), as the
+		// extension says: without it the other side's replay window kept
+		// up to 255 delivered messages of a quiet link until they aged
+		// out (60 s), shown unacknowledged, and counted lost then.
+		c.sendAck()
 	}
 	if t := ws.IdleTimeout; t > 0 && now-c.lastReadNS > int64(t) {
 		c.e.stats.IdleClosed.Add(1)

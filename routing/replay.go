@@ -35,7 +35,7 @@ type ResumeStats struct {
 	Resumes    atomic.Uint64 // sockets that resumed a link after its first (the extension on both sides)
 	Replayed   atomic.Uint64 // messages sent again after a redial
 	Duplicates atomic.Uint64 // messages received twice (old and new socket) and dropped
-	Lost       atomic.Uint64 // numbered messages the other side could not replay, or dropped on a reset
+	Lost       atomic.Uint64 // numbered messages a redial could not replay (each side counts the gap), or dropped on a reset
 	Acks       atomic.Uint64 // RelayAck messages sent
 }
 
@@ -177,10 +177,15 @@ func (l *RelayLink) Accept(seq uint64, s *ResumeStats) bool {
 
 // Number gives f the next number of the sending direction and keeps it
 // (a reference) until it is acknowledged. now is unix nanoseconds.
-func (l *RelayLink) Number(f *wsproto.SharedFrame, class Class, now int64, lim ReplayLimits, s *ResumeStats) {
+//
+// What the limits evict is not counted lost here: an unacknowledged
+// message may well have been read (the acks come in batches and on the
+// timer sweep), so counting evictions counted delivered messages as lost.
+// Replay counts the loss exactly, once the other side said what it has.
+func (l *RelayLink) Number(f *wsproto.SharedFrame, class Class, now int64, lim ReplayLimits) {
 	l.mu.Lock()
 	l.win.add(f, class, now)
-	s.Lost.Add(uint64(l.win.evict(now, lim)))
+	l.win.evict(now, lim)
 	l.mu.Unlock()
 }
 
@@ -199,9 +204,10 @@ func (l *RelayLink) Replay(from uint64, now int64, lim ReplayLimits, s *ResumeSt
 	skip func(next uint64), each func(f *wsproto.SharedFrame, class Class)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	s.Lost.Add(uint64(l.win.evict(now, lim)))
-	l.win.ack(from) // the other side has them: acknowledged
+	l.win.evict(now, lim) // counted below, not here (see Number)
+	l.win.ack(from)       // the other side has them: acknowledged
 	if first := l.win.firstSeq(); first > from+1 {
+		s.Lost.Add(first - from - 1) // exactly what the other side lacks and the window no longer holds
 		skip(first)
 	}
 	for i := range l.win.items {
