@@ -163,6 +163,6 @@ var resumeHelp = map[string]string{
 	"relay_resumes":     "Relay sockets that resumed their link (the extension on both sides).",
 	"relay_replayed":    "Relay messages sent again after a redial.",
 	"relay_duplicates":  "Relay messages received twice (an older socket had them) and dropped.",
-	"relay_lost":        "Numbered relay messages the other side could not replay, or dropped on a link reset.",
+	"relay_lost":        "Numbered relay messages a redial could not replay (both sides count the gap), or dropped when a link restarted.",
 	"relay_acks_sent":   "RelayAck messages sent.",
 }
