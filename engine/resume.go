@@ -27,7 +27,8 @@ type relayLink struct {
 	rseq uint64         // the number of the last message read on this socket
 	from uint64         // the other side had accepted up to here: the replay starts after it
 
-	unacked int // messages accepted since the last RelayAck
+	unacked  int // messages accepted since the last RelayAck
+	replayed int // bytes this socket replayed when it started: allowed on top of its budget
 }
 
 // resumeLine is the header line for h.
@@ -83,13 +84,16 @@ func (k *relayLink) number(f *wsproto.SharedFrame, class routing.Class, l *loop)
 	k.l.Number(f, class, l.heartbeat.Load(), k.t.Replay)
 }
 
-// budget is the outbound budget of c: a resuming relay may have its whole
-// replay window queued on top of it after a redial, and is never closed
-// as a slow consumer for that.
+// budget is the outbound budget of c. A resuming relay's socket may also
+// hold the replay it started with, queued at once after the redial: that
+// is not a slow consumer. Otherwise its budget is everyone's, so that a
+// relay that stops reading is closed (at 4x the budget, or after the
+// grace) while its replay window still holds everything it did not read,
+// and the redial replays it all.
 func (c *conn) budget() int {
 	b := c.e.cfg.Limits.OutboundBudget
 	if c.link != nil && b > 0 {
-		b += c.e.cfg.Limits.RelayReplayBytes
+		b += c.link.replayed
 	}
 	return b
 }
@@ -153,7 +157,10 @@ func (c *conn) replay() {
 			b = strconv.AppendUint(b, next, 10)
 			c.appendFrame(wsproto.OpText, append(b, '}'))
 		},
-		func(f *wsproto.SharedFrame, _ routing.Class) { c.appendQueued(f) })
+		func(f *wsproto.SharedFrame, _ routing.Class) {
+			k.replayed += len(f.Bytes())
+			c.appendQueued(f)
+		})
 	c.loop.markDirty(c)
 }
 
