@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/colibri2"
 	"github.com/colibri-bus/colibri/config"
 	"github.com/colibri-bus/colibri/routing"
@@ -311,6 +312,53 @@ func TestAbruptPeerDeath(t *testing.T) {
 	}
 	// The endpoint can come back.
 	h.dialHello("dies", urls["dies"])
+}
+
+// TestStopAfterPeersReset: Stop while many endpoints reset their
+// sockets. Its closing handshakes then write to sockets the kernel knows
+// are dead: gnet runs OnClose inside those writes, which removes each
+// from its loop's list while Stop walks that list. Stop panicked on a nil
+// connection in most runs of this (it is a race: 25 rounds of 100 resets
+// during Stop).
+func TestStopAfterPeersReset(t *testing.T) {
+	checkLeaks(t)
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("e%d", i)
+	}
+	for range 25 {
+		cfg := config.Default()
+		cfg.Public.Host, cfg.Public.Port = "127.0.0.1", 0
+		cfg.Private.Port = 0
+		b := bridge.New(cfg, bridge.Options{})
+		if err := b.Start(); err != nil {
+			t.Fatalf("start: %v", err)
+		}
+		h := &harness{t: t, b: b, rest: "http://" + b.PrivateAddr(), ws: b.PublicAddr()}
+		urls := h.conference("m", ids...)
+		var socks []*rawConn
+		for _, id := range ids {
+			rc := h.rawDial(urls[id], false)
+			rc.readText()
+			socks = append(socks, rc)
+		}
+		// The resets race Stop's closing handshakes: a socket reset after
+		// Stop queued its task, before the loop ran it, is written to dead.
+		reset := make(chan struct{})
+		go func() {
+			defer close(reset)
+			for _, rc := range socks {
+				resetClose(rc.c)
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := b.Stop(ctx)
+		cancel()
+		<-reset
+		if err != nil {
+			t.Fatalf("stop: %v", err)
+		}
+	}
 }
 
 // bridgeBinary builds cmd/bridge once for the tests that need a process.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -245,7 +246,11 @@ func (e *Engine) Stop(ctx context.Context) error {
 func (e *Engine) closeAll(code uint16, reason string) {
 	for _, l := range *e.loopList.Load() {
 		l.execute(func() {
-			for _, c := range l.conns {
+			// startClose can close a connection at once: its write fails
+			// on a socket the peer reset, and gnet runs OnClose inside the
+			// write, which swap-deletes it from l.conns. Walking l.conns
+			// itself then met a nil (a panic in Stop) or skipped one.
+			for _, c := range slices.Clone(l.conns) {
 				c.startClose(code, reason)
 			}
 		})

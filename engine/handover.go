@@ -75,19 +75,25 @@ func (c *conn) handOff(h *handover) {
 		c.nextOff = h
 		return
 	}
+	// A socket still connected gives up what it has not written: an open
+	// one, and one whose closing handshake we started (slow consumer, idle
+	// timeout, protocol error), which is replaced by a client that
+	// reconnected meanwhile. Once c.next is set c no longer keeps its
+	// peer's traffic, so what gnet held for a closing socket used to be
+	// thrown away with it, uncounted, when it closed.
+	live := c.state == stOpen || c.state == stClosing
 	var rec []routing.Mail
-	if c.state == stOpen && c.mails() {
+	if live && c.mails() {
 		rec = c.takeUnwritten()
 	}
 	c.next = h.to
-	if c.state == stOpen {
-		if c.hardClose {
-			c.closeCode, c.closeReason = wsproto.CloseAbnormal, routing.ReasonReplaced
-			c.state = stClosed
-			c.gc.Close()
-		} else {
-			c.startClose(wsproto.CloseNormal, routing.ReasonReplaced)
-		}
+	switch {
+	case live && c.hardClose:
+		c.closeCode, c.closeReason = wsproto.CloseAbnormal, routing.ReasonReplaced
+		c.state = stClosed
+		c.gc.Close()
+	case c.state == stOpen:
+		c.startClose(wsproto.CloseNormal, routing.ReasonReplaced)
 	}
 	to := h.to
 	if to.loop == c.loop {
@@ -124,7 +130,9 @@ func (c *conn) release(rec []routing.Mail) {
 			i = 1
 		}
 		if c.mails() {
-			c.sendMail(rec)
+			// rec went from the replaced socket to this one without being
+			// kept in the mailbox: it is not counted as delivered from it.
+			c.sendMessages(rec)
 			c.sendMail(c.peer.TakeMail())
 		}
 		if c.link != nil {

@@ -71,7 +71,7 @@ func (c *conn) orphan() {
 // that failed, then the pending buffer. gnet would still try to write its
 // part when it closes the socket: c's write side is shut first, and the
 // socket is to be closed without a close frame (hardClose). Control
-// frames are left out.
+// frames and ServerHello are left out.
 func (c *conn) takeUnwritten() []routing.Mail {
 	var out []routing.Mail
 	if n := c.gc.OutboundBuffered(); n > 0 {
@@ -91,12 +91,18 @@ func (c *conn) takeUnwritten() []routing.Mail {
 	return out
 }
 
-// splitMail appends the text messages of frames to out.
+// splitMail appends the text messages of frames to out, but for
+// ServerHello: it greets one socket and is not the peer's traffic. (A
+// socket replaced while its own handover was under way handed its
+// unwritten ServerHello over, and the next socket sent it after its own:
+// two ServerHellos.)
 func (c *conn) splitMail(out []routing.Mail, frames []byte) []routing.Mail {
 	err := wsproto.SplitFrames(frames, c.e.cfg.Limits.MaxMessageSize, func(op wsproto.OpCode, p []byte) {
-		if op == wsproto.OpText {
-			msg := append([]byte(nil), p...)
-			out = append(out, routing.Mail{Msg: msg, Class: routing.ClassOf(msg)})
+		if op != wsproto.OpText {
+			return
+		}
+		if class := routing.ClassOf(p); class != routing.ClassServerHello {
+			out = append(out, routing.Mail{Msg: append([]byte(nil), p...), Class: class})
 		}
 	})
 	if err != nil { // cannot happen: the bytes are our own whole frames
@@ -105,17 +111,26 @@ func (c *conn) splitMail(out []routing.Mail, frames []byte) []routing.Mail {
 	return out
 }
 
-// sendMail queues mails on c, in order, uncompressed (RFC 7692 lets a
-// sender choose per message), for this round's write, and counts them as
-// delivered from the mailbox. They go in one write: if it fails, they are
-// the unwritten bytes of that write, and go back to the mailbox in order.
+// sendMail is sendMessages for mails taken out of the mailbox: they are
+// counted as delivered from it.
 func (c *conn) sendMail(mails []routing.Mail) {
 	if len(mails) == 0 {
 		return
 	}
-	for _, m := range mails {
+	c.sendMessages(mails)
+	c.peer.Delivered(len(mails))
+}
+
+// sendMessages queues msgs on c, in order, uncompressed (RFC 7692 lets a
+// sender choose per message), for this round's write. They go in one
+// write: if it fails, they are the unwritten bytes of that write, and go
+// back to the mailbox in order.
+func (c *conn) sendMessages(msgs []routing.Mail) {
+	if len(msgs) == 0 {
+		return
+	}
+	for _, m := range msgs {
 		c.appendFrame(wsproto.OpText, m.Msg)
 	}
-	c.peer.Delivered(len(mails))
 	c.loop.markDirty(c)
 }

@@ -128,11 +128,10 @@ func (c *Conference) ExpireEndpoint(id string) bool {
 	return true
 }
 
-// freeMail drops what the peer's mailbox holds: it expired.
+// freeMail drops what the peer's mailbox holds, and what reaches it
+// later: it expired.
 func (p *Peer) freeMail() {
-	if b := p.box.Load(); b != nil {
-		b.clear(&p.conf.table.Mail)
-	}
+	p.mailbox().clear(&p.conf.table.Mail)
 }
 
 func removeEndpoint(list []*Endpoint, ep *Endpoint) []*Endpoint {

@@ -22,6 +22,12 @@ type Mailbox struct {
 	mu    sync.Mutex
 	items []mail // oldest first
 	bytes int
+	// closed: the endpoint expired (clear). Frames routed to it before
+	// that can still arrive, through its ghost's event loop or a dead
+	// socket's unsent frames: they are dropped as expired, not kept in a
+	// mailbox nobody will take (they used to stay there, counted as
+	// queued and never as delivered or dropped).
+	closed bool
 
 	len, size atomic.Int64 // published for /debug
 }
@@ -123,6 +129,10 @@ func (b *Mailbox) prepend(msgs []Mail, now int64, lim MailboxLimits, s *MailStat
 
 // insert adds m at the tail (or the head) and evicts as evict decides.
 func (b *Mailbox) insert(m mail, head bool, now int64, lim MailboxLimits, s *MailStats) {
+	if b.closed {
+		s.drop(mailExpired)
+		return
+	}
 	if m.from != "" {
 		// Droppable statistics: only the newest of a sender is worth
 		// sending, so the older one goes (or, at the head, m itself).
@@ -209,11 +219,12 @@ func (b *Mailbox) take(now int64, lim MailboxLimits, s *MailStats) []Mail {
 	return out
 }
 
-// clear drops everything held (the endpoint expired), counting each.
+// clear drops everything held (the endpoint expired), counting each, and
+// closes the mailbox: what comes later is dropped as expired.
 func (b *Mailbox) clear(s *MailStats) {
 	b.mu.Lock()
 	n := len(b.items)
-	b.items, b.bytes = nil, 0
+	b.items, b.bytes, b.closed = nil, 0, true
 	b.publish()
 	b.mu.Unlock()
 	for range n {
