@@ -18,7 +18,7 @@ import (
 
 // ackEvery is how many accepted messages make a RelayAck; the timer sweep
 // acknowledges the rest.
-const ackEvery = 256
+const ackEvery = 1024
 
 // relayLink is a socket's part of a resuming relay link.
 type relayLink struct {

@@ -658,3 +658,29 @@ func TestResumeRelayAlwaysHasATarget(t *testing.T) {
 		t.Errorf("%d of %d lookups found neither the relay's socket nor its ghost", n, looks)
 	}
 }
+
+// TestControlNumber: the number of a RelayAck or RelaySkip is read
+// without encoding/json; anything else is refused, not misread.
+func TestControlNumber(t *testing.T) {
+	for _, tc := range []struct {
+		msg   string
+		class Class
+		n     uint64
+		ok    bool
+	}{
+		{`{"colibriClass":"RelayAck","received":1024}`, ClassRelayAck, 1024, true},
+		{`{"colibriClass":"RelayAck", "received" : 0 }`, ClassRelayAck, 0, true},
+		{`{"received":18446744073709551615,"colibriClass":"RelayAck"}`, ClassRelayAck, 1<<64 - 1, true},
+		{`{"colibriClass":"RelaySkip","next":77}`, ClassRelaySkip, 77, true},
+		{`{"colibriClass":"RelayAck","received":"12"}`, ClassRelayAck, 0, false},
+		{`{"colibriClass":"RelayAck","received":-1}`, ClassRelayAck, 0, false},
+		{`{"colibriClass":"RelayAck"}`, ClassRelayAck, 0, false},
+		{`{"colibriClass":"RelayAck","received":184467440737095516150}`, ClassRelayAck, 0, false},
+		{`{"colibriClass":"RelaySkip","received":5}`, ClassRelaySkip, 0, false},
+	} {
+		n, ok := controlNumber([]byte(tc.msg), tc.class)
+		if n != tc.n || ok != tc.ok {
+			t.Errorf("%s: got %d %v, want %d %v", tc.msg, n, ok, tc.n, tc.ok)
+		}
+	}
+}
