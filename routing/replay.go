@@ -310,8 +310,18 @@ func (w *replayWindow) drop(k int) {
 		w.items[i].f.Release()
 		w.items[i] = replayItem{}
 	}
-	w.items = w.items[k:]
-	if len(w.items) == 0 {
+	// Keep the array: a window emptied by each RelayAck and grown again
+	// from nil cost a growslice series per ack on a busy link. What is
+	// left after an ack is short: moving it to the front is cheap.
+	// An array grown past keptReplayItems (a long outage) is let go once
+	// it empties.
+	n := copy(w.items, w.items[k:])
+	clear(w.items[n:])
+	w.items = w.items[:n]
+	if n == 0 && cap(w.items) > keptReplayItems {
 		w.items = nil
 	}
 }
+
+// keptReplayItems is the largest array an emptied window keeps.
+const keptReplayItems = 4096
