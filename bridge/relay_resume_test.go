@@ -815,12 +815,12 @@ func TestRelayResumeOff(t *testing.T) {
 // TestRelayResumeJitsiPeer: a relay peer that is a plain WebSocket client
 // without the extension, dialling /colibri-relay-ws/... as Jitsi
 // Videobridge does: the 101 carries no resume header, the bridge sends it
-// no RelayAck (after more than a batch of 256 of its messages, and a
+// no RelayAck (after more than a batch of 1,024 of its messages, and a
 // ClientHello round trip behind them), and messages flow both ways. The
 // control: the same with a peer that sends the header gets it answered and
 // a RelayAck, so the observation can see one.
 func TestRelayResumeJitsiPeer(t *testing.T) {
-	const n = 300
+	const n = 1100 // past engine.ackEvery (1,024): a batch is due
 	h := startBridge(t, func(c *config.Config) {
 		c.Relay.Enabled, c.Relay.RelayID = true, "jvb2"
 		c.WebSockets.ServerID = "jvb2"
