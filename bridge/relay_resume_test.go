@@ -589,7 +589,7 @@ func (r *resumeRig) whileDown(n int64, also func() bool) {
 // nothing was lost; duplicates, if any, were counted and not delivered.
 // The numbering of both sides agrees at the end, and once the stream is
 // quiet every message is acknowledged (the timer sweep acknowledges what
-// a batch of 256 did not).
+// a batch of 1,024 did not).
 func TestRelayResumeCuts(t *testing.T) {
 	r := startResumeRig(t, true, true)
 	r.startSending()
