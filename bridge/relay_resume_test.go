@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/internal/seqcheck"
 	"github.com/colibri-bus/colibri/routing"
 	"github.com/gorilla/websocket"
 )
@@ -400,29 +401,13 @@ func (r *resumeRig) deliveries(exact bool) []deliveryReport {
 		for _, s := range e.hears {
 			sender := r.byID[s]
 			d := deliveryReport{receiver: e.id, sender: s, cross: sender.b != e.b, total: sender.next.Load()}
-			got := e.got[s]
-			d.arrived = len(got)
-			seen := map[int64]int{}
-			for i, n := range got {
-				if seen[n]++; seen[n] > 1 {
-					d.dups++
-				}
-				if i > 0 && n <= got[i-1] {
-					d.disorder++
-				}
-			}
+			rep := seqcheck.Check(e.got[s], d.total)
+			d.arrived, d.dups, d.disorder, d.never = rep.Arrived, rep.Dups, rep.Disorder, rep.Never
 			from := int64(0)
 			if d.cross && !exact {
 				from = r.back[s]
 			}
-			for n := int64(0); n < d.total; n++ {
-				if seen[n] == 0 {
-					d.never = append(d.never, n)
-					if n >= from {
-						d.mustHave = append(d.mustHave, n)
-					}
-				}
-			}
+			d.mustHave = rep.NeverFrom(from)
 			if end, ok := e.ended[s]; ok && end != d.total {
 				d.mustHave = append(d.mustHave, -1) // the end marker disagrees with what was sent
 			}
@@ -518,28 +503,7 @@ func (h *harness) debugRelay(meeting, relayID string) debugRelay {
 }
 
 // ranges prints sorted numbers as runs: "3-7, 12 (6 in all)".
-func ranges(ns []int64) string {
-	if len(ns) == 0 {
-		return "none"
-	}
-	var parts []string
-	for i := 0; i < len(ns); {
-		j := i
-		for j+1 < len(ns) && ns[j+1] == ns[j]+1 {
-			j++
-		}
-		if j > i {
-			parts = append(parts, fmt.Sprintf("%d-%d", ns[i], ns[j]))
-		} else {
-			parts = append(parts, fmt.Sprint(ns[i]))
-		}
-		i = j + 1
-	}
-	if len(parts) > 12 {
-		parts = append(parts[:12], "...")
-	}
-	return fmt.Sprintf("%s (%d in all)", strings.Join(parts, ", "), len(ns))
-}
+func ranges(ns []int64) string { return seqcheck.Ranges(ns) }
 
 func keysOf[V any](m map[string]V) []string {
 	var out []string

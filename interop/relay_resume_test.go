@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/colibri-bus/colibri/internal/seqcheck"
 	"github.com/gorilla/websocket"
 )
 
@@ -509,40 +510,17 @@ func (r *resumeRig) checkDelivery(exact bool) {
 			if cross {
 				path = "across the relay"
 			}
-			got := e.got[s]
-			seen := make(map[int64]int, len(got))
-			dups, disorder, beyond := 0, 0, 0
-			for i, n := range got {
-				seen[n]++
-				if seen[n] > 1 {
-					dups++
-				}
-				if i > 0 && n <= got[i-1] {
-					disorder++
-				}
-				if n < 0 || n >= total {
-					beyond++
-				}
-			}
+			rep := seqcheck.Check(e.got[s], total)
 			from := int64(0)
 			if cross && !exact {
 				from = r.back[s]
 			}
-			var missing []int64
-			lost := 0
-			for n := int64(0); n < total; n++ {
-				if seen[n] == 0 {
-					lost++
-					if n >= from {
-						missing = append(missing, n)
-					}
-				}
-			}
+			missing := rep.NeverFrom(from)
 			desc := fmt.Sprintf("%s from %s (%s): %d of %d arrived (%d distinct), %d never",
-				e.id, s, path, len(got), total, len(seen), lost)
-			if dups > 0 || disorder > 0 || beyond > 0 || len(missing) > 0 {
+				e.id, s, path, rep.Arrived, total, rep.Distinct, len(rep.Never))
+			if rep.Dups > 0 || rep.Disorder > 0 || rep.Beyond > 0 || len(missing) > 0 {
 				t.Errorf("%s; %d duplicates, %d out of order, %d not sent; missing that must arrive: %s",
-					desc, dups, disorder, beyond, resumeRanges(missing))
+					desc, rep.Dups, rep.Disorder, rep.Beyond, seqcheck.Ranges(missing))
 			} else {
 				t.Log(desc)
 			}
@@ -606,30 +584,6 @@ func (r *resumeRig) stats() map[*Bridge]map[string]any {
 func statNum(m map[string]any, key string) float64 {
 	v, _ := m[key].(float64)
 	return v
-}
-
-// resumeRanges prints sorted numbers as runs: "3-7, 12, 40-41 (8 in all)".
-func resumeRanges(ns []int64) string {
-	if len(ns) == 0 {
-		return "none"
-	}
-	var parts []string
-	for i := 0; i < len(ns); {
-		j := i
-		for j+1 < len(ns) && ns[j+1] == ns[j]+1 {
-			j++
-		}
-		if j > i {
-			parts = append(parts, fmt.Sprintf("%d-%d", ns[i], ns[j]))
-		} else {
-			parts = append(parts, strconv.FormatInt(ns[i], 10))
-		}
-		i = j + 1
-	}
-	if len(parts) > 12 {
-		parts = append(parts[:12], "...")
-	}
-	return fmt.Sprintf("%s (%d in all)", strings.Join(parts, ", "), len(ns))
 }
 
 func resumeKeys[V any](m map[string]V) []string {
