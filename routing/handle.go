@@ -195,20 +195,11 @@ func (r *Router) sendRewritten(ep *Endpoint, msg []byte, env *envelope, class Cl
 // relay that is not resuming) the delivery is dropped and counted here.
 // The transport counts what it queues (Peer.Sent) and what it drops.
 func (r *Router) addPeer(t *targets, p *Peer) {
-	// Between two sockets one of them is always set (Orphan sets the ghost
-	// before it clears the socket, Attach the socket before it clears the
-	// ghost), but the two loads below may fall on either side of an
-	// Attach: the socket read before it, the ghost after. Such a redial
-	// dropped the message (TestResumeRelayAlwaysHasATarget): look again.
-	for range 3 {
-		if cn := p.Conn(); cn != nil {
-			t.conns = append(t.conns, cn)
-			return
-		}
-		if g := p.Ghost(); g != nil {
-			t.conns = append(t.conns, g)
-			return
-		}
+	// One load: the socket and the ghost are one pointer, so a redial
+	// never falls between them (TestResumeRelayAlwaysHasATarget).
+	if cn := p.target(); cn != nil {
+		t.conns = append(t.conns, cn)
+		return
 	}
 	if p.kind == PeerEndpoint && p.conf.table.Mailbox.Bytes > 0 {
 		t.boxes = append(t.boxes, p)

@@ -40,13 +40,15 @@ type Peer struct {
 	created int64 // unix nanoseconds
 	pwd     string
 	expired bool // guarded by the conference's mutex
-	conn    atomic.Pointer[connRef]
-	since   atomic.Int64
-	// ghost is the peer's last socket after it closed, while it holds the
-	// peer's traffic: deliveries still go to it, through its event loop and
-	// in order, and it keeps them (an endpoint's mailbox, a relay's replay
-	// window) until the next socket takes them over (Attach).
-	ghost atomic.Pointer[connRef]
+	// route is where the peer's traffic goes: its open socket, or its
+	// ghost, the last socket after it closed while it holds the peer's
+	// traffic (deliveries still go to it, through its event loop and in
+	// order, and it keeps them: an endpoint's mailbox, a relay's replay
+	// window) until the next socket takes them over (Attach). One pointer
+	// for both, so that a router always finds one of them between two
+	// sockets.
+	route atomic.Pointer[connRef]
+	since atomic.Int64
 	box   atomic.Pointer[Mailbox] // an endpoint's mailbox, made on first use
 
 	ep    *Endpoint // the owner, when kind is PeerEndpoint
@@ -65,7 +67,11 @@ type Peer struct {
 	BacklogClosed atomic.Uint64
 }
 
-type connRef struct{ c Conn }
+// connRef is a peer's route: a socket, open or a ghost.
+type connRef struct {
+	c     Conn
+	ghost bool
+}
 
 func newPeer(kind PeerKind, id string, conf *Conference) Peer {
 	return Peer{kind: kind, id: id, conf: conf, created: time.Now().UnixNano(), pwd: NewPassword()}
@@ -91,7 +97,7 @@ func (p *Peer) Relay() *Relay { return p.relay }
 
 // Conn returns the current socket, or nil.
 func (p *Peer) Conn() Conn {
-	if r := p.conn.Load(); r != nil {
+	if r := p.route.Load(); r != nil && !r.ghost {
 		return r.c
 	}
 	return nil
@@ -127,28 +133,29 @@ func (p *Peer) Attach(conn Conn) (prev Conn, open bool, err error) {
 	if p.expired {
 		return nil, false, ErrExpired
 	}
-	old := p.conn.Swap(&connRef{c: conn})
-	g := p.ghost.Swap(nil)
+	old := p.route.Swap(&connRef{c: conn})
 	p.since.Store(time.Now().UnixNano())
-	switch {
-	case old != nil:
-		return old.c, true, nil
-	case g != nil:
-		return g.c, false, nil
+	if old == nil {
+		return nil, false, nil
 	}
-	return nil, false, nil
+	return old.c, !old.ghost, nil
 }
 
 // Detach clears the current socket if it is still conn; the close of a
 // socket that was already replaced changes nothing. It reports whether
 // conn was current.
 func (p *Peer) Detach(conn Conn) bool {
+	return p.leave(conn, nil)
+}
+
+// leave replaces conn, if it is the open socket, with next.
+func (p *Peer) leave(conn Conn, next *connRef) bool {
 	for {
-		cur := p.conn.Load()
-		if cur == nil || cur.c != conn {
+		cur := p.route.Load()
+		if cur == nil || cur.ghost || cur.c != conn {
 			return false
 		}
-		if p.conn.CompareAndSwap(cur, nil) {
+		if p.route.CompareAndSwap(cur, next) {
 			p.since.Store(0)
 			return true
 		}
@@ -158,25 +165,23 @@ func (p *Peer) Detach(conn Conn) bool {
 // Orphan is Detach for a socket that keeps the peer's traffic after it
 // closed: if conn was current, it becomes the peer's ghost, and routing
 // keeps delivering to it (in order, through its event loop) until the next
-// socket attaches. The ghost is set before the socket is cleared, so a
-// router that finds no socket finds the ghost.
+// socket attaches. It returns false when conn was replaced meanwhile.
 func (p *Peer) Orphan(conn Conn) bool {
-	cur := p.conn.Load()
-	if cur == nil || cur.c != conn {
-		return false
-	}
-	p.ghost.Store(cur)
-	if !p.conn.CompareAndSwap(cur, nil) {
-		p.ghost.CompareAndSwap(cur, nil) // replaced meanwhile: Attach took over
-		return false
-	}
-	p.since.Store(0)
-	return true
+	return p.leave(conn, &connRef{c: conn, ghost: true})
 }
 
 // Ghost returns the closed socket that holds the peer's traffic, or nil.
 func (p *Peer) Ghost() Conn {
-	if r := p.ghost.Load(); r != nil {
+	if r := p.route.Load(); r != nil && r.ghost {
+		return r.c
+	}
+	return nil
+}
+
+// target returns where a delivery to p goes: its open socket or its
+// ghost, or nil.
+func (p *Peer) target() Conn {
+	if r := p.route.Load(); r != nil {
 		return r.c
 	}
 	return nil
@@ -239,10 +244,7 @@ func (p *Peer) Delivered(n int) { p.conf.table.Mail.Delivered.Add(uint64(n)) }
 func (r *Router) post(p *Peer, f *wsproto.SharedFrame, class Class, out Sink) {
 	b := p.mailbox()
 	b.mu.Lock()
-	cn := p.Conn()
-	if cn == nil {
-		cn = p.Ghost()
-	}
+	cn := p.target()
 	if cn == nil {
 		t := p.conf.table
 		t.Mail.Queued.Add(1)
@@ -259,8 +261,8 @@ func (r *Router) post(p *Peer, f *wsproto.SharedFrame, class Class, out Sink) {
 // current reports whether conn is the peer's current socket. Text from
 // any other socket is dropped.
 func (p *Peer) current(conn Conn) bool {
-	cur := p.conn.Load()
-	return cur != nil && cur.c == conn
+	cur := p.route.Load()
+	return cur != nil && !cur.ghost && cur.c == conn
 }
 
 // Peer returns the local endpoint (kind PeerEndpoint) or the relay (kind

@@ -614,10 +614,9 @@ func TestResumeLinkEvictedNotLost(t *testing.T) {
 // TestResumeRelayAlwaysHasATarget: a resuming relay's socket closes (Orphan: it
 // stays the relay's ghost) and the next one attaches (Attach), over and
 // over, while a router looks the relay up. At every moment the relay has a
-// socket or a ghost (Orphan sets the ghost before it clears the socket,
-// Attach sets the socket before it clears the ghost), so the router always
-// finds one of them: nothing routed to the relay is dropped for want of a
-// socket across a redial.
+// socket or a ghost (both are the one route pointer, swapped whole by
+// Orphan and Attach), so the router always finds one of them: nothing
+// routed to the relay is dropped for want of a socket across a redial.
 func TestResumeRelayAlwaysHasATarget(t *testing.T) {
 	fx := newFixture(t)
 	rl, err := fx.conf.CreateRelay("jvb2", "0")
