@@ -138,10 +138,7 @@ func (c *conn) release(rec []routing.Mail) {
 		if c.link != nil {
 			c.replay()
 		}
-		for _, hf := range held[i:] {
-			c.enqueue(hf.f, hf.class)
-			hf.f.Release()
-		}
+		c.releaseHeld(held[i:])
 	}
 	if h := c.nextOff; h != nil {
 		c.nextOff = nil
@@ -149,8 +146,8 @@ func (c *conn) release(rec []routing.Mail) {
 	}
 }
 
-// releaseHeld hands c's held frames to keep, in order, and drops the
-// references.
+// releaseHeld enqueues held on c, in order (a closed c keeps them), and
+// drops the references.
 func (c *conn) releaseHeld(held []heldFrame) {
 	for _, hf := range held {
 		c.enqueue(hf.f, hf.class)

@@ -90,22 +90,11 @@ func (r *Router) HandleRelay(rl *Relay, conn Conn, msg []byte, out Sink) {
 // trustedFrom returns the "from" of a relayed message, which must name an
 // endpoint the conference knows.
 func (r *Router) trustedFrom(c *Conference, msg []byte, env *envelope) (string, bool) {
-	if !env.hasFrom {
+	id, ok := env.fromValue(msg)
+	if !ok {
 		r.stats.drop(DropInvalidFields)
 		return "", false
 	}
-	val := msg[env.from.start:env.from.end]
-	// val is `"from"<ws>:<ws>"id"`: take the last string.
-	end := len(val) - 1
-	if end < 1 || val[end] != '"' {
-		r.stats.drop(DropInvalidFields)
-		return "", false
-	}
-	start := end - 1
-	for start >= 0 && val[start] != '"' {
-		start--
-	}
-	id := string(val[start+1 : end])
 	if !c.HasEndpoint(id) {
 		r.stats.drop(DropUnknownTarget)
 		return "", false
@@ -212,4 +201,23 @@ func (r *Router) sequence(s Sequenced, class Class, msg []byte) bool {
 		return false
 	}
 	return s.Accept()
+}
+
+// fromValue returns the string value of msg's "from" member, which scan
+// recorded in env, and whether there is one.
+func (env *envelope) fromValue(msg []byte) (string, bool) {
+	if !env.hasFrom {
+		return "", false
+	}
+	val := msg[env.from.start:env.from.end]
+	// val is `"from"<ws>:<ws>"id"`: take the last string.
+	end := len(val) - 1
+	if end < 1 || val[end] != '"' {
+		return "", false
+	}
+	start := end - 1
+	for start >= 0 && val[start] != '"' {
+		start--
+	}
+	return string(val[start+1 : end]), true
 }

@@ -235,19 +235,11 @@ func (b *Mailbox) clear(s *MailStats) {
 // senderOf returns the "from" of a message the bridge built, or "".
 func senderOf(msg []byte) string {
 	var env envelope
-	if scan(msg, &env) != nil || !env.hasFrom {
+	if scan(msg, &env) != nil {
 		return ""
 	}
-	val := msg[env.from.start:env.from.end]
-	end := len(val) - 1
-	if end < 1 || val[end] != '"' {
-		return ""
-	}
-	start := end - 1
-	for start >= 0 && val[start] != '"' {
-		start--
-	}
-	return string(val[start+1 : end])
+	from, _ := env.fromValue(msg)
+	return from
 }
 
 // nowNS is the mailbox clock.
