@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/colibri-bus/colibri/wsproto"
+	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,7 +26,7 @@ func (c *conn) startClose(code uint16, reason string) {
 		c.flushPending()
 		if c.state != stClosed { // the write may have closed the socket
 			c.state = stClosing
-			c.closeSentNS = time.Now().UnixNano()
+			c.closeSentNS = c.e.now()
 		}
 	case stHandshake, stDialing:
 		c.state = stClosed
@@ -61,7 +62,7 @@ func (c *conn) fail(err error) {
 	if c.state != stClosed { // the write may have closed the socket
 		c.state = stClosing
 		c.failing = true
-		c.closeSentNS = time.Now().UnixNano()
+		c.closeSentNS = c.e.now()
 		c.shutdownWrite()
 	}
 }
@@ -79,7 +80,20 @@ func (c *conn) shutdownWrite() {
 		return
 	}
 	c.shutWr = true
-	_ = unix.Shutdown(c.gc.Fd(), unix.SHUT_WR)
+	shutWrite(c.gc)
+}
+
+// halfCloser is a socket that shuts its own write side (the simulation's).
+type halfCloser interface{ CloseWrite() error }
+
+// shutWrite shuts gc's write side: the peer reads end of stream after
+// what the kernel already holds, and gnet can send nothing more.
+func shutWrite(gc gnet.Conn) {
+	if h, ok := gc.(halfCloser); ok {
+		_ = h.CloseWrite()
+		return
+	}
+	_ = unix.Shutdown(gc.Fd(), unix.SHUT_WR)
 }
 
 // appendClose encodes a close frame (masked when we are the client).

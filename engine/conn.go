@@ -91,7 +91,7 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if !e.admit(gc) {
 		return fdRefusal, gnet.Close
 	}
-	now := time.Now().UnixNano()
+	now := e.now()
 	c := &conn{e: e, gc: gc, loop: e.loopOf(gc.EventLoop()), openedNS: now, lastReadNS: now, slot: -1}
 	switch v := gc.Context().(type) {
 	case *relayDial:
@@ -134,7 +134,7 @@ func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
 	}
 	switch c.state {
 	case stOpen, stClosing:
-		c.lastReadNS = time.Now().UnixNano()
+		c.lastReadNS = c.e.now()
 		return c.readFrames()
 	case stClosed:
 		return gnet.Close
@@ -202,7 +202,7 @@ func (c *conn) opened(deflate *wsproto.Deflate, role wsproto.Role) {
 	c.state, c.upgraded = stOpen, true
 	c.flate = deflate
 	c.reader.Init(role, c.e.cfg.Limits.MaxMessageSize, deflate)
-	now := time.Now().UnixNano()
+	now := c.e.now()
 	c.lastReadNS, c.pingSentNS = now, now
 	c.e.stats.Handshaking.Add(-1)
 	c.e.stats.Open.Add(1)
@@ -234,6 +234,9 @@ func (c *conn) handle(msg wsproto.Message) (cost int, ok bool) {
 // in 16 is timed for the routing-latency histogram.
 func (c *conn) route(payload []byte) int {
 	l := c.loop
+	if o := c.e.observe; o != nil {
+		o(c, payload)
+	}
 	n := l.count.received.Add(1)
 	before := l.deliveries
 	if n&15 == 0 {
@@ -256,7 +259,7 @@ func (c *conn) pong(payload []byte) {
 	}
 	if lim := c.budget(); lim > 0 && c.queued() > lim {
 		if c.overSinceNS == 0 {
-			c.overSinceNS = time.Now().UnixNano()
+			c.overSinceNS = c.e.now()
 		}
 		return
 	}

@@ -73,14 +73,19 @@ func (b *doorbell) open(gc gnet.Conn) {
 	}
 }
 
-// ring makes the bell readable, once per round.
-func (b *doorbell) ring() {
-	if b.rung || !b.ready {
-		return
+// ring makes the bell readable, once per round. It reports false while
+// the bell is not enrolled yet.
+func (b *doorbell) ring() bool {
+	if !b.ready {
+		return false
+	}
+	if b.rung {
+		return true
 	}
 	b.rung = true
 	one := [1]byte{1}
 	_, _ = unix.Write(b.wfd, one[:]) // EAGAIN: a byte is waiting already
+	return true
 }
 
 // answer is OnTraffic of the enrolled end: the next round starts.

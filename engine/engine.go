@@ -51,6 +51,18 @@ type Engine struct {
 	tlsShake  atomic.Int64 // TLS connections accepted, before their socket pair (1 descriptor, 3 reserved)
 	dialCtx   context.Context
 	dialStop  context.CancelFunc
+
+	// The simulation's seams (sim_test.go); nil in a real engine.
+	clock   func() int64               // unix nanoseconds; nil: the wall clock
+	observe func(c *conn, text []byte) // sees each text message before it is routed
+}
+
+// now is the engine's clock, in unix nanoseconds.
+func (e *Engine) now() int64 {
+	if e.clock != nil {
+		return e.clock()
+	}
+	return time.Now().UnixNano()
 }
 
 // New builds an engine for cfg over table. hooks connect an embedder to the
@@ -289,7 +301,7 @@ func (e *Engine) loopOf(el gnet.EventLoop) *loop {
 func (e *Engine) OnTick() (time.Duration, gnet.Action) {
 	e.tickOnce.Do(func() { close(e.ticked) })
 	e.resumeAccepts()
-	now := time.Now().UnixNano()
+	now := e.now()
 	for _, l := range *e.loopList.Load() {
 		l.execute(func() { l.sweep(now) })
 	}

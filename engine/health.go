@@ -6,7 +6,7 @@ import "time"
 // longer than max: a callback that blocks stalls every connection of its
 // loop, and the health check must say so.
 func (e *Engine) Stalled(max time.Duration) bool {
-	now := time.Now().UnixNano()
+	now := e.now()
 	for _, l := range *e.loopList.Load() {
 		last := l.heartbeat.Load()
 		if last != 0 && now-last > int64(max) {

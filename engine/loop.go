@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"sync/atomic"
-	"time"
 
 	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
@@ -34,13 +33,21 @@ type loop struct {
 	round      uint64
 	backlog    []*conn
 	spare      []*conn
-	bell       *doorbell
+	bell       ringer
 	deliveries uint64 // every delivery this loop's sink saw: the cost of routing
 
 	// groups collects, during one Deliver, the receivers on other loops.
 	groups    []remoteGroup
 	heartbeat atomic.Int64 // time of the last sweep; read by the health check
 	count     counters
+}
+
+// ringer starts a round of its loop (resume) once the loop has polled its
+// sockets again: the doorbell, or the simulation's.
+type ringer interface {
+	// ring asks for the round; false means it cannot (the caller starts
+	// one itself). Rings before the round starts are one.
+	ring() bool
 }
 
 // remoteGroup is the receivers of one Deliver that live on another loop.
@@ -52,7 +59,7 @@ type remoteGroup struct {
 func newLoop(e *Engine, el gnet.EventLoop, index int) *loop {
 	l := &loop{e: e, el: el, index: index, round: 1}
 	// A loop that blocks before its first sweep must show as stalled too.
-	l.heartbeat.Store(time.Now().UnixNano())
+	l.heartbeat.Store(e.now())
 	l.flushTask = gnet.RunnableFunc(func(context.Context) error { l.flush(); return nil })
 	l.drainTask = gnet.RunnableFunc(func(context.Context) error { l.in.drain((*conn).enqueue); return nil })
 	return l
@@ -146,16 +153,12 @@ func (l *loop) flush() {
 // sweep applies the connection timers of the loop. It also starts a round
 // for a backlog the doorbell did not (it is not enrolled yet, or gone).
 func (l *loop) sweep(now int64) {
-	l.heartbeat.Store(time.Now().UnixNano())
+	l.heartbeat.Store(l.e.now())
 	if l.bell == nil {
 		l.openBell()
 	}
-	if len(l.backlog) > 0 {
-		if l.bell == nil || !l.bell.ready {
-			l.resume()
-		} else {
-			l.bell.ring()
-		}
+	if len(l.backlog) > 0 && (l.bell == nil || !l.bell.ring()) {
+		l.resume()
 	}
 	for i := len(l.conns) - 1; i >= 0; i-- {
 		if i < len(l.conns) {
@@ -224,15 +227,19 @@ func (l *loop) control(f func()) {
 // Deliver is the engine's sink for messages that originate off the loops
 // (REST calls, an embedder's goroutines): every receiver's loop gets one task.
 func (e *Engine) Deliver(f *wsproto.SharedFrame, class routing.Class, to []routing.Conn) {
-	var byLoop map[*loop][]*conn
+	var groups []remoteGroup // in the order of to's first receiver on each loop
 	for _, rc := range to {
 		c := rc.(*conn)
-		if byLoop == nil {
-			byLoop = make(map[*loop][]*conn, 2)
+		i := 0
+		for i < len(groups) && groups[i].to != c.loop {
+			i++
 		}
-		byLoop[c.loop] = append(byLoop[c.loop], c)
+		if i == len(groups) {
+			groups = append(groups, remoteGroup{to: c.loop})
+		}
+		groups[i].conns = append(groups[i].conns, c)
 	}
-	for l, cs := range byLoop {
-		l.deliverRemote(f, class, cs)
+	for _, g := range groups {
+		g.to.deliverRemote(f, class, g.conns)
 	}
 }

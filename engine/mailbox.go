@@ -3,7 +3,6 @@ package engine
 import (
 	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
-	"golang.org/x/sys/unix"
 )
 
 // An endpoint's socket that closes keeps the endpoint's traffic until the
@@ -77,7 +76,7 @@ func (c *conn) takeUnwritten() []routing.Mail {
 	if n := c.gc.OutboundBuffered(); n > 0 {
 		out = c.splitMail(out, unsentFrames(c.unsent, n))
 		c.hardClose = true
-		_ = unix.Shutdown(c.gc.Fd(), unix.SHUT_WR)
+		shutWrite(c.gc)
 	}
 	c.unsent = nil
 	if c.writing != nil {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"math/bits"
-	"time"
 
 	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
@@ -78,7 +77,7 @@ func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
 		droppable:  class.Droppable(),
 	})
 	if over && c.overSinceNS == 0 {
-		c.overSinceNS = time.Now().UnixNano()
+		c.overSinceNS = c.e.now()
 	}
 	switch v {
 	case outDrop:

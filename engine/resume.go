@@ -2,7 +2,6 @@ package engine
 
 import (
 	"strconv"
-	"time"
 
 	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
@@ -150,7 +149,7 @@ func (c *conn) sendAck() {
 func (c *conn) replay() {
 	k := c.link
 	t := c.e.table
-	k.l.Replay(k.from, time.Now().UnixNano(), t.Replay, &t.Resume,
+	k.l.Replay(k.from, c.e.now(), t.Replay, &t.Resume,
 		func(next uint64) {
 			var buf [64]byte
 			b := append(buf[:0], `{"colibriClass":"RelaySkip","next":`...)

@@ -241,6 +241,3 @@ func senderOf(msg []byte) string {
 	from, _ := env.fromValue(msg)
 	return from
 }
-
-// nowNS is the mailbox clock.
-func nowNS() int64 { return time.Now().UnixNano() }

@@ -208,7 +208,7 @@ func (p *Peer) Mailbox() (messages, bytes int) {
 // for a frame that reached the endpoint's ghost.
 func (p *Peer) Keep(msg []byte, class Class) {
 	t := p.conf.table
-	p.mailbox().put(msg, class, nowNS(), t.Mailbox, &t.Mail)
+	p.mailbox().put(msg, class, t.now(), t.Mailbox, &t.Mail)
 }
 
 // Recover puts msgs, a dead socket's unsent messages in order, at the head
@@ -217,7 +217,7 @@ func (p *Peer) Keep(msg []byte, class Class) {
 func (p *Peer) Recover(msgs []Mail) {
 	t := p.conf.table
 	t.Mail.Recovered.Add(uint64(len(msgs)))
-	p.mailbox().prepend(msgs, nowNS(), t.Mailbox, &t.Mail)
+	p.mailbox().prepend(msgs, t.now(), t.Mailbox, &t.Mail)
 }
 
 // TakeMail empties the endpoint's mailbox and returns what is young enough
@@ -229,7 +229,7 @@ func (p *Peer) TakeMail() []Mail {
 		return nil
 	}
 	t := p.conf.table
-	return b.take(nowNS(), t.Mailbox, &t.Mail)
+	return b.take(t.now(), t.Mailbox, &t.Mail)
 }
 
 // Delivered counts n mailbox messages queued on a new socket.
@@ -248,7 +248,7 @@ func (r *Router) post(p *Peer, f *wsproto.SharedFrame, class Class, out Sink) {
 	if cn == nil {
 		t := p.conf.table
 		t.Mail.Queued.Add(1)
-		m := newMail(f.Payload(), class, nowNS())
+		m := newMail(f.Payload(), class, t.now())
 		b.insert(m, false, m.at, t.Mailbox, &t.Mail)
 		b.mu.Unlock()
 		return

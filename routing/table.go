@@ -61,6 +61,21 @@ type Table struct {
 	// counts what those links did.
 	Replay ReplayLimits
 	Resume ResumeStats
+
+	clock func() int64 // unix nanoseconds; nil: the wall clock
+}
+
+// SetClock makes now the table's clock, in unix nanoseconds, for the ages
+// of mailboxes. A deterministic simulation sets it before the table is
+// used; nil (the default) is the wall clock.
+func (t *Table) SetClock(now func() int64) { t.clock = now }
+
+// now is the table's clock.
+func (t *Table) now() int64 {
+	if t.clock != nil {
+		return t.clock()
+	}
+	return time.Now().UnixNano()
 }
 
 // NewTable returns an empty table.
