@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/colibri-bus/colibri/config"
 	"github.com/colibri-bus/colibri/wsproto"
 	"github.com/gorilla/websocket"
 )
@@ -114,16 +115,7 @@ func TestInboundFlood(t *testing.T) {
 	if closed && (code != websocket.ClosePolicyViolation || !strings.HasPrefix(reason, "inbound backlog over")) {
 		t.Errorf("flooder closed with %d %q, want 1008 inbound backlog over ...", code, reason)
 	}
-	// Quiescence: every delivery the router handed over is queued or
-	// counted as dropped (frames to the other loop travel in a task).
-	waitFor(t, "deliveries handed over", func() bool {
-		tr := h.b.Engine().Traffic()
-		var dropped uint64
-		for _, v := range tr.Dropped {
-			dropped += v
-		}
-		return tr.MessagesSent+dropped == h.b.Router().Stats().Delivered.Load()
-	})
+	h.waitHandedOver()
 	stats := h.stats()
 	if got := stats["inbound_backlog_closed"].(float64); got != map[bool]float64{true: 1, false: 0}[closed] {
 		t.Errorf("inbound_backlog_closed = %v, flooder closed: %v", got, closed)
@@ -183,6 +175,92 @@ func TestInboundFlood(t *testing.T) {
 	if floodMedian > 10*quietMedian+slack {
 		t.Errorf("conversation median %v during the flood, %v quiet", floodMedian, quietMedian)
 	}
+}
+
+// TestInboundBacklogClose forces, on the defaults, the close that
+// TestInboundFlood only allows: a sender whose unparsed input passes
+// limits.inbound-backlog. Its broadcasts go to 100 receivers, so each one
+// costs 100 of the 16,384 deliveries of its share of a loop round: a round
+// routes about 164 of its messages (12 KiB), while each poll of its socket
+// reads up to 64 KiB (gnet's read buffer) of what it wrote, which the
+// kernel holds. Its unparsed input grows by tens of KiB a round and passes
+// the 1 MiB bound within a few dozen rounds, whatever the scheduling. (At
+// TestInboundFlood's fan-out of 20 a round routes about what a read brings,
+// so either outcome is right there.) Then:
+//
+//   - the sender reads a close frame: 1008 "inbound backlog over 1048576 bytes";
+//   - inbound_backlog_closed moved by exactly 1, in /colibri/stats and in
+//     the sender's /debug entry;
+//   - every receiver read the same prefix 0..k-1 of the sender's series,
+//     each message once and in order, and k is what the bridge read of the
+//     sender (its EndpointMessages in /debug, messages_routed): nothing the
+//     bridge read was lost, nothing it discarded with the backlog got through;
+//   - no receiver was closed or had a message dropped on the way.
+func TestInboundBacklogClose(t *testing.T) {
+	const fanout = 100
+	lim := config.Default().Limits
+	bound := max(lim.InboundBacklog, lim.MaxMessageSize+14)
+	h := startBridge(t, nil)
+	ids := []string{"sender"}
+	for i := 0; i < fanout; i++ {
+		ids = append(ids, "r"+strconv.Itoa(i))
+	}
+	urls := h.conference("backlog", ids...)
+	sender := h.dialHello("sender", urls["sender"])
+	var sinks []*floodSink
+	for _, id := range ids[1:] {
+		sinks = append(sinks, startSink(h.dialHello(id, urls[id])))
+	}
+	before := h.stats()
+
+	// The burst: batches of pre-masked broadcasts {"n":0}, {"n":1}, ...
+	// until the close frame arrives.
+	stop := make(chan struct{})
+	wrote := make(chan int, 1)
+	go func() { wrote <- flood(sender.c.NetConn(), stop) }()
+	ce := sender.recvClose()
+	close(stop)
+	total := <-wrote
+	if want := "inbound backlog over " + strconv.Itoa(bound) + " bytes"; ce.Code != websocket.ClosePolicyViolation || ce.Text != want {
+		t.Errorf("sender closed with %d %q, want %d %q", ce.Code, ce.Text, websocket.ClosePolicyViolation, want)
+	}
+
+	h.waitHandedOver()
+	after := h.stats()
+	moved := func(key string) uint64 { return uint64(after[key].(float64) - before[key].(float64)) }
+	if n := moved("inbound_backlog_closed"); n != 1 {
+		t.Errorf("inbound_backlog_closed moved by %d, want 1", n)
+	}
+	for _, key := range []string{"slow_closed", "dropped_messages"} {
+		if n := moved(key); n != 0 {
+			t.Errorf("%s moved by %d during the burst, want 0", key, n)
+		}
+	}
+	d := h.debugEndpoint(h.b.Table().ConferenceByMeeting("backlog").ID(), "sender")
+	if d.Transport == nil {
+		t.Fatalf("/debug shows no message_transport for the sender")
+	}
+	if d.Transport.BacklogClosed != 1 {
+		t.Errorf("the sender's inbound_backlog_closed in /debug is %d, want 1", d.Transport.BacklogClosed)
+	}
+	read := d.Transport.Received["EndpointMessage"]
+	if routed := moved("messages_routed"); routed != read {
+		t.Errorf("messages_routed moved by %d, the sender's EndpointMessages read are %d", routed, read)
+	}
+	// The bridge discarded at least the bound's worth with the socket.
+	if read == 0 || int(read) >= total {
+		t.Errorf("the bridge read %d of the %d messages written: want some, and fewer than all", read, total)
+	}
+	for i, s := range sinks {
+		got, _, err := s.result(true)
+		if err != nil {
+			t.Errorf("r%d: %v", i, err)
+		}
+		if uint64(got) != read {
+			t.Errorf("r%d got messages 0..%d, the bridge read %d from the sender", i, got-1, read)
+		}
+	}
+	t.Logf("sender wrote %d messages; the bridge read %d and closed it; each of %d receivers got 0..%d", total, read, fanout, read-1)
 }
 
 // flood writes batches of masked broadcast frames to nc until stop is
@@ -295,6 +373,21 @@ func (c *client) closeOrHello() (int, string) {
 			return 0, ""
 		}
 	}
+}
+
+// waitHandedOver waits for quiescence: every delivery the router handed
+// over is queued or counted as dropped (frames to the other loop travel
+// in a task).
+func (h *harness) waitHandedOver() {
+	h.t.Helper()
+	waitFor(h.t, "deliveries handed over", func() bool {
+		tr := h.b.Engine().Traffic()
+		var dropped uint64
+		for _, v := range tr.Dropped {
+			dropped += v
+		}
+		return tr.MessagesSent+dropped == h.b.Router().Stats().Delivered.Load()
+	})
 }
 
 // stats returns GET /colibri/stats.

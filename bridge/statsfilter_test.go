@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/colibri-bus/colibri/routing"
+	"github.com/gorilla/websocket"
 )
 
 // statsConference creates n endpoints e0..e(n-1) in meeting on h and dials
@@ -116,6 +117,74 @@ func TestStatsFilterEndToEnd(t *testing.T) {
 		if m := cls["e9"].recv(); m["msgPayload"] != "synced" {
 			t.Errorf("e9 read %v, want its own sync message, not the visitor's stats", m)
 		}
+	})
+	// 21 endpoints, the first size above the threshold: only the wanters
+	// get a sender's stats, and the rule follows the membership across the
+	// threshold both ways (21 -> 20 -> 21). The router has no counter of
+	// filtered stats (a filtered receiver is not a receiver, not a drop):
+	// each round moves Delivered by exactly its receivers plus the marker's
+	// 20, and no drop counter moves.
+	t.Run("first above", func(t *testing.T) {
+		const meeting = "edge"
+		cls := statsConference(h, meeting, 21)
+		constrain(cls, "e1", `"onStageSources":["e5-v0"]`)
+		constrain(cls, "e2", `"selectedEndpoints":["e5"]`)
+		constrain(cls, "e3", `"selectedSources":["e6-a0"],"onStageEndpoints":["e6"]`)
+		constrain(cls, "e5", `"selectedEndpoints":["e5","e6"]`) // itself: never its own stats
+		rs := h.b.Router().Stats()
+		dropsBefore := rs.DroppedByReason()
+		round := func(sender, want string, markerFanout int) {
+			t.Helper()
+			before := rs.Delivered.Load()
+			got := statsRound(cls, sender)
+			if strings.Join(got, " ") != want {
+				t.Errorf("%d endpoints: %s's stats reached [%s], want [%s]", len(cls), sender, strings.Join(got, " "), want)
+			}
+			if d := rs.Delivered.Load() - before; d != uint64(len(got)+markerFanout) {
+				t.Errorf("%s's round: Delivered moved by %d, want %d stats + %d markers", sender, d, len(got), markerFanout)
+			}
+		}
+		round("e5", "e1 e2", 20)
+		round("e6", "e3 e5", 20)
+		round("e0", "", 20)
+		round("e20", "", 20)
+		for reason, n := range rs.DroppedByReason() {
+			if n != dropsBefore[reason] {
+				t.Errorf("dropped %s moved from %d to %d: filtered stats are not drops", reason, dropsBefore[reason], n)
+			}
+		}
+
+		// e20 expires: 20 endpoints, every receiver gets every sender's stats.
+		status, resp := h.do("PATCH", "/colibri/v2/conferences/"+meeting, `{"endpoints":[{"id":"e20","expire":true}]}`)
+		if status != 200 {
+			t.Fatalf("expire e20: %d %s", status, resp)
+		}
+		if ce := cls["e20"].recvClose(); ce.Code != websocket.CloseGoingAway || ce.Text != "endpoint closed" {
+			t.Errorf("e20 closed with %d %q, want 1001 \"endpoint closed\"", ce.Code, ce.Text)
+		}
+		delete(cls, "e20")
+		all := func(sender string) string {
+			var ids []string
+			for id := range cls {
+				if id != sender {
+					ids = append(ids, id)
+				}
+			}
+			sort.Strings(ids)
+			return strings.Join(ids, " ")
+		}
+		round("e0", all("e0"), 19)
+		round("e5", all("e5"), 19)
+
+		// e20 is back: 21 again, and the selections made before still hold.
+		status, resp = h.do("PATCH", "/colibri/v2/conferences/"+meeting, `{"endpoints":[{"id":"e20","create":true}]}`)
+		if status != 200 {
+			t.Fatalf("create e20 again: %d %s", status, resp)
+		}
+		cls["e20"] = h.dialHello("e20", h.urls(resp)["e20"])
+		round("e0", "", 20)
+		round("e5", "e1 e2", 20)
+		round("e6", "e3 e5", 20)
 	})
 	t.Run("at", func(t *testing.T) {
 		cls := statsConference(h, "small", 20)

@@ -2,6 +2,8 @@ package interop
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,7 +23,8 @@ import (
 // conference placed on all four with colibri2/client.PlaceMesh, relays
 // dialled through nginx's /colibri-relay-ws blocks and endpoints through
 // its /colibri-ws blocks. Every broadcast reaches the seven other endpoints
-// exactly once.
+// exactly once, and after the last one nothing arrives but each sender's
+// end marker and then the close of the conference's expiry.
 func TestNginxFourBridgeMesh(t *testing.T) {
 	if _, err := exec.LookPath("nginx"); err != nil {
 		t.Fatal("nginx is not installed: run scripts/install-deps.sh")
@@ -91,8 +94,47 @@ func TestNginxFourBridgeMesh(t *testing.T) {
 			}
 		}
 	}
+	// After the last broadcast: every sender sends an end marker. Each
+	// receiver reads exactly one marker from each of the seven others and
+	// nothing else: a data message now is one delivered a second time (a
+	// copy a bridge forwarded again travels behind the original on its
+	// link, ahead of the marker that link carries after it).
+	for _, sender := range ids {
+		if err := conns[sender].WriteMessage(websocket.TextMessage, []byte(`{"colibriClass":"EndpointMessage","to":"","msgPayload":{"end":true}}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range ids {
+		ends := map[string]int{}
+		for len(ends) < len(ids)-1 {
+			m := readJSON(t, conns[id], id)
+			var got struct {
+				ColibriClass, From string
+				MsgPayload         struct{ End bool }
+			}
+			if err := json.Unmarshal([]byte(m.raw), &got); err != nil || got.ColibriClass != "EndpointMessage" || !got.MsgPayload.End {
+				t.Fatalf("%s read %s after the last broadcast, want only end markers", id, m.raw)
+			}
+			if got.From == id || ends[got.From] > 0 {
+				t.Fatalf("%s read a second end marker from %q: %s", id, got.From, m.raw)
+			}
+			ends[got.From]++
+		}
+	}
+	// Expiring the conference closes every endpoint with 1001 "endpoint
+	// closed", behind whatever its bridge still had for it: the close is
+	// the next thing each endpoint reads. Each read exactly 7 broadcasts
+	// and 7 markers.
 	if err := client.ExpireMesh(ctx, "mesh4", spec); err != nil {
 		t.Error(err)
+	}
+	for _, id := range ids {
+		conns[id].SetReadDeadline(time.Now().Add(eventTimeout))
+		_, b, err := conns[id].ReadMessage()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway || ce.Text != "endpoint closed" {
+			t.Errorf("%s: after the markers read %q, %v; want only the close 1001 \"endpoint closed\"", id, b, err)
+		}
 	}
 }
 

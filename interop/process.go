@@ -53,9 +53,10 @@ var (
 	buildErr  error
 )
 
-// BridgeBinary builds cmd/bridge once per test process and returns its path.
-// Main removes it when the tests end. INTEROP_BRIDGE_BIN, if set, names a
-// binary to use instead (e.g. a release build).
+// BridgeBinary builds cmd/bridge once per test process and returns its path;
+// under the race detector (go test -race) it builds with -race too. Main
+// removes it when the tests end. INTEROP_BRIDGE_BIN, if set, names a binary
+// to use instead (e.g. a release build).
 func BridgeBinary(t testing.TB) string {
 	t.Helper()
 	if bin := os.Getenv("INTEROP_BRIDGE_BIN"); bin != "" {
@@ -68,11 +69,15 @@ func BridgeBinary(t testing.TB) string {
 			return
 		}
 		buildBin = filepath.Join(buildDir, "bridge")
-		cmd := exec.Command("go", "build", "-o", buildBin, "./cmd/bridge")
+		args := []string{"build", "-o", buildBin}
+		if raceBuild {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "./cmd/bridge")...)
 		cmd.Dir = root
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/bridge: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go %s ./cmd/bridge: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	})
 	if buildErr != nil {
@@ -199,6 +204,9 @@ func startProcess(t testing.TB, name string, cmd *exec.Cmd, stdout func(string))
 	}()
 	t.Cleanup(func() {
 		p.kill()
+		if r := p.raceReports(); r != "" {
+			t.Errorf("%s reported a data race:\n%s", name, r)
+		}
 		if t.Failed() {
 			t.Logf("--- %s output (last lines) ---\n%s", name, p.tail(60))
 		}
@@ -298,6 +306,29 @@ func (p *process) linesFrom(from int) []string {
 		return nil
 	}
 	return append([]string(nil), p.lines[from:]...)
+}
+
+// raceReports returns the race detector's reports in the kept lines (a
+// process built with -race prints them to stderr and runs on), or "".
+func (p *process) raceReports() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	in := false
+	for _, l := range p.lines {
+		switch {
+		case l == "WARNING: DATA RACE":
+			in = true
+		case in && l == "==================":
+			in = false
+			out = append(out, l)
+			continue
+		}
+		if in {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func (p *process) tail(n int) string {
