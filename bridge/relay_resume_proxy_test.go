@@ -31,7 +31,18 @@ import (
 //     for a peer that stops reading.
 //
 // Refuse makes the proxy reset every new connection at once, so that the
-// link stays down. Each pair taps both directions: the HTTP head (the
+// link stays down.
+//
+// The dialled side can be bounded too (StopUpAt, for an endpoint's
+// socket: the mailbox tests): each new pair then dials with a given dialer
+// (a small receive buffer and segment size on the proxy's socket, so that
+// the kernels hold little), keeps a copy of what it read from the dialled
+// bridge, reads at most a given number of bytes, forwards them and stops
+// reading, so that the bridge's socket backs up; CutUp then resets the
+// dialled side and closes the dialler's in order, after what was
+// forwarded. The proxy then knows exactly which bytes the dialler got and
+// which the bridge's socket had handed to the kernel without their
+// reaching the proxy. Each pair taps both directions: the HTTP head (the
 // upgrade request, the 101 response) and the colibriClass of every text
 // message, parsed from the WebSocket frames (the dialler does not offer
 // compression, so the payloads are plain). Safe for concurrent use; closed
@@ -47,6 +58,11 @@ type resumeProxy struct {
 	refuse  bool
 	refused int
 	closed  bool
+	// For new pairs (StopUpAt): how to dial the target (nil: a plain
+	// dial), and how many bytes to read from it at most (0: no bound;
+	// the pair then keeps a copy of what it read).
+	upDialer *net.Dialer
+	upStop   int
 }
 
 // proxyPair is one forwarded connection: down is the dialler's, up the
@@ -63,6 +79,14 @@ type proxyPair struct {
 	abandoned bool
 	toDialled tap // what the dialler wrote
 	toDialler tap // what the dialled bridge wrote
+
+	// The dialled side's bound (StopUpAt): read at most upStop bytes
+	// from it (0: no bound); upRead were read (kept in upCopy when
+	// bounded), upForwarded of them written to the dialler.
+	upStop      int
+	upRead      int
+	upForwarded int
+	upCopy      []byte
 }
 
 func startResumeProxy(t testing.TB, target string) *resumeProxy {
@@ -98,12 +122,18 @@ func (p *resumeProxy) accept() {
 			resetTCP(down)
 			continue
 		}
-		c, err := net.DialTimeout("tcp", p.target, wait)
+		p.mu.Lock()
+		d, stop := p.upDialer, p.upStop
+		p.mu.Unlock()
+		if d == nil {
+			d = &net.Dialer{Timeout: wait}
+		}
+		c, err := d.Dial("tcp", p.target)
 		if err != nil {
 			resetTCP(down)
 			continue
 		}
-		pr := &proxyPair{down: down, up: c.(*net.TCPConn)}
+		pr := &proxyPair{down: down, up: c.(*net.TCPConn), upStop: stop}
 		pr.wake = sync.NewCond(&pr.mu)
 		p.mu.Lock()
 		if p.closed {
@@ -171,11 +201,27 @@ func (p *resumeProxy) forwardUp(pr *proxyPair) {
 	defer p.wg.Done()
 	buf := make([]byte, 64<<10)
 	for {
-		n, err := pr.up.Read(buf)
+		pr.mu.Lock()
+		for pr.upStop > 0 && pr.upRead >= pr.upStop && !pr.dead {
+			pr.wake.Wait() // read all it may: the bridge's socket backs up
+		}
+		room, dead := len(buf), pr.dead
+		if pr.upStop > 0 {
+			room = min(room, pr.upStop-pr.upRead)
+		}
+		pr.mu.Unlock()
+		if dead && pr.upStop > 0 {
+			return
+		}
+		n, err := pr.up.Read(buf[:room])
 		pr.mu.Lock()
 		abandoned := pr.abandoned
 		if n > 0 {
 			pr.toDialler.feed(buf[:n])
+			pr.upRead += n
+			if pr.upStop > 0 {
+				pr.upCopy = append(pr.upCopy, buf[:n]...)
+			}
 		}
 		pr.mu.Unlock()
 		if n > 0 && !abandoned {
@@ -187,6 +233,10 @@ func (p *resumeProxy) forwardUp(pr *proxyPair) {
 					pr.fail()
 					return
 				}
+			} else {
+				pr.mu.Lock()
+				pr.upForwarded += n
+				pr.mu.Unlock()
 			}
 		}
 		if err != nil {
@@ -289,6 +339,38 @@ func (p *resumeProxy) Pause() []*proxyPair {
 		pr.mu.Unlock()
 	}
 	return prs
+}
+
+// StopUpAt makes each new pair dial the target with d (nil: a plain
+// dial), read at most n bytes from it (the 101 response included), keep a
+// copy of them (UpRead) and forward them, and then stop reading, so that
+// the dialled bridge's socket backs up. Set it before the dialler
+// connects.
+func (p *resumeProxy) StopUpAt(n int, d *net.Dialer) {
+	p.mu.Lock()
+	p.upStop, p.upDialer = n, d
+	p.mu.Unlock()
+}
+
+// UpRead returns a copy of what the pair read from the dialled bridge (a
+// pair bounded by StopUpAt), and how much of it was forwarded.
+func (pr *proxyPair) UpRead() (read []byte, forwarded int) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	return append([]byte(nil), pr.upCopy...), pr.upForwarded
+}
+
+// CutUp resets the dialled side of the pair (the bridge sees a TCP reset;
+// what its kernel and the proxy's held for the dialler is lost) and
+// closes the dialler's side in order: the dialler reads what the proxy
+// forwarded, then the end of the stream.
+func (pr *proxyPair) CutUp() {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	pr.dead = true
+	pr.wake.Broadcast()
+	resetTCP(pr.up)
+	pr.down.Close()
 }
 
 // Refuse turns the resetting of new connections on or off.

@@ -1003,3 +1003,117 @@ func TestRelayResumeSlowConsumer(t *testing.T) {
 		t.Errorf("A: relay_replayed = 0")
 	}
 }
+
+// TestRelayResumeSlowClose4x is TestRelayResumeSlowConsumer run to the
+// 4× close: the dialled side stops reading the relay (the proxy stops
+// reading what A writes), and a1 sends 32 KiB unicasts to b1 until A's
+// relay socket's queue passes 4× its outbound budget (1 MiB) and A closes
+// it at once with 1008 "slow consumer" (not after the grace: the frame
+// that found it so is counted dropped_slow_receiver). a1 sends 10 more
+// while the socket closes, then A redials, B replaces its old socket, the
+// link resumes and A replays what B did not read; then 20 more.
+//
+// Every message must reach b1 once and in order. What A's 8 MiB window
+// could no longer hold (the proxy and the kernels hold megabytes on top of
+// the 4 MiB A queued) may be skipped, but only as the extension says: one
+// run right after what B had read, announced by one RelaySkip, and
+// relay_lost on both bridges equal to exactly the number of messages b1
+// never got. A message missing elsewhere, or missing and not counted, is
+// lost silently.
+//
+// Known bug (expected to fail today): the frame that triggers the close
+// is dropped before it is numbered, so the replay cannot have it and
+// relay_lost does not count it (the issue: "message 269 never arrived,
+// and 6 were missing while relay_lost said 5").
+func TestRelayResumeSlowClose4x(t *testing.T) {
+	r := startResumeRig(t, true, true)
+	a1, b1 := r.byID["a1"], r.byID["b1"]
+	budget := int64(r.a.b.Config().Limits.OutboundBudget)
+	es := r.a.b.Engine().Stats()
+	// A few messages through first, so that B has read some.
+	for i := 0; i < 10; i++ {
+		a1.write(fmt.Sprintf(`{"s":"a1","n":%d}`, a1.next.Load()))
+		a1.next.Add(1)
+	}
+	waitUntil(t, wait, "b1 reading a1", func() bool { return b1.maxFrom("a1") == 9 })
+	if len(r.px.Pause()) != 1 {
+		t.Fatal("no relay connection to pause")
+	}
+	sa, sb := r.relaysSince()
+	replaced := r.b.b.Engine().Stats().Replaced.Load()
+	pad := strings.Repeat("x", 32<<10)
+	write := func() {
+		t.Helper()
+		if !a1.write(fmt.Sprintf(`{"s":"a1","n":%d,"pad":%q}`, a1.next.Load(), pad)) {
+			t.Fatal("a1 could not send")
+		}
+		a1.next.Add(1)
+	}
+	for es.SlowClosed.Load() == 0 {
+		if a1.next.Load() > 4000 { // 128 MiB
+			t.Fatalf("A not closing its relay after %d messages of 32 KiB (%d bytes queued)", a1.next.Load(), r.a.b.Engine().QueuedBytes())
+		}
+		write()
+	}
+	closedAt := a1.next.Load()
+	queued := r.a.b.Engine().QueuedBytes()
+	for i := 0; i < 10; i++ {
+		write()
+	}
+	t.Logf("A closed its relay (seen once a1 had sent %d messages of 32 KiB): %d bytes queued (4× the budget: %d)", closedAt, queued, 4*budget)
+	if v := num(r.a.stats(), "dropped_slow_receiver"); v == 0 {
+		t.Fatalf("A closed its relay after the grace, not at 4× its budget (dropped_slow_receiver 0, %d bytes queued)", queued)
+	}
+	r.waitBack("4× slow-consumer close", sa, sb)
+	if got := r.b.b.Engine().Stats().Replaced.Load(); got != replaced+1 {
+		t.Errorf("B replaced %d sockets, want 1 (its old socket was open when A came back)", got-replaced)
+	}
+	// The link works again: 20 more, then the last one to wait for.
+	for i := 0; i < 20; i++ {
+		a1.write(fmt.Sprintf(`{"s":"a1","n":%d}`, a1.next.Load()))
+		a1.next.Add(1)
+	}
+	total := a1.next.Load()
+	waitUntil(t, relayBack, "b1 reading a1's last message", func() bool { return b1.maxFrom("a1") == total-1 })
+
+	var d deliveryReport
+	for _, x := range r.deliveries(true) {
+		if x.receiver == "b1" && x.sender == "a1" {
+			d = x
+		}
+	}
+	stA, stB := r.a.stats(), r.b.stats()
+	t.Logf("A: %s", statsLine(stA))
+	t.Logf("B: %s", statsLine(stB))
+	t.Logf("A: slow_closed %v, dropped_slow_receiver %v", num(stA, "slow_closed"), num(stA, "dropped_slow_receiver"))
+	t.Logf("b1 read %d of a1's %d messages; never: %s; %d duplicates, %d out of order", d.arrived, d.total, ranges(d.never), d.dups, d.disorder)
+	if d.dups > 0 || d.disorder > 0 {
+		t.Errorf("b1: %d duplicates, %d out of order", d.dups, d.disorder)
+	}
+	toB, _ := r.px.proxyClasses()
+	if n := len(d.never); n > 0 {
+		// A skip is one run right after what B had read.
+		var run []int64
+		for i, k := range d.never {
+			if i > 0 && k != d.never[i-1]+1 {
+				break
+			}
+			run = append(run, k)
+		}
+		if len(run) < n || run[0] < 10 {
+			t.Errorf("b1 never got %s of a1's %d (A closed its relay before a1 had sent %d): not one run right after what B had read, so not a skip: a hole in the middle of the stream",
+				ranges(d.never), d.total, closedAt)
+		}
+	}
+	for i, st := range []map[string]any{stA, stB} {
+		if v := num(st, "relay_lost"); v != float64(len(d.never)) {
+			t.Errorf("bridge %c: relay_lost = %v, but b1 never got %d: %s", 'A'+i, v, len(d.never), ranges(d.never))
+		}
+	}
+	if want := min(len(d.never), 1); toB["RelaySkip"] != want {
+		t.Errorf("%d RelaySkip sent to B, want %d", toB["RelaySkip"], want)
+	}
+	if v := num(stA, "relay_replayed"); v == 0 {
+		t.Errorf("A: relay_replayed = 0")
+	}
+}
