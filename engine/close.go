@@ -17,32 +17,47 @@ func (c *conn) Close(code uint16, reason string) {
 }
 
 // startClose sends our close frame after any pending frames; the socket
-// closes when the peer answers or after closeWait.
+// closes when the peer answers or after closeWait. A connection still in
+// its handshake closes at once.
 func (c *conn) startClose(code uint16, reason string) {
 	switch c.state {
-	case stOpen:
-		c.closeCode, c.closeReason = code, reason
-		c.appendClose(code, reason)
-		c.flushPending()
-		if c.state != stClosed { // the write may have closed the socket
-			c.state = stClosing
-			c.closeSentNS = c.e.now()
-		}
 	case stHandshake, stDialing:
-		c.state = stClosed
-		c.gc.Close()
+		c.refuse()
+		return
 	}
+	c.closeWith(evCloseSent, code, reason, reason)
+}
+
+// closeWith moves c by ev (evCloseSent or evFailed) and, if c had not sent
+// one yet, sends a close frame with code and sent as its reason; reason is
+// what c records. The state moves first: the write may close the socket.
+func (c *conn) closeWith(ev event, code uint16, reason, sent string) {
+	first := c.state == stOpen || c.state == stHolding
+	if !c.set(ev) {
+		return
+	}
+	if first {
+		c.closeCode, c.closeReason = code, reason
+		c.closeSentNS = c.e.now()
+		c.appendClose(code, sent)
+		c.flushPending()
+	}
+	if ev == evFailed {
+		c.shutdownWrite()
+	}
+}
+
+// refuse ends a connection whose handshake failed: the socket closes.
+func (c *conn) refuse() {
+	c.set(evRefused)
+	c.gc.Close()
 }
 
 // peerClosed answers the peer's close frame. If we sent ours first, the
 // handshake is complete; otherwise echo its code. Either way the server
 // then closes the TCP connection: it returns false.
 func (c *conn) peerClosed(msg wsproto.Message) bool {
-	if c.state == stOpen {
-		c.closeCode, c.closeReason = msg.Code, string(msg.Payload)
-		c.appendClose(msg.Code, "")
-		c.flushPending()
-	}
+	c.closeWith(evCloseSent, msg.Code, string(msg.Payload), "")
 	return false
 }
 
@@ -54,34 +69,21 @@ func (c *conn) fail(err error) {
 		code, reason = ce.Code, ce.Reason
 	}
 	c.e.stats.ProtocolErrors.Add(1)
-	if c.state == stOpen {
-		c.closeCode, c.closeReason = code, reason
-		c.appendClose(code, reason)
-		c.flushPending()
-	}
-	if c.state != stClosed { // the write may have closed the socket
-		c.state = stClosing
-		c.failing = true
-		c.closeSentNS = c.e.now()
-		c.shutdownWrite()
-	}
-}
-
-// slowClose closes a connection that does not read fast enough.
-func (c *conn) slowClose() {
-	c.e.stats.SlowClosed.Add(1)
-	c.startClose(wsproto.ClosePolicyViolation, "slow consumer")
+	c.closeWith(evFailed, code, reason, reason)
 }
 
 // shutdownWrite half-closes the socket once our close frame has left, so
 // the peer sees end of stream and closes; our reads continue until then.
 func (c *conn) shutdownWrite() {
-	if c.shutWr || c.state == stClosed || c.gc.OutboundBuffered() > 0 {
+	if c.forgotten() || c.gc.OutboundBuffered() > 0 {
 		return
 	}
-	c.shutWr = true
-	shutWrite(c.gc)
+	shutWrite(c.gc) // again at each sweep until the peer closes: harmless
 }
+
+// forgotten reports whether gnet closed the socket: OnClose ran, and the
+// loop forgot it. A Write can do that, inside the call.
+func (c *conn) forgotten() bool { return c.slot < 0 }
 
 // halfCloser is a socket that shuts its own write side (the simulation's).
 type halfCloser interface{ CloseWrite() error }

@@ -9,34 +9,17 @@ import (
 	"github.com/valyala/bytebufferpool"
 )
 
-// Connection states.
-const (
-	stHandshake uint8 = iota // server: reading the HTTP upgrade request
-	stDialing                // client (relay): waiting for the 101 response
-	stOpen                   // WebSocket frames flow
-	stClosing                // our close frame is out; waiting for the peer's
-	stClosed                 // gnet closed the socket
-)
-
 // conn is one TCP connection: the HTTP handshake, then a WebSocket of an
-// endpoint or a relay. Every field is owned by its loop's goroutine.
+// endpoint or a relay. Its life is state (lifecycle.go). Every field is
+// owned by its loop's goroutine.
 type conn struct {
 	e     *Engine
 	loop  *loop
 	gc    gnet.Conn
-	slot  int // index in loop.conns
-	state uint8
+	slot  int // index in loop.conns; -1 once gnet closed the socket
+	state state
 	// client: we dialled (a relay), so our frames are masked.
 	client bool
-	// failing: we sent a close frame for a protocol error; what the peer
-	// still sends is discarded, unparsed, until it closes (lingering close,
-	// so that unread bytes do not turn our close into a reset).
-	failing bool
-	shutWr  bool // our write side is shut down after the close frame
-	// upgraded is set once the handshake succeeded; OnClose goes by it,
-	// not by the state, which the timers set to stClosed before closing.
-	upgraded bool
-	attached bool // c became its peer's current socket
 
 	kind   routing.PeerKind // what the path names, before authentication
 	peer   *routing.Peer    // the endpoint or relay, once authenticated
@@ -62,16 +45,14 @@ type conn struct {
 	waiting     bool   // complete input is left for the next round
 	listed      bool   // in loop.backlog
 
-	// Handover (handover.go) and what a closed socket keeps (mailbox.go,
-	// unsent.go, resume.go).
-	holding   bool        // a new socket: frames wait in held until the handover completes
-	held      []heldFrame // frames held, in order
-	next      *conn       // c handed its peer's traffic over to next
-	nextOff   *handover   // a handover from c that waits for c's own
-	hardClose bool        // replaced with frames gnet had not written: closed without a close frame
-	writing   []byte      // the bytes of the Write in progress
-	unsent    []byte      // a copy of the frames gnet holds (endpoints with mailboxes)
-	link      *relayLink  // a resuming relay's numbering (resume.go)
+	// The handover (handover.go) and what c keeps (keep.go, unsent.go,
+	// resume.go).
+	held    []heldFrame // frames held while holding, in order
+	next    *conn       // c handed its peer's traffic off to next
+	nextOff *handover   // a handover from c that waits for c's own to complete
+	writing []byte      // the bytes of the Write in progress
+	unsent  []byte      // a copy of the frames gnet holds (endpoints with mailboxes)
+	link    *relayLink  // a resuming relay's numbering (resume.go)
 
 	closeCode   uint16 // code of the close handshake, for metrics
 	closeReason string
@@ -133,13 +114,16 @@ func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
 		}
 	}
 	switch c.state {
-	case stOpen, stClosing:
-		c.lastReadNS = c.e.now()
-		return c.readFrames()
-	case stClosed:
+	case stHandshake, stDialing:
+		return gnet.None // the header is not complete yet
+	case stHolding, stHoldingClosing, stHoldingFailing:
+		// Its input waits until the handover completes (handover.go).
+		return gnet.None
+	case stRefused, stGhost, stClosed, stHoldingGone:
 		return gnet.Close
 	}
-	return gnet.None
+	c.lastReadNS = c.e.now()
+	return c.readFrames()
 }
 
 // OnClose tears the connection down: detach from its peer, return
@@ -152,19 +136,15 @@ func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 		}
 		return gnet.None
 	}
-	wasOpen := c.upgraded
+	wasOpen := c.state.upgraded()
 	if !wasOpen {
 		e.stats.Handshaking.Add(-1)
 	}
-	c.state = stClosed
 	c.loop.remove(c)
 	c.reader.Release()
 	c.publishSent()
-	keeps := wasOpen && c.keeps()
-	if keeps {
-		c.orphan() // before the pending buffer goes: its frames are kept
-	}
-	c.releasePending()
+	c.socketClosed() // before the pending buffer goes: its frames may be kept
+	c.freePending()
 	e.globalOut.Add(-int64(c.outAcct))
 	c.outAcct = 0
 	e.stats.Conns.Add(-1)
@@ -175,12 +155,7 @@ func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 			code = wsproto.CloseAbnormal
 		}
 		e.stats.countClose(code)
-		if c.attached {
-			if !keeps {
-				c.peer.Detach(c)
-			}
-			e.stats.peers(c.peer.Kind()).Add(-1)
-		}
+		e.stats.peers(c.peer.Kind()).Add(-1)
 		e.log.Info("websocket closed", "kind", c.kind.String(), "conf", c.confID, "id", c.id,
 			"remote", c.remote, "code", code, "reason", c.closeReason, "err", errString(err))
 	}
@@ -197,15 +172,13 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// opened moves a connection whose handshake succeeded to stOpen.
+// opened sets up the WebSocket of a connection whose handshake succeeded;
+// attach makes it its peer's.
 func (c *conn) opened(deflate *wsproto.Deflate, role wsproto.Role) {
-	c.state, c.upgraded = stOpen, true
 	c.flate = deflate
 	c.reader.Init(role, c.e.cfg.Limits.MaxMessageSize, deflate)
 	now := c.e.now()
 	c.lastReadNS, c.pingSentNS = now, now
-	c.e.stats.Handshaking.Add(-1)
-	c.e.stats.Open.Add(1)
 }
 
 // handle acts on one message or control frame and returns what it cost
@@ -213,7 +186,7 @@ func (c *conn) opened(deflate *wsproto.Deflate, role wsproto.Role) {
 func (c *conn) handle(msg wsproto.Message) (cost int, ok bool) {
 	switch msg.Op {
 	case wsproto.OpText:
-		if c.state != stOpen {
+		if !c.state.routes() {
 			return 1, true // after our close frame, data is ignored
 		}
 		return c.route(msg.Payload), true
@@ -255,12 +228,9 @@ func (c *conn) route(payload []byte) int {
 // closes such a peer.
 func (c *conn) pong(payload []byte) {
 	if c.state != stOpen {
-		return
+		return // a holding socket writes nothing before its ServerHello
 	}
-	if lim := c.budget(); lim > 0 && c.queued() > lim {
-		if c.overSinceNS == 0 {
-			c.overSinceNS = c.e.now()
-		}
+	if c.overBudget() {
 		return
 	}
 	c.writeControl(wsproto.OpPong, payload)

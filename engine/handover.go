@@ -28,7 +28,6 @@ import (
 // new socket.
 type handover struct {
 	from, to *conn
-	left     atomic.Int32 // loops whose marker has not reached from's loop yet
 }
 
 // heldFrame is a frame a new socket keeps until its handover completes.
@@ -38,69 +37,89 @@ type heldFrame struct {
 }
 
 // takeOver starts moving prev's traffic to c, which has just attached.
-// It runs on c's loop; c holds what it is sent until release.
+// It runs on c's loop; c holds what it is sent until its handover
+// completes.
 func (c *conn) takeOver(prev *conn) {
 	h := &handover{from: prev, to: c}
 	c.e.router.Quiesce()
+	c.fence(prev.loop, func() { prev.handOff(h) })
+}
+
+// takeFirst completes the handover of a socket that attached with no
+// previous holder of its peer's traffic, once every loop has passed a
+// marker to c's loop. Its peer may have had a socket before, which did not
+// keep (mailboxes off, a relay without the extension): what that socket
+// read and routed must reach the receivers before what c reads, and it
+// has once the fence is passed.
+func (c *conn) takeFirst() {
+	c.fence(c.loop, func() { c.complete(nil) })
+}
+
+// fence runs done on target once every loop has put a marker on target's
+// inbox from its own goroutine, between two of its callbacks: behind
+// everything that loop had put there, and behind everything it had routed
+// to any loop. It runs on c's loop.
+func (c *conn) fence(target *loop, done func()) {
 	loops := *c.e.loopList.Load()
-	h.left.Store(int32(len(loops)))
+	left := new(atomic.Int32)
+	arrive := func() {
+		if left.Add(-1) == 0 {
+			done()
+		}
+	}
 	if len(loops) == 0 { // no loop registered yet: nothing can be in flight
-		h.left.Store(1)
-		prev.loop.control(h.arrive)
+		left.Store(1)
+		target.control(arrive)
 		return
 	}
+	left.Store(int32(len(loops)))
 	for _, x := range loops {
-		if x == c.loop || x == prev.loop {
-			// c's loop is here, between callbacks of its own; prev's loop
-			// delivers to prev directly, not through its inbox.
-			prev.loop.control(h.arrive)
+		if x == c.loop || x == target {
+			// c's loop is here, between callbacks of its own; the target
+			// loop delivers to its own sockets directly, not through its
+			// inbox.
+			target.control(arrive)
 			continue
 		}
-		x.execute(func() { prev.loop.control(h.arrive) })
+		x.execute(func() { target.control(arrive) })
 	}
 }
 
-// arrive counts one loop's marker on from's loop; the last one hands over.
-func (h *handover) arrive() {
-	if h.left.Add(-1) == 0 {
-		h.from.handOff(h)
-	}
-}
-
-// handOff gives up what c holds for its peer to h.to (on c's loop). An
-// open endpoint socket gives its frames not yet written; a socket still
-// waiting for its own handover gives up once that is done.
+// handOff gives up what c holds for its peer to h.to (on c's loop): the
+// frames an endpoint's live socket had not written. A socket still holding
+// for its own handover gives up once that completed.
 func (c *conn) handOff(h *handover) {
-	if c.holding {
+	if c.state.holding() {
 		c.nextOff = h
 		return
 	}
-	// A socket still connected gives up what it has not written: an open
-	// one, and one whose closing handshake we started (slow consumer, idle
-	// timeout, protocol error), which is replaced by a client that
-	// reconnected meanwhile. Once c.next is set c no longer keeps its
-	// peer's traffic, so what gnet held for a closing socket used to be
-	// thrown away with it, uncounted, when it closed.
-	live := c.state == stOpen || c.state == stClosing
+	// A live socket gives up what it has not written: an open one, and one
+	// whose closing handshake we started (slow consumer, idle timeout,
+	// protocol error), which is replaced by a client that reconnected
+	// meanwhile.
+	live := c.state == stOpen || c.state == stClosing || c.state == stFailing
 	var rec []routing.Mail
+	shut := false
 	if live && c.mails() {
-		rec = c.takeUnwritten()
+		rec, shut = c.takeUnwritten()
 	}
 	c.next = h.to
 	switch {
-	case live && c.hardClose:
+	case live && shut:
+		// gnet held frames it had not written, now in rec: no close frame
+		// can follow them, the socket closes without one.
 		c.closeCode, c.closeReason = wsproto.CloseAbnormal, routing.ReasonReplaced
-		c.state = stClosed
 		c.gc.Close()
 	case c.state == stOpen:
 		c.startClose(wsproto.CloseNormal, routing.ReasonReplaced)
 	}
+	c.set(evHandedOff) // the close may have closed the socket: handed off all the same
 	to := h.to
 	if to.loop == c.loop {
-		to.release(rec)
+		to.complete(rec)
 		return
 	}
-	to.loop.control(func() { to.release(rec) })
+	to.loop.control(func() { to.complete(rec) })
 }
 
 // hold keeps f for c until its handover completes.
@@ -109,20 +128,16 @@ func (c *conn) hold(f *wsproto.SharedFrame, class routing.Class) {
 	c.held = append(c.held, heldFrame{f: f, class: class})
 }
 
-// release ends c's handover: ServerHello first if it was held, then rec
-// (what the previous open socket had not written), the mailbox, a relay's
-// replay, and then what c held, in order.
-func (c *conn) release(rec []routing.Mail) {
+// complete ends c's handover. An open socket sends its ServerHello first
+// if it was held, then rec (what the previous open socket had not
+// written), the mailbox, a relay's replay, and then what it held, in
+// order. One that closed or started closing while it waited keeps all of
+// that for the next socket instead, and drops its ServerHello.
+func (c *conn) complete(rec []routing.Mail) {
 	held := c.held
-	c.held, c.holding = nil, false
-	if c.state != stOpen {
-		// c closed while it waited and kept what it held (orphan): what
-		// the old socket gave goes before all of that.
-		if c.mails() && c.next == nil {
-			c.peer.Recover(rec)
-		}
-		c.releaseHeld(held) // empty unless c is closing but not closed yet
-	} else {
+	c.held = nil
+	c.set(evCompleted)
+	if c.state == stOpen {
 		i := 0
 		if len(held) > 0 && held[0].class == routing.ClassServerHello {
 			c.enqueue(held[0].f, held[0].class)
@@ -138,7 +153,18 @@ func (c *conn) release(rec []routing.Mail) {
 		if c.link != nil {
 			c.replay()
 		}
-		c.releaseHeld(held[i:])
+		held = held[i:]
+	} else if c.mails() && c.keepsTraffic() {
+		c.peer.Recover(rec) // older than anything in the mailbox and held
+	}
+	c.sendHeld(held)
+	if !c.forgotten() && c.gc.InboundBuffered() > 0 {
+		// What the socket sent while it held waited unread: its messages
+		// are routed only now, after everything its peer's previous socket
+		// routed reached the receivers' loops (it did before the last
+		// marker, and this runs behind what its loop put on this one), so
+		// that they cannot overtake it.
+		c.loop.wait(c)
 	}
 	if h := c.nextOff; h != nil {
 		c.nextOff = nil
@@ -146,16 +172,16 @@ func (c *conn) release(rec []routing.Mail) {
 	}
 }
 
-// releaseHeld enqueues held on c, in order (a closed c keeps them), and
-// drops the references.
-func (c *conn) releaseHeld(held []heldFrame) {
+// sendHeld enqueues held on c, in order, and drops the references: a
+// socket that cannot write keeps them, or drops them.
+func (c *conn) sendHeld(held []heldFrame) {
 	for _, hf := range held {
 		c.enqueue(hf.f, hf.class)
 		hf.f.Release()
 	}
 }
 
-// forward sends a frame that reached c after it handed over to c.next.
+// forward sends a frame that reached c after it handed off to c.next.
 func (c *conn) forward(f *wsproto.SharedFrame, class routing.Class) {
 	n := c.next
 	if n.loop == c.loop {

@@ -102,7 +102,7 @@ func (c *conn) serverHandshake() bool {
 	}
 	resp := wsproto.AppendUpgradeResponseHeader(make([]byte, 0, 256), req.Key, deflate, extra)
 	_, _ = c.gc.Write(resp)
-	if c.state == stClosed {
+	if c.forgotten() {
 		// The write failed (the peer reset) and gnet ran OnClose inside
 		// it: the connection must not be opened and attached.
 		return false
@@ -136,22 +136,27 @@ func (c *conn) attach(dialler bool) bool {
 		if c.kind == routing.PeerRelay {
 			reason = routing.ReasonRelayClosed
 		}
-		c.startClose(wsproto.CloseGoingAway, reason)
+		// The 101 is out: a close frame follows it, and the socket closes.
+		c.closeCode, c.closeReason = wsproto.CloseGoingAway, reason
+		c.appendClose(wsproto.CloseGoingAway, reason)
+		c.flushPending()
+		c.refuse()
 		return true
 	}
-	c.attached = true
+	c.set(evUpgraded) // ServerHello and the hook's messages are held until the handover completes
+	c.e.stats.Handshaking.Add(-1)
+	c.e.stats.Open.Add(1)
 	if open {
 		c.e.stats.Replaced.Add(1)
 	}
 	c.e.log.Info("websocket connected", "kind", c.kind.String(), "conf", c.confID, "id", c.id,
 		"remote", c.remote, "deflate", c.flate != nil, "replaced", open, "resumed", c.link != nil)
 	c.e.stats.peers(c.kind).Add(1)
-	c.holding = true // ServerHello and the hook's messages wait for what prev held
 	c.e.router.Connected(c.peer, c, !dialler, c.loop)
 	if p, ok := prev.(*conn); ok && p != nil {
 		c.takeOver(p)
 	} else {
-		c.release(nil)
+		c.takeFirst()
 	}
 	return true
 }
@@ -160,7 +165,7 @@ func (c *conn) attach(dialler bool) bool {
 func (c *conn) reject(status int, body, header string) {
 	c.e.stats.countReject(status)
 	_, _ = c.gc.Write(wsproto.AppendHTTPResponse(nil, status, header, body+"\n"))
-	c.state = stClosed
+	c.set(evRefused)
 }
 
 func (c *conn) rejectErr(err error) {

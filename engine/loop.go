@@ -113,11 +113,10 @@ func (l *loop) resume() {
 	for i, c := range list {
 		list[i] = nil
 		c.listed = false
-		if !c.waiting || c.state == stClosed {
+		if !c.waiting || c.forgotten() {
 			continue
 		}
 		if c.readFrames() == gnet.Close {
-			c.state = stClosed
 			c.gc.Close()
 		}
 	}

@@ -14,14 +14,6 @@ import (
 // slow reader, and the pending buffer must not grow with the burst.
 const pendMax = 32 << 10
 
-// pendLimit is pendMax, or half the outbound budget when that is smaller.
-func pendLimit(budget int) int {
-	if budget > 0 && budget/2 < pendMax {
-		return max(budget/2, 1)
-	}
-	return pendMax
-}
-
 // pendPool holds the per-round pending buffers, and nothing else: its
 // calibration sees only their sizes (a few hundred bytes to pendMax).
 var pendPool bytebufferpool.Pool
@@ -37,22 +29,39 @@ const (
 	maxKeptPending = 256 << 10
 )
 
-// enqueue queues a routed frame for c, or drops it, as outbound decides
-// (policy.go), and counts it once: sent when queued, dropped with its
-// reason when not. A receiver the verdict closes gets 1008 "slow consumer".
+// enqueue does with a frame routed to c what its fate says (lifecycle.go)
+// and counts it once: sent when queued, dropped with its reason when not.
 func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
-	if c.state != stOpen || c.next != nil {
-		// Closing, closed or handed over: nothing more goes on this
-		// socket. A socket that keeps its peer's traffic keeps the frame.
-		if !c.keep(f, class) {
+	for {
+		switch frameFate(c.state, c.keepsTraffic(), class == routing.ClassServerHello) {
+		case fateHold:
+			c.hold(f, class)
+			return
+		case fateKeep:
+			c.keep(f, class)
+			return
+		case fateForward:
+			c.forward(f, class)
+			return
+		case fateDrop:
 			c.dropped(routing.DropNoConnection)
+			return
 		}
-		return
+		if c.write(f, class) {
+			return
+		}
+		// The socket closed, or started closing, on the way: the frame's
+		// fate is decided again, from the new state. It is never left in
+		// a gap that later frames fill.
 	}
-	if c.holding {
-		c.hold(f, class)
-		return
-	}
+}
+
+// write queues f on an open c, drops it or closes c, as outbound decides
+// (policy.go). It returns false, having queued nothing, when c closed or
+// started closing on the way: a pending write that failed, or the slow
+// consumer close, which the frame that triggers it does not survive only
+// when c keeps nothing.
+func (c *conn) write(f *wsproto.SharedFrame, class routing.Class) bool {
 	b := f.Bytes()
 	if c.flate != nil {
 		if cb := f.Compressed(); cb != nil { // nil below wsproto.CompressMinSize
@@ -64,8 +73,7 @@ func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
 	if c.pend != nil && len(c.pend.B)+len(b) > pendLimit(budget) {
 		c.flushPending()
 		if c.state != stOpen { // the write failed and closed the socket
-			c.dropped(routing.DropNoConnection)
-			return
+			return false
 		}
 	}
 	v, over := outbound(outInput{
@@ -76,17 +84,20 @@ func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
 		backlogged: c.outAcct > 0,
 		droppable:  class.Droppable(),
 	})
-	if over && c.overSinceNS == 0 {
-		c.overSinceNS = c.e.now()
+	if over {
+		c.startGrace()
 	}
 	switch v {
 	case outDrop:
 		c.dropped(routing.DropSlowReceiver)
-		return
+		return true
 	case outClose:
-		c.dropped(routing.DropSlowReceiver)
 		c.slowClose()
-		return
+		if !c.keepsTraffic() {
+			c.dropped(routing.DropSlowReceiver)
+			return true
+		}
+		return false // kept, after everything before it
 	}
 	if c.link != nil {
 		c.link.number(f, class, c.loop)
@@ -98,6 +109,7 @@ func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
 	}
 	c.sent.add(class)
 	c.loop.markDirty(c)
+	return true
 }
 
 // sentCounts are the frames a connection queued since its last flush, by
@@ -197,8 +209,8 @@ func (c *conn) appendPending(b []byte) {
 	p.B = append(p.B, b...)
 }
 
-// releasePending returns the pending buffer to the pool.
-func (c *conn) releasePending() {
+// freePending returns the pending buffer to the pool.
+func (c *conn) freePending() {
 	if c.pend != nil {
 		pendPool.Put(c.pend)
 		c.pend = nil
@@ -217,28 +229,26 @@ func (c *conn) flushPending() {
 		return
 	}
 	c.pend = nil
-	if len(p.B) > 0 && c.state != stClosed {
-		c.writing = p.B // OnClose within Write takes them back (mailbox.go)
+	if len(p.B) > 0 && !c.forgotten() {
+		c.writing = p.B // OnClose within Write takes them back (keep.go)
 		_, _ = c.gc.Write(p.B)
 		if c.writing != nil {
 			c.writing = nil
-			if c.state != stClosed && c.mails() {
+			if !c.forgotten() && c.mails() {
 				c.trackUnsent(p.B)
 			}
 		}
 	}
-	if c.state == stClosed || cap(p.B) > maxKeptPending || cap(p.B) < minKeptPending {
+	if c.forgotten() || cap(p.B) > maxKeptPending || cap(p.B) < minKeptPending {
 		pendPool.Put(p)
-		if c.state == stClosed {
+		if c.forgotten() {
 			return
 		}
 	} else {
 		p.B = p.B[:0]
 		c.pend, c.pendIdle = p, false
 	}
-	if out := c.syncOut(); c.overSinceNS != 0 && out <= c.budget()/2 {
-		c.overSinceNS = 0 // drained: the grace starts again next time
-	}
+	c.drainedTo(c.syncOut())
 }
 
 // sweepPending returns a kept pending buffer that was not written for a
@@ -248,7 +258,7 @@ func (c *conn) sweepPending() {
 		return
 	}
 	if c.pendIdle {
-		c.releasePending()
+		c.freePending()
 		return
 	}
 	c.pendIdle = true

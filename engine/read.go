@@ -43,8 +43,8 @@ func (c *conn) readFrames() gnet.Action {
 		c.creditRound = l.round
 	}
 	win := c.window()
-	for c.state != stClosed {
-		if c.failing { // a protocol error: the rest is unparseable
+	for !c.forgotten() {
+		if c.state.discards() { // a protocol error: the rest is unparseable
 			c.gc.Discard(unread)
 			break
 		}
@@ -58,7 +58,7 @@ func (c *conn) readFrames() gnet.Action {
 		}
 		buf, _ := c.gc.Peek(min(unread, win))
 		off, action := c.parse(buf)
-		if off > 0 && c.state != stClosed { // after OnClose gnet has released the buffer
+		if off > 0 && !c.forgotten() { // after OnClose gnet has released the buffer
 			c.gc.Discard(off)
 		}
 		unread -= off
@@ -82,7 +82,7 @@ func (c *conn) drained() {
 // and returns the bytes consumed.
 func (c *conn) parse(buf []byte) (int, gnet.Action) {
 	off := 0
-	for off < len(buf) && c.state != stClosed && c.credit > 0 {
+	for off < len(buf) && !c.forgotten() && c.credit > 0 {
 		n, msg, ok, err := c.reader.Next(buf[off:])
 		if err != nil {
 			c.fail(err) // readFrames discards the rest, unparsed
@@ -134,7 +134,8 @@ func (c *conn) backlogClose(unread int) {
 	c.e.log.Warn("inbound backlog over its bound: closing the sender", "kind", c.kind.String(),
 		"conf", c.confID, "id", c.id, "remote", c.remote, "unread", unread,
 		"bound", c.backlogBound())
-	c.failing = true // discard what it still sends until it closes
-	c.startClose(wsproto.ClosePolicyViolation, "inbound backlog over "+strconv.Itoa(c.backlogBound())+" bytes")
+	// Closed, and what it still sends is discarded until it closes.
+	reason := "inbound backlog over " + strconv.Itoa(c.backlogBound()) + " bytes"
+	c.closeWith(evFailed, wsproto.ClosePolicyViolation, reason, reason)
 	c.gc.Discard(unread)
 }

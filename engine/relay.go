@@ -175,12 +175,12 @@ func (c *conn) clientHandshake() bool {
 	if err != nil {
 		c.e.log.Warn("relay upgrade refused", "conf", c.dial.relay.Conference().ID(), "relay", c.dial.relay.ID(),
 			"remote", c.remote, "err", err)
-		c.state = stClosed
+		c.set(evRefused)
 		return false
 	}
 	if n == 0 {
 		if lim := c.e.cfg.Limits.MaxHeaderSize; lim > 0 && len(buf) > lim {
-			c.state = stClosed
+			c.set(evRefused)
 			return false
 		}
 		return true

@@ -83,20 +83,6 @@ func (k *relayLink) number(f *wsproto.SharedFrame, class routing.Class, l *loop)
 	k.l.Number(f, class, l.heartbeat.Load(), k.t.Replay)
 }
 
-// budget is the outbound budget of c. A resuming relay's socket may also
-// hold the replay it started with, queued at once after the redial: that
-// is not a slow consumer. Otherwise its budget is everyone's, so that a
-// relay that stops reading is closed (at 4x the budget, or after the
-// grace) while its replay window still holds everything it did not read,
-// and the redial replays it all.
-func (c *conn) budget() int {
-	b := c.e.cfg.Limits.OutboundBudget
-	if c.link != nil && b > 0 {
-		b += c.link.replayed
-	}
-	return b
-}
-
 // Accept implements routing.Sequenced.
 func (c *conn) Accept() bool {
 	k := c.link

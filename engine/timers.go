@@ -9,18 +9,16 @@ func (c *conn) checkTimers(now int64) {
 	case stHandshake, stDialing:
 		if t := c.e.cfg.Limits.HandshakeTimeout; t > 0 && now-c.openedNS > int64(t) {
 			c.e.stats.HandshakeTimeouts.Add(1)
-			c.state = stClosed
-			c.gc.Close()
+			c.refuse()
 		}
 	case stOpen:
 		c.openTimers(now)
-	case stClosing:
+	case stClosing, stFailing, stHandedOff, stHoldingClosing, stHoldingFailing:
 		c.syncOut()
-		if c.failing {
+		if c.state.discards() {
 			c.shutdownWrite()
 		}
 		if now-c.closeSentNS > int64(closeWait) {
-			c.state = stClosed
 			c.gc.Close()
 		}
 	}
@@ -47,12 +45,8 @@ func (c *conn) openTimers(now int64) {
 		return
 	}
 	queued := c.queued()
-	if g := cfg.Limits.OutboundGrace; c.overSinceNS != 0 && now-c.overSinceNS > int64(g) {
-		if queued > c.budget()/2 {
-			c.slowClose()
-			return
-		}
-		c.overSinceNS = 0
+	if c.checkGrace(now, queued) {
+		return
 	}
 	if iv := ws.KeepalivePingInterval; ws.SendKeepalivePings && iv > 0 &&
 		now-c.lastReadNS >= int64(iv) && now-c.pingSentNS >= int64(iv) {

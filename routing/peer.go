@@ -122,7 +122,7 @@ func (p *Peer) ConnectedSince() time.Time {
 // Attach makes conn the peer's current socket. It returns the previous
 // holder of the peer's traffic: the open socket conn replaces (open true;
 // the caller closes it with 1000 "replaced"), a closed socket that still
-// holds the peer's traffic (a ghost, see Orphan), or nil. Frames may still
+// holds the peer's traffic (a ghost, see DetachGhost), or nil. Frames may still
 // be on their way to prev through its event loop: the caller hands what
 // prev holds over to conn once they have arrived. Attach fails with
 // ErrExpired if the peer was expired meanwhile.
@@ -162,11 +162,11 @@ func (p *Peer) leave(conn Conn, next *connRef) bool {
 	}
 }
 
-// Orphan is Detach for a socket that keeps the peer's traffic after it
-// closed: if conn was current, it becomes the peer's ghost, and routing
+// DetachGhost is Detach for a socket that keeps the peer's traffic after
+// it closed: if conn was current, it becomes the peer's ghost, and routing
 // keeps delivering to it (in order, through its event loop) until the next
 // socket attaches. It returns false when conn was replaced meanwhile.
-func (p *Peer) Orphan(conn Conn) bool {
+func (p *Peer) DetachGhost(conn Conn) bool {
 	return p.leave(conn, &connRef{c: conn, ghost: true})
 }
 
@@ -204,9 +204,10 @@ func (p *Peer) Mailbox() (messages, bytes int) {
 	return 0, 0
 }
 
-// Keep puts msg (copied) in the endpoint's mailbox: the transport calls it
-// for a frame that reached the endpoint's ghost.
-func (p *Peer) Keep(msg []byte, class Class) {
+// PutMail puts msg (copied) at the tail of the endpoint's mailbox: the
+// transport keeps there a frame for the endpoint that its socket cannot
+// write (it is closing, or its ghost).
+func (p *Peer) PutMail(msg []byte, class Class) {
 	t := p.conf.table
 	p.mailbox().put(msg, class, t.now(), t.Mailbox, &t.Mail)
 }

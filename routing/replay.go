@@ -101,9 +101,17 @@ type resumePlan struct {
 // means. A side that restarted, or a relay expired and created again, has
 // a new link id: both directions then start from 1, and what the old
 // numbering still held is lost (the restarted bridge lost its state too).
+//
+// A header that names no peer but comes from the link this side knows is
+// the same side, whose earlier socket died before it read this side's
+// 101: it never learnt this side's id, and never read a message of it
+// either (received 0). Nothing restarted, and the numbering goes on: what
+// this side numbered meanwhile is replayed from 1 (resetting it lost the
+// whole window, found by the simulation, seed 750).
 func planResume(link, known string, h ResumeHeader) resumePlan {
 	p := resumePlan{peerReceived: h.Received}
-	if h.Peer != link {
+	unheard := h.Peer == "" && known != "" && h.Link == known && h.Received == 0
+	if h.Peer != link && !unheard {
 		p.peerReceived, p.resetSend = 0, true
 	}
 	if known != "" && h.Link != known {

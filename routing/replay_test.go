@@ -109,6 +109,12 @@ func TestPlanResume(t *testing.T) {
 		{"normal redial, nothing received yet",
 			"D", "X", ResumeHeader{Link: "X", Peer: "D", Received: 0},
 			resumePlan{peerReceived: 0}},
+		{"redial of a peer that never read our 101: it knows nobody, but it is the link we know",
+			"D", "X", ResumeHeader{Link: "X", Peer: "", Received: 0},
+			resumePlan{peerReceived: 0}},
+		{"a peer that never read our 101 cannot have received anything: a reset",
+			"D", "X", ResumeHeader{Link: "X", Peer: "", Received: 3},
+			resumePlan{peerReceived: 0, resetSend: true}},
 		{"peer restarted: a new id that knows nobody",
 			"D", "X", ResumeHeader{Link: "Y", Peer: "", Received: 0},
 			resumePlan{peerReceived: 0, resetSend: true, resetRecv: true}},
@@ -611,11 +617,11 @@ func TestResumeLinkEvictedNotLost(t *testing.T) {
 	snd.release()
 }
 
-// TestResumeRelayAlwaysHasATarget: a resuming relay's socket closes (Orphan: it
+// TestResumeRelayAlwaysHasATarget: a resuming relay's socket closes (DetachGhost: it
 // stays the relay's ghost) and the next one attaches (Attach), over and
 // over, while a router looks the relay up. At every moment the relay has a
 // socket or a ghost (both are the one route pointer, swapped whole by
-// Orphan and Attach), so the router always finds one of them: nothing
+// DetachGhost and Attach), so the router always finds one of them: nothing
 // routed to the relay is dropped for want of a socket across a redial.
 func TestResumeRelayAlwaysHasATarget(t *testing.T) {
 	fx := newFixture(t)
@@ -636,7 +642,7 @@ func TestResumeRelayAlwaysHasATarget(t *testing.T) {
 		defer stop.Store(true)
 		cur := Conn(first)
 		for i := 0; i < rounds; i++ {
-			rl.Orphan(cur)
+			rl.DetachGhost(cur)
 			next := &testConn{name: "relay"}
 			if _, _, err := rl.Attach(next); err != nil {
 				t.Error(err)

@@ -5,10 +5,11 @@ import (
 	"github.com/colibri-bus/colibri/wsproto"
 )
 
-// An endpoint's socket that closes keeps the endpoint's traffic until the
-// next socket takes it over (handover.go): it becomes the peer's ghost, and
-// what reaches it goes to the endpoint's mailbox (routing.Mailbox), in the
-// order it was routed. What the socket still held when it died goes first:
+// A socket that can no longer write keeps its peer's traffic until the
+// next socket takes it over (handover.go): an endpoint's goes to its
+// mailbox (routing.Mailbox), a resuming relay's to its replay window
+// (resume.go), in the order it was routed. A closed socket that keeps is
+// its peer's ghost. What the socket still held when it died goes first:
 // the frames of the pending buffer, and those gnet had not written (a copy
 // of them is kept, unsent.go, while gnet holds any). Bytes the kernel had
 // accepted are gone with the socket: the bridge cannot know whether the
@@ -20,10 +21,10 @@ func (c *conn) mails() bool {
 	return c.kind == routing.PeerEndpoint && c.e.table.Mailbox.Bytes > 0
 }
 
-// keeps reports whether c, closed or closing, still holds its peer's
-// traffic: it was its peer's socket, has not handed over, and keeps a
-// mailbox (an endpoint) or a replay window (a resuming relay).
-func (c *conn) keeps() bool {
+// keepsTraffic reports whether c keeps its peer's traffic once it can no
+// longer write it: an endpoint with a mailbox, or a resuming relay. The
+// state says whether it is still c's to keep (lifecycle.go).
+func (c *conn) keepsTraffic() bool {
 	if c.link != nil && c.closeCode == wsproto.CloseGoingAway && c.closeReason == routing.ReasonRelayClosed {
 		// The relay was expired (here, or by the other side): no socket
 		// will resume the link, so nothing would ever take over what a
@@ -31,51 +32,54 @@ func (c *conn) keeps() bool {
 		// without the extension (it was kept uncounted in the window).
 		return false
 	}
-	return c.attached && c.next == nil && (c.mails() || c.link != nil)
+	return c.mails() || c.link != nil
 }
 
-// keep takes a frame for c that cannot go on its socket; false means it
-// is dropped.
-func (c *conn) keep(f *wsproto.SharedFrame, class routing.Class) bool {
-	switch {
-	case c.next != nil:
-		c.forward(f, class)
-		return true
-	case !c.keeps():
-		return false
-	case c.link != nil:
+// keep keeps f for c's peer: in the relay's replay window, numbered, or in
+// the endpoint's mailbox.
+func (c *conn) keep(f *wsproto.SharedFrame, class routing.Class) {
+	if c.link != nil {
 		c.link.number(f, class, c.loop)
-		return true
+		return
 	}
-	c.peer.Keep(f.Payload(), class)
-	return true
+	c.peer.PutMail(f.Payload(), class)
 }
 
-// orphan is OnClose for a socket that keeps its peer's traffic: what it
-// had not written goes to the head of the mailbox, and it becomes the
-// peer's ghost (unless a new socket took over meanwhile: then it is the
-// previous holder of that handover, and keeps until the fence is passed).
-func (c *conn) orphan() {
-	if c.mails() {
-		c.peer.Recover(c.takeUnwritten())
+// socketClosed is OnClose's step of the lifecycle. A socket that keeps
+// its peer's traffic puts what it had not written at the head of the
+// mailbox and becomes its peer's ghost (unless a new socket took over
+// meanwhile: then it is the previous holder of that handover, and keeps
+// until the fence is passed); one that does not is detached. A holding
+// socket goes on holding until its handover completes (handover.go).
+func (c *conn) socketClosed() {
+	was := c.state
+	if !c.set(evGone) {
+		return
 	}
-	c.peer.Orphan(c)
-	held := c.held
-	c.held = nil
-	c.releaseHeld(held) // newer than the mailbox: kept after it
+	switch {
+	case c.state == stClosed && was.upgraded(), c.state == stHoldingGone && !c.keepsTraffic():
+		c.peer.Detach(c)
+	case c.state == stHoldingGone:
+		c.peer.DetachGhost(c) // it wrote nothing yet
+	case c.state == stGhost:
+		if c.mails() {
+			rec, _ := c.takeUnwritten()
+			c.peer.Recover(rec)
+		}
+		c.peer.DetachGhost(c)
+	}
 }
 
 // takeUnwritten returns, in order, the messages c queued that did not
 // reach the kernel: those gnet had not written, then the bytes of a write
 // that failed, then the pending buffer. gnet would still try to write its
-// part when it closes the socket: c's write side is shut first, and the
-// socket is to be closed without a close frame (hardClose). Control
+// part when it closes the socket: c's write side is shut first, and shut
+// reports that the socket must be closed without a close frame. Control
 // frames and ServerHello are left out.
-func (c *conn) takeUnwritten() []routing.Mail {
-	var out []routing.Mail
+func (c *conn) takeUnwritten() (out []routing.Mail, shut bool) {
 	if n := c.gc.OutboundBuffered(); n > 0 {
 		out = c.splitMail(out, unsentFrames(c.unsent, n))
-		c.hardClose = true
+		shut = true
 		shutWrite(c.gc)
 	}
 	c.unsent = nil
@@ -87,7 +91,7 @@ func (c *conn) takeUnwritten() []routing.Mail {
 		out = c.splitMail(out, c.pend.B)
 		c.pend.B = c.pend.B[:0]
 	}
-	return out
+	return out, shut
 }
 
 // splitMail appends the text messages of frames to out, but for

@@ -1,0 +1,159 @@
+package engine
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// lifecycleTable is the lifecycle as a table: for each state, what each
+// event leads to. "-" is an event that cannot happen in the state (step
+// refuses it: the state stays); "a|b" depends on whether the connection
+// keeps its peer's traffic (a) or not (b). docs/architecture.md shows the
+// same table; TestLifecycleDoc keeps them equal.
+var lifecycleTable = map[state][numEvents]string{
+	//                 upgraded   refused    completed        close-sent         failed             handed-off    gone
+	stHandshake:      {"holding", "refused", "-", "-", "-", "-", "closed"},
+	stDialing:        {"holding", "refused", "-", "-", "-", "-", "closed"},
+	stRefused:        {"-", "-", "-", "-", "-", "-", "closed"},
+	stHolding:        {"-", "-", "open", "holding-closing", "holding-failing", "-", "holding-gone"},
+	stHoldingClosing: {"-", "-", "closing", "-", "holding-failing", "-", "holding-gone"},
+	stHoldingFailing: {"-", "-", "failing", "-", "-", "-", "holding-gone"},
+	stHoldingGone:    {"-", "-", "ghost|closed", "-", "-", "-", "-"},
+	stOpen:           {"-", "-", "-", "closing", "failing", "handed-off", "ghost|closed"},
+	stClosing:        {"-", "-", "-", "-", "failing", "handed-off", "ghost|closed"},
+	stFailing:        {"-", "-", "-", "-", "-", "handed-off", "ghost|closed"},
+	stGhost:          {"-", "-", "-", "-", "-", "handed-off", "-"},
+	stHandedOff:      {"-", "-", "-", "-", "-", "-", "handed-off"},
+	stClosed:         {"-", "-", "-", "-", "-", "handed-off", "-"},
+}
+
+// TestStep checks step against the table for every (state, event) pair,
+// with and without kept traffic, the refused pairs included.
+func TestStep(t *testing.T) {
+	if len(lifecycleTable) != int(numStates) {
+		t.Fatalf("the table has %d states, the code %d", len(lifecycleTable), numStates)
+	}
+	for s := range numStates {
+		for ev := range numEvents {
+			want := lifecycleTable[s][ev]
+			for _, keeps := range []bool{true, false} {
+				w := want
+				if a, b, ok := strings.Cut(want, "|"); ok {
+					w = b
+					if keeps {
+						w = a
+					}
+				}
+				next, ok := step(s, ev, keeps)
+				got := next.String()
+				if !ok {
+					got = "-"
+					if next != s {
+						t.Errorf("step(%v, %v) refused but moved to %v", s, ev, next)
+					}
+				}
+				if got != w {
+					t.Errorf("step(%v, %v, keeps %v) = %s, want %s", s, ev, keeps, got, w)
+				}
+			}
+		}
+	}
+}
+
+// fateTable is what becomes of a frame in each state: kept traffic and
+// not, then a ServerHello (kept traffic or not: it is the same).
+var fateTable = map[state][3]fate{
+	//                 keeps        keeps nothing  ServerHello
+	stHandshake:      {fateDrop, fateDrop, fateDrop},
+	stDialing:        {fateDrop, fateDrop, fateDrop},
+	stRefused:        {fateDrop, fateDrop, fateDrop},
+	stHolding:        {fateHold, fateHold, fateHold},
+	stHoldingClosing: {fateHold, fateHold, fateHold},
+	stHoldingFailing: {fateHold, fateHold, fateHold},
+	stHoldingGone:    {fateHold, fateHold, fateHold},
+	stOpen:           {fateWrite, fateWrite, fateWrite},
+	stClosing:        {fateKeep, fateDrop, fateDrop},
+	stFailing:        {fateKeep, fateDrop, fateDrop},
+	stGhost:          {fateKeep, fateDrop, fateDrop},
+	stHandedOff:      {fateForward, fateForward, fateDrop},
+	stClosed:         {fateDrop, fateDrop, fateDrop},
+}
+
+func TestFrameFate(t *testing.T) {
+	for s := range numStates {
+		want, ok := fateTable[s]
+		if !ok {
+			t.Fatalf("no fates for %v", s)
+		}
+		got := [3]fate{frameFate(s, true, false), frameFate(s, false, false), frameFate(s, true, true)}
+		if g := frameFate(s, false, true); g != got[2] {
+			t.Errorf("%v: a ServerHello's fate depends on kept traffic: %v and %v", s, got[2], g)
+		}
+		if got != want {
+			t.Errorf("%v: fates %v, want %v", s, got, want)
+		}
+	}
+}
+
+// lifecycleMarkdown renders step as the table docs/architecture.md shows.
+func lifecycleMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| state |")
+	for ev := range numEvents {
+		b.WriteString(" " + ev.String() + " |")
+	}
+	b.WriteString(" a frame routed to it |\n|---|")
+	for range numEvents {
+		b.WriteString("---|")
+	}
+	b.WriteString("---|\n")
+	for s := range numStates {
+		b.WriteString("| " + s.String() + " |")
+		for ev := range numEvents {
+			k, okK := step(s, ev, true)
+			n, _ := step(s, ev, false)
+			switch {
+			case !okK:
+				b.WriteString(" |")
+			case k != n:
+				b.WriteString(" " + k.String() + " (keeps) / " + n.String() + " |")
+			default:
+				b.WriteString(" " + k.String() + " |")
+			}
+		}
+		k, n := frameFate(s, true, false), frameFate(s, false, false)
+		if k == n {
+			b.WriteString(" " + k.String() + " |\n")
+		} else {
+			b.WriteString(" " + k.String() + " (keeps) / " + n.String() + " |\n")
+		}
+	}
+	return b.String()
+}
+
+// TestLifecycleDoc checks that docs/architecture.md shows the lifecycle
+// as the code has it. UPDATE_DOCS=1 rewrites the table there.
+func TestLifecycleDoc(t *testing.T) {
+	const path = "../docs/architecture.md"
+	const begin, end = "<!-- lifecycle table: generated by engine's TestLifecycleDoc -->\n", "<!-- end of the lifecycle table -->"
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(doc)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("%s has no lifecycle table between %q and %q", path, begin, end)
+	}
+	want := lifecycleMarkdown()
+	if got := s[i+len(begin) : j]; got != want {
+		if os.Getenv("UPDATE_DOCS") == "1" {
+			if err := os.WriteFile(path, []byte(s[:i+len(begin)]+want+s[j:]), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		t.Errorf("%s shows another lifecycle than the code (UPDATE_DOCS=1 go test ./engine -run TestLifecycleDoc rewrites it):\n%s", path, want)
+	}
+}
