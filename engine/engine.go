@@ -55,6 +55,10 @@ type Engine struct {
 	// The simulation's seams (sim_test.go); nil in a real engine.
 	clock   func() int64               // unix nanoseconds; nil: the wall clock
 	observe func(c *conn, text []byte) // sees each text message before it is routed
+	// inFlight takes a put onto another loop's inbox and runs it later,
+	// before the putting loop's next callback: a router that looked its
+	// receivers up, and is preempted before it puts the frame.
+	inFlight func(put func())
 }
 
 // now is the engine's clock, in unix nanoseconds.

@@ -206,20 +206,31 @@ func (l *loop) groupFor(to *loop) *remoteGroup {
 // on l, through l's inbox. It takes a reference on f that l releases.
 func (l *loop) deliverRemote(f *wsproto.SharedFrame, class routing.Class, conns []*conn) {
 	f.Retain()
-	if l.in.put(f, class, conns) {
-		if err := l.el.Execute(context.Background(), l.drainTask); err != nil {
-			l.in.drain(dropNoLoop) // engine shutting down: the frames go with the loop
-		}
+	if d := l.e.inFlight; d != nil {
+		cs := append([]*conn(nil), conns...)
+		d(func() { l.schedule(l.in.put(f, class, cs)) })
+		return
 	}
+	l.schedule(l.in.put(f, class, conns))
 }
 
 // control runs f on l's goroutine in order with the frames other
 // goroutines put on l's inbox before it (handover.go).
 func (l *loop) control(f func()) {
-	if l.in.putControl(f) {
-		if err := l.el.Execute(context.Background(), l.drainTask); err != nil {
-			l.in.drain(dropNoLoop)
-		}
+	if d := l.e.inFlight; d != nil {
+		d(func() { l.schedule(l.in.putControl(f)) })
+		return
+	}
+	l.schedule(l.in.putControl(f))
+}
+
+// schedule queues the drain of l's inbox when a put asked for it.
+func (l *loop) schedule(drain bool) {
+	if !drain {
+		return
+	}
+	if err := l.el.Execute(context.Background(), l.drainTask); err != nil {
+		l.in.drain(dropNoLoop) // engine shutting down: the frames go with the loop
 	}
 }
 

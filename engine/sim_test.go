@@ -37,7 +37,9 @@ type sim struct {
 	eps    []*simEndpoint
 	conns  []*simConn
 	sent   map[msgKey]*sentMsg
-	writes int // first writes to sockets so far (simConn.order)
+	writes int                   // first writes to sockets so far (simConn.order)
+	cur    *simLoop              // the loop whose callback runs now; nil off the loops
+	flight map[*simLoop][]func() // puts a loop made onto other loops' inboxes that have not landed
 
 	trace   []simStep // the steps taken, for replay and shrinking
 	replay  []simStep // when set, the steps to take instead of drawing them
@@ -95,6 +97,14 @@ func newSim(seed uint64, replay []simStep) *sim {
 	s.e = New(cfg, s.table, routing.Hooks{}, nil)
 	s.e.clock = func() int64 { return s.now }
 	s.e.observe = s.observe
+	s.flight = map[*simLoop][]func(){}
+	s.e.inFlight = func(put func()) {
+		if s.cur == nil {
+			put() // off the loops: REST and the embedder put at once
+			return
+		}
+		s.flight[s.cur] = append(s.flight[s.cur], put)
+	}
 	list := []*loop{}
 	for i := range s.knobs.loops {
 		sl := &simLoop{s: s, idx: i, urgentCap: s.knobs.urgentCap}
@@ -219,16 +229,17 @@ const (
 	stepUnstall                  // a client reads again
 	stepExpire                   // the endpoint is expired (REST)
 	stepAck                      // the other bridge acknowledges what it read
+	stepLand                     // a put a loop made onto another loop's inbox lands
 )
 
 var stepNames = [...]string{"task", "round", "readable", "writable", "read", "tick", "connect", "send",
-	"reset", "close", "garbage", "stall", "unstall", "expire", "ack"}
+	"reset", "close", "garbage", "stall", "unstall", "expire", "ack", "land"}
 
 func (st simStep) String() string {
 	var b strings.Builder
 	b.WriteString(stepNames[st.kind])
 	switch st.kind {
-	case stepTask, stepRound:
+	case stepTask, stepRound, stepLand:
 		fmt.Fprintf(&b, " loop%d", st.loop)
 	case stepTick:
 	case stepConnect:
@@ -265,7 +276,11 @@ func (s *sim) apply(st simStep) bool {
 	}
 	switch st.kind {
 	case stepTask:
-		return st.loop < len(s.loops) && s.loops[st.loop].runTask()
+		if st.loop >= len(s.loops) || s.loops[st.loop].tasks() == 0 {
+			return false
+		}
+		s.on(s.loops[st.loop], func() { s.loops[st.loop].runTask() })
+		return true
 	case stepRound:
 		if st.loop >= len(s.loops) {
 			return false
@@ -275,7 +290,16 @@ func (s *sim) apply(st simStep) bool {
 			return false
 		}
 		b.rung = false
-		b.l.resume()
+		s.on(s.loops[st.loop], b.l.resume)
+		return true
+	case stepLand:
+		if st.loop >= len(s.loops) || len(s.flight[s.loops[st.loop]]) == 0 {
+			return false
+		}
+		sl := s.loops[st.loop]
+		put := s.flight[sl][0]
+		s.flight[sl] = s.flight[sl][1:]
+		put()
 		return true
 	case stepTick:
 		s.now += int64(s.e.tick)
@@ -314,7 +338,7 @@ func (s *sim) apply(st simStep) bool {
 		if !sc.opened || sc.closed || !(len(sc.wire) > 0 || sc.reset || sk.finSent) {
 			return false
 		}
-		sc.readable(max(st.n, 1))
+		s.on(sc.sl, func() { sc.readable(max(st.n, 1)) })
 	case stepWritable:
 		if sc.closed || sc.reset || len(sc.out) == 0 || len(sc.kern) >= sc.kcap {
 			return false
@@ -368,6 +392,19 @@ func (s *sim) apply(st simStep) bool {
 	return true
 }
 
+// on runs a callback on loop sl: what sl put on other loops' inboxes in its
+// last callback has landed first.
+func (s *sim) on(sl *simLoop, callback func()) {
+	for len(s.flight[sl]) > 0 {
+		put := s.flight[sl][0]
+		s.flight[sl] = s.flight[sl][1:]
+		put()
+	}
+	s.cur = sl
+	defer func() { s.cur = nil }()
+	callback()
+}
+
 // choice is one step the scheduler may take, with its weight.
 type choice struct {
 	w  int
@@ -384,6 +421,9 @@ func (s *sim) choices() []choice {
 		}
 		if sl.l.bell.(*simBell).rung {
 			add(4, simStep{kind: stepRound, loop: i})
+		}
+		if len(s.flight[sl]) > 0 {
+			add(8, simStep{kind: stepLand, loop: i})
 		}
 	}
 	for _, ep := range s.eps {

@@ -218,7 +218,7 @@ func TestSim(t *testing.T) {
 		first = 1
 	}
 	n := *simRuns
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		n = min(n, 200)
 	}
 	start := time.Now()
@@ -290,7 +290,7 @@ func parseStep(line string) (simStep, error) {
 	var err error
 	switch st.kind {
 	case stepTick:
-	case stepTask, stepRound:
+	case stepTask, stepRound, stepLand:
 		st.loop, err = num(f[1], "loop")
 	case stepConnect:
 		if st.ep, err = num(f[1], "e"); err == nil {

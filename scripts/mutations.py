@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Mutation checks: each mutation breaks one promise of the bridge on purpose,
+and the named tests must catch it (fail). The tree is restored after each.
+
+    python3 scripts/mutations.py            # every mutation
+    python3 scripts/mutations.py fence      # the ones whose name contains "fence"
+
+docs/simulation.md lists the mutations and the tests that catch them.
+"""
+import subprocess, sys, os, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SIM = ("./engine", "^(TestSim|TestSimRegressions)$")
+
+# name: (file, old text, new text, [(package, -run pattern), ...])
+MUTATIONS = {
+    "unlimited-quantum": ("engine/read.go",
+        "const shareQuantum = 16384", "const shareQuantum = 1 << 40",
+        [("./bridge", "^TestInboundBacklogClose$")]),
+    "backlog-never-closes": ("engine/policy.go",
+        "	case bound > 0 && unread > bound:\n		return inClose",
+        "	case false && bound > 0 && unread > bound:\n		return inClose",
+        [("./bridge", "^TestInboundBacklogClose$")]),
+    "mailbox-drops-oldest-silently": ("routing/mailbox.go",
+        "	out := make([]Mail, 0, len(items))\n",
+        "	out := make([]Mail, 0, len(items))\n	if len(items) > 1 {\n		items = items[1:]\n	}\n",
+        [SIM]),
+    "unsent-loses-oldest": ("engine/keep.go",
+        "		out = c.splitMail(out, unsentFrames(c.unsent, n))\n",
+        "		out = c.splitMail(out, unsentFrames(c.unsent, n))\n		if len(out) > 0 {\n			out = out[1:]\n		}\n",
+        [SIM, ("./bridge", "^TestMailboxRecoversUnsentExact$")]),
+    "replay-skips-one": ("routing/replay.go",
+        "	for i := range l.win.items {\n		each(",
+        "	for i := range l.win.items {\n		if i == 0 {\n			continue\n		}\n		each(",
+        [SIM]),
+    "handover-without-fence": ("engine/handover.go",
+        "	c.fence(prev.loop, func() { prev.handOff(h) })",
+        "	prev.loop.control(func() { prev.handOff(h) })",
+        [SIM]),
+    "first-attach-without-fence": ("engine/handover.go",
+        "	c.fence(c.loop, func() { c.complete(nil) })",
+        "	c.complete(nil)",
+        [SIM]),
+    "holding-socket-reads": ("engine/conn.go",
+        "	case stHolding, stHoldingClosing, stHoldingFailing:\n		// Its input waits until the handover completes (handover.go).\n		return gnet.None\n",
+        "",
+        [SIM]),
+    "second-serverhello": ("engine/lifecycle.go",
+        "		if keeps && !greeting {\n			return fateKeep\n		}",
+        "		if keeps {\n			return fateKeep\n		}",
+        [SIM]),
+    "slow-close-drops-trigger": ("engine/outbound.go",
+        "		c.slowClose()\n		if !c.keepsTraffic() {",
+        "		c.slowClose()\n		if true {",
+        [SIM, ("./bridge", "^(TestMailboxSlowConsumerClose|TestRelayResumeSlowClose4x)$")]),
+    "held-frames-after-new-when-closing": ("engine/lifecycle.go",
+        "	case stHolding, stHoldingClosing, stHoldingFailing, stHoldingGone:\n		return fateHold",
+        "	case stHolding:\n		return fateHold",
+        [SIM]),
+    "resume-resets-unheard-peer": ("routing/replay.go",
+        "	if h.Peer != link && !unheard {",
+        "	if h.Peer != link || unheard {",
+        [SIM]),
+}
+
+def run(pkg, pattern):
+    t = time.time()
+    p = subprocess.run(["go", "test", "-count=1", "-run", pattern, pkg], cwd=ROOT,
+                       capture_output=True, text=True)
+    out = p.stdout + p.stderr
+    first = next((l.strip() for l in out.splitlines() if "seed " in l and "step" in l or "--- FAIL" in l), "")
+    return p.returncode != 0, time.time() - t, first
+
+def main():
+    only = sys.argv[1:]
+    missed = []
+    for name, (path, old, new, tests) in MUTATIONS.items():
+        if only and not any(o in name for o in only):
+            continue
+        full = os.path.join(ROOT, path)
+        src = open(full).read()
+        if src.count(old) != 1:
+            print(f"{name}: the text to mutate is not in {path} exactly once")
+            missed.append(name)
+            continue
+        open(full, "w").write(src.replace(old, new))
+        try:
+            for pkg, pattern in tests:
+                caught, secs, first = run(pkg, pattern)
+                verdict = "caught" if caught else "MISSED"
+                print(f"{name}: {pkg} -run '{pattern}': {verdict} in {secs:.1f} s  {first[:150]}")
+                if not caught:
+                    missed.append(name)
+        finally:
+            open(full, "w").write(src)
+    if missed:
+        print("missed:", ", ".join(missed))
+        sys.exit(1)
+    print("every mutation caught")
+
+if __name__ == "__main__":
+    main()
