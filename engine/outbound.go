@@ -32,6 +32,9 @@ const (
 // enqueue does with a frame routed to c what its fate says (lifecycle.go)
 // and counts it once: sent when queued, dropped with its reason when not.
 func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
+	if c.state == stOpen && c.write(f, class) {
+		return // the hot path: frameFate(stOpen, ...) is fateWrite
+	}
 	for {
 		switch frameFate(c.state, c.keepsTraffic(), class == routing.ClassServerHello) {
 		case fateHold:
