@@ -547,19 +547,7 @@ func (s *sim) run() error {
 			}
 		}
 	} else {
-		for range s.knobs.steps {
-			if s.err != nil {
-				break
-			}
-			cs := s.choices()
-			if len(cs) == 0 {
-				break
-			}
-			st := s.pick(cs)
-			if s.apply(st) {
-				s.trace = append(s.trace, st)
-			}
-		}
+		s.steps(s.knobs.steps)
 	}
 	if s.err == nil {
 		s.settle()
@@ -617,8 +605,12 @@ func (s *sim) settle() {
 }
 
 // drain takes steps until none applies (quiet: no client actions).
-func (s *sim) drain() {
-	for i := 0; i < 200000 && s.err == nil; i++ {
+func (s *sim) drain() { s.steps(200000) }
+
+// steps takes up to n steps drawn by the scheduler, fewer when none
+// applies or an invariant failed.
+func (s *sim) steps(n int) {
+	for i := 0; i < n && s.err == nil; i++ {
 		cs := s.choices()
 		if len(cs) == 0 {
 			return
