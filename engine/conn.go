@@ -38,6 +38,10 @@ type conn struct {
 	pendIdle bool                       // pend has not been written since the last sweep
 	outAcct  int                        // gnet's outbound bytes of c counted in e.globalOut
 	sent     sentCounts                 // frames queued since the last flush, by class
+	// inherited is what c queued when its handover completed: what the
+	// previous socket had not written, the mailbox, a relay's replay. It
+	// is allowed on top of c's budget (slow.go).
+	inherited int
 
 	// Inbound share (read.go).
 	credit      int    // deliveries c may still route this round

@@ -134,6 +134,7 @@ func (c *conn) sendMessages(msgs []routing.Mail) {
 	}
 	for _, m := range msgs {
 		c.appendFrame(wsproto.OpText, m.Msg)
+		c.inherited += len(m.Msg)
 	}
 	c.loop.markDirty(c)
 }

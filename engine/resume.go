@@ -27,7 +27,6 @@ type relayLink struct {
 	from uint64         // the other side had accepted up to here: the replay starts after it
 
 	unacked  int // messages accepted since the last RelayAck
-	replayed int // bytes this socket replayed when it started: allowed on top of its budget
 }
 
 // resumeLine is the header line for h.
@@ -143,7 +142,7 @@ func (c *conn) replay() {
 			c.appendFrame(wsproto.OpText, append(b, '}'))
 		},
 		func(f *wsproto.SharedFrame, _ routing.Class) {
-			k.replayed += len(f.Bytes())
+			c.inherited += len(f.Bytes())
 			c.appendQueued(f)
 		})
 	c.loop.markDirty(c)

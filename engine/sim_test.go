@@ -26,20 +26,21 @@ import (
 
 // sim is one run.
 type sim struct {
-	seed   uint64
-	rng    *rand.Rand
-	knobs  simKnobs
-	now    int64
-	e      *Engine
-	table  *routing.Table
-	conf   *routing.Conference
-	loops  []*simLoop
-	eps    []*simEndpoint
-	conns  []*simConn
-	sent   map[msgKey]*sentMsg
-	writes int                   // first writes to sockets so far (simConn.order)
-	cur    *simLoop              // the loop whose callback runs now; nil off the loops
-	flight map[*simLoop][]func() // puts a loop made onto other loops' inboxes that have not landed
+	seed     uint64
+	rng      *rand.Rand
+	knobs    simKnobs
+	now      int64
+	e        *Engine
+	table    *routing.Table
+	conf     *routing.Conference
+	loops    []*simLoop
+	eps      []*simEndpoint
+	conns    []*simConn
+	sent     map[msgKey]*sentMsg
+	writes   int                   // first writes to sockets so far (simConn.order)
+	embedded int                   // messages the embedder sent
+	cur      *simLoop              // the loop whose callback runs now; nil off the loops
+	flight   map[*simLoop][]func() // puts a loop made onto other loops' inboxes that have not landed
 
 	trace   []simStep // the steps taken, for replay and shrinking
 	replay  []simStep // when set, the steps to take instead of drawing them
@@ -59,9 +60,11 @@ type simKnobs struct {
 	urgentCap        int    // gnet's urgent queue threshold
 	padding          int    // the largest padding of a message
 	mailbox          bool
-	relay            bool // the conference has a relay to another bridge
-	resume           bool // this bridge has the relay resume extension
-	remoteResume     bool // the other bridge has it
+	mailboxBytes     int           // the default, or small enough to overflow
+	mailboxAge       time.Duration // the default, or short enough to age within a run
+	relay            bool          // the conference has a relay to another bridge
+	resume           bool          // this bridge has the relay resume extension
+	remoteResume     bool          // the other bridge has it
 }
 
 func drawKnobs(r *rand.Rand) simKnobs {
@@ -77,6 +80,8 @@ func drawKnobs(r *rand.Rand) simKnobs {
 		resume:    r.IntN(6) != 0,
 	}
 	k.remoteResume = r.IntN(6) != 0
+	k.mailboxBytes = []int{256 << 10, 256 << 10, 256 << 10, 2 << 10}[r.IntN(4)]
+	k.mailboxAge = []time.Duration{30 * time.Second, 30 * time.Second, 30 * time.Second, 3 * time.Second}[r.IntN(4)]
 	k.kernel = [2]int{64, 64 + r.IntN(4096)}
 	return k
 }
@@ -88,6 +93,7 @@ func newSim(seed uint64, replay []simStep) *sim {
 	s.knobs = drawKnobs(s.rng)
 	cfg := config.Default()
 	cfg.Limits.OutboundBudget = s.knobs.budget
+	cfg.Limits.MailboxBytes, cfg.Limits.MailboxAge = s.knobs.mailboxBytes, s.knobs.mailboxAge
 	if !s.knobs.mailbox {
 		cfg.Limits.MailboxBytes = 0
 	}
@@ -230,10 +236,11 @@ const (
 	stepExpire                   // the endpoint is expired (REST)
 	stepAck                      // the other bridge acknowledges what it read
 	stepLand                     // a put a loop made onto another loop's inbox lands
+	stepEmbed                    // the embedder sends from its own goroutine: to one endpoint, or to everyone
 )
 
 var stepNames = [...]string{"task", "round", "readable", "writable", "read", "tick", "connect", "send",
-	"reset", "close", "garbage", "stall", "unstall", "expire", "ack", "land"}
+	"reset", "close", "garbage", "stall", "unstall", "expire", "ack", "land", "embed"}
 
 func (st simStep) String() string {
 	var b strings.Builder
@@ -246,6 +253,12 @@ func (st simStep) String() string {
 		fmt.Fprintf(&b, " e%d on loop%d", st.ep, st.loop)
 	case stepExpire:
 		fmt.Fprintf(&b, " e%d", st.ep)
+	case stepEmbed:
+		if st.ep < 0 {
+			b.WriteString(" to everyone")
+		} else {
+			fmt.Fprintf(&b, " to e%d", st.ep)
+		}
 	case stepSend:
 		to := "everyone"
 		if st.n >= 0 {
@@ -315,6 +328,8 @@ func (s *sim) apply(st simStep) bool {
 		}
 		s.eps[st.ep].connect(s.loops[st.loop])
 		return true
+	case stepEmbed:
+		return s.embed(st.ep)
 	case stepExpire:
 		if st.ep >= len(s.eps) || s.eps[st.ep].expired {
 			return false
@@ -448,6 +463,10 @@ func (s *sim) choices() []choice {
 		return cs
 	}
 	add(1, simStep{kind: stepTick})
+	if s.rng.IntN(4) == 0 {
+		to := s.rng.IntN(len(s.eps)+1) - 1
+		add(2, simStep{kind: stepEmbed, ep: to})
+	}
 	for _, ep := range s.eps {
 		if ep.expired {
 			continue
@@ -544,6 +563,7 @@ func (s *sim) run() error {
 			}
 			if s.apply(st) {
 				s.trace = append(s.trace, st)
+				s.checkBounds()
 			}
 		}
 	} else {
@@ -618,6 +638,7 @@ func (s *sim) steps(n int) {
 		st := s.pick(cs)
 		if s.apply(st) {
 			s.trace = append(s.trace, st)
+			s.checkBounds()
 		}
 	}
 }
@@ -644,4 +665,56 @@ func (s *sim) unsettled() string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// embed sends a numbered message as an embedder does, off the loops:
+// SendToConference to every endpoint and relay (to -1), or SendToEndpoint.
+func (s *sim) embed(to int) bool {
+	if to >= len(s.eps) || to >= 0 && (s.eps[to].rel != nil || s.eps[to].expired) {
+		return false
+	}
+	n := s.embedded
+	s.embedded++
+	msg := fmt.Appendf(nil, `{"colibriClass":"EndpointMessage","from":"sfu","to":"","s":"sfu","n":%d}`, n)
+	sm := &sentMsg{class: "EndpointMessage"}
+	s.sent[msgKey{"sfu", n}] = sm
+	if to >= 0 {
+		ep := s.eps[to]
+		if s.e.router.SendToEndpoint(ep.ep.Endpoint(), msg) == nil { // an endpoint without a socket: not sent
+			sm.accepted, sm.for_ = true, []string{ep.id}
+		}
+		return true
+	}
+	for _, ep := range s.conf.Endpoints() {
+		sm.for_ = append(sm.for_, ep.ID())
+	}
+	for _, r := range s.conf.Relays() {
+		if r.Conn() != nil || r.Ghost() != nil {
+			sm.for_ = append(sm.for_, r.ID())
+		}
+	}
+	if _, err := s.e.router.SendToConference(s.conf, msg, nil, true); err != nil {
+		s.failf("SendToConference: %v", err)
+	}
+	sm.accepted = true
+	return true
+}
+
+// checkBounds checks, after each step, the bounds that hold at all times:
+// an endpoint's mailbox holds at most its bytes, and a socket's queue
+// stays within 4x its budget (and the frame that crossed it).
+func (s *sim) checkBounds() {
+	lim := s.e.cfg.Limits
+	for _, ep := range s.eps {
+		if _, bytes := ep.ep.Mailbox(); bytes > lim.MailboxBytes {
+			s.failf("%s's mailbox holds %d bytes, over its %d", ep.id, bytes, lim.MailboxBytes)
+		}
+	}
+	for _, sl := range s.loops {
+		for _, c := range sl.l.conns {
+			if q, most := c.queued(), 4*c.budget()+4<<10; q > most {
+				s.failf("%s's socket queues %d bytes, over 4x its budget and a frame (%d)", c.id, q, most)
+			}
+		}
+	}
 }

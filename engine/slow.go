@@ -49,16 +49,18 @@ func outbound(in outInput) (v outVerdict, over bool) {
 	return outQueue, over
 }
 
-// budget is the outbound budget of c. A resuming relay's socket may also
-// hold the replay it started with, queued at once after the redial: that
-// is not a slow consumer. Otherwise its budget is everyone's, so that a
+// budget is the outbound budget of c, and what c inherited when its
+// handover completed: the frames the previous socket had not written, the
+// mailbox, a relay's replay, all queued at once, are not a slow consumer
+// (a new socket closed at once for them would send them back to the
+// mailbox, past its bound). Otherwise its budget is everyone's, so that a
 // relay that stops reading is closed (at 4x the budget, or after the
 // grace) while its replay window still holds everything it did not read,
 // and the redial replays it all.
 func (c *conn) budget() int {
 	b := c.e.cfg.Limits.OutboundBudget
-	if c.link != nil && b > 0 {
-		b += c.link.replayed
+	if b > 0 {
+		b += c.inherited
 	}
 	return b
 }

@@ -29,7 +29,8 @@ type Mailbox struct {
 	// queued and never as delivered or dropped).
 	closed bool
 
-	len, size atomic.Int64 // published for /debug
+	len, size atomic.Int64  // published for /debug
+	lost      atomic.Uint64 // messages dropped, by any reason (also counted in MailStats)
 }
 
 // MailStats count what the bridge's mailboxes did. Every message queued is
@@ -130,7 +131,7 @@ func (b *Mailbox) prepend(msgs []Mail, now int64, lim MailboxLimits, s *MailStat
 // insert adds m at the tail (or the head) and evicts as evict decides.
 func (b *Mailbox) insert(m mail, head bool, now int64, lim MailboxLimits, s *MailStats) {
 	if b.closed {
-		s.drop(mailExpired)
+		b.drop(s, mailExpired)
 		return
 	}
 	if m.from != "" {
@@ -139,11 +140,11 @@ func (b *Mailbox) insert(m mail, head bool, now int64, lim MailboxLimits, s *Mai
 		for i := range b.items {
 			if b.items[i].class == ClassEndpointStats && b.items[i].from == m.from {
 				if head {
-					s.drop(mailSuperseded)
+					b.drop(s, mailSuperseded)
 					return
 				}
 				b.remove(i)
-				s.drop(mailSuperseded)
+				b.drop(s, mailSuperseded)
 				break
 			}
 		}
@@ -158,13 +159,20 @@ func (b *Mailbox) insert(m mail, head bool, now int64, lim MailboxLimits, s *Mai
 	b.bytes += len(m.msg)
 	n, reason := evict(b.items, b.bytes, now, lim)
 	for range n {
-		s.drop(reason[0])
+		b.drop(s, reason[0])
 		b.bytes -= len(b.items[0].msg)
 		b.items[0] = mail{}
 		b.items = b.items[1:]
 		reason = reason[1:]
 	}
 	b.publish()
+}
+
+// drop counts one kept message dropped for reason d: in the table's
+// stats and in the mailbox's own count.
+func (b *Mailbox) drop(s *MailStats, d mailDrop) {
+	s.drop(d)
+	b.lost.Add(1)
 }
 
 func (b *Mailbox) remove(i int) {
@@ -211,7 +219,7 @@ func (b *Mailbox) take(now int64, lim MailboxLimits, s *MailStats) []Mail {
 	out := make([]Mail, 0, len(items))
 	for _, m := range items {
 		if lim.Age > 0 && now-m.at > int64(lim.Age) {
-			s.drop(mailAged)
+			b.drop(s, mailAged)
 			continue
 		}
 		out = append(out, Mail{Msg: m.msg, Class: m.class})
@@ -228,7 +236,7 @@ func (b *Mailbox) clear(s *MailStats) {
 	b.publish()
 	b.mu.Unlock()
 	for range n {
-		s.drop(mailExpired)
+		b.drop(s, mailExpired)
 	}
 }
 

@@ -204,6 +204,15 @@ func (p *Peer) Mailbox() (messages, bytes int) {
 	return 0, 0
 }
 
+// MailDropped returns how many messages the endpoint's mailbox dropped
+// (full, aged, superseded or expired).
+func (p *Peer) MailDropped() uint64 {
+	if b := p.box.Load(); b != nil {
+		return b.lost.Load()
+	}
+	return 0
+}
+
 // PutMail puts msg (copied) at the tail of the endpoint's mailbox: the
 // transport keeps there a frame for the endpoint that its socket cannot
 // write (it is closing, or its ghost).
