@@ -26,7 +26,7 @@ type relayLink struct {
 	rseq uint64         // the number of the last message read on this socket
 	from uint64         // the other side had accepted up to here: the replay starts after it
 
-	unacked  int // messages accepted since the last RelayAck
+	unacked int // messages accepted since the last RelayAck
 }
 
 // resumeLine is the header line for h.
