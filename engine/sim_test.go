@@ -37,10 +37,13 @@ type sim struct {
 	eps      []*simEndpoint
 	conns    []*simConn
 	sent     map[msgKey]*sentMsg
-	writes   int                   // first writes to sockets so far (simConn.order)
-	embedded int                   // messages the embedder sent
-	cur      *simLoop              // the loop whose callback runs now; nil off the loops
-	flight   map[*simLoop][]func() // puts a loop made onto other loops' inboxes that have not landed
+	writes   int // first writes to sockets so far (simConn.order)
+	embedded int // messages the embedder sent
+	seen     struct {
+		routed, control, notCurrent, duplicate, accepted uint64 // what observe saw
+	}
+	cur    *simLoop              // the loop whose callback runs now; nil off the loops
+	flight map[*simLoop][]func() // puts a loop made onto other loops' inboxes that have not landed
 
 	trace   []simStep // the steps taken, for replay and shrinking
 	replay  []simStep // when set, the steps to take instead of drawing them
@@ -171,7 +174,9 @@ func (s *sim) observe(c *conn, text []byte) {
 		S     string `json:"s"`
 		N     int    `json:"n"`
 	}
+	s.seen.routed++
 	if json.Unmarshal(text, &m) != nil || m.S == "" {
+		s.seen.control++ // the other bridge's RelayAck
 		return
 	}
 	sm := s.sent[msgKey{m.S, m.N}]
@@ -180,14 +185,17 @@ func (s *sim) observe(c *conn, text []byte) {
 		return
 	}
 	if c.peer.Conn() != c {
+		s.seen.notCurrent++
 		return // read on a replaced socket: dropped, not_current
 	}
 	if sm.accepted {
 		if c.peer.Kind() != routing.PeerRelay {
 			s.failf("%s read twice", msgKey{m.S, m.N})
 		}
+		s.seen.duplicate++
 		return // a relay's replay of what was accepted: a duplicate, dropped
 	}
+	s.seen.accepted++
 	sm.accepted = true
 	for _, ep := range s.conf.Endpoints() {
 		if ep.ID() != m.S && (m.To == "" || m.To == ep.ID()) {

@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+
+	"github.com/colibri-bus/colibri/routing"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -101,6 +103,22 @@ func (s *sim) check() {
 				s.failf("relay %s: relay_lost %d, the other side never got %d", r.id, lost, r.rel.skipped)
 			}
 		}
+	}
+	// The counters add up: every text the engine read on an open socket
+	// reached the router, which accepted it, or dropped it as read on a
+	// replaced socket, or as a relay's duplicate, or consumed it (RelayAck).
+	rs := s.e.router.Stats()
+	switch t := s.e.Traffic(); {
+	case rs.Received.Load() != s.seen.routed || t.MessagesReceived != s.seen.routed:
+		s.failf("received: router %d, engine %d, routed %d", rs.Received.Load(), t.MessagesReceived, s.seen.routed)
+	case s.seen.routed != s.seen.accepted+s.seen.notCurrent+s.seen.duplicate+s.seen.control:
+		s.failf("routed %d != accepted %d + not_current %d + duplicates %d + control %d",
+			s.seen.routed, s.seen.accepted, s.seen.notCurrent, s.seen.duplicate, s.seen.control)
+	case rs.Dropped(routing.DropNotCurrent) != s.seen.notCurrent:
+		s.failf("not_current: the router counted %d, %d were read on replaced sockets",
+			rs.Dropped(routing.DropNotCurrent), s.seen.notCurrent)
+	case s.table.Resume.Duplicates.Load() != s.seen.duplicate:
+		s.failf("relay_duplicates: %d counted, %d seen", s.table.Resume.Duplicates.Load(), s.seen.duplicate)
 	}
 	m := &s.table.Mail
 	held := 0
