@@ -66,6 +66,7 @@ type simKnobs struct {
 	mailboxBytes     int           // the default, or small enough to overflow
 	mailboxAge       time.Duration // the default, or short enough to age within a run
 	relay            bool          // the conference has a relay to another bridge
+	deflate          bool          // the endpoints' clients offer permessage-deflate, as browsers do
 	resume           bool          // this bridge has the relay resume extension
 	remoteResume     bool          // the other bridge has it
 }
@@ -84,16 +85,43 @@ func drawKnobs(r *rand.Rand) simKnobs {
 	}
 	k.remoteResume = r.IntN(6) != 0
 	k.mailboxBytes = []int{256 << 10, 256 << 10, 256 << 10, 2 << 10}[r.IntN(4)]
+	k.deflate = r.IntN(3) == 0
 	k.mailboxAge = []time.Duration{30 * time.Second, 30 * time.Second, 30 * time.Second, 3 * time.Second}[r.IntN(4)]
 	k.kernel = [2]int{64, 64 + r.IntN(4096)}
 	return k
 }
 
-// newSim builds the engine for seed, with replay steps if any.
-func newSim(seed uint64, replay []simStep) *sim {
+// String writes the knobs as a schedule file's knobs line.
+func (k simKnobs) String() string {
+	return fmt.Sprintf("loops=%d endpoints=%d steps=%d budget=%d kernel=%d-%d urgent=%d padding=%d mailbox=%v "+
+		"mailbox-bytes=%d mailbox-age=%v relay=%v deflate=%v resume=%v remote-resume=%v",
+		k.loops, k.endpoints, k.steps, k.budget, k.kernel[0], k.kernel[1], k.urgentCap, k.padding, k.mailbox,
+		k.mailboxBytes, k.mailboxAge, k.relay, k.deflate, k.resume, k.remoteResume)
+}
+
+// parseKnobs reads what String writes.
+func parseKnobs(line string) (simKnobs, error) {
+	var k simKnobs
+	var age string
+	_, err := fmt.Sscanf(line, "loops=%d endpoints=%d steps=%d budget=%d kernel=%d-%d urgent=%d padding=%d mailbox=%t "+
+		"mailbox-bytes=%d mailbox-age=%s relay=%t deflate=%t resume=%t remote-resume=%t",
+		&k.loops, &k.endpoints, &k.steps, &k.budget, &k.kernel[0], &k.kernel[1], &k.urgentCap, &k.padding, &k.mailbox,
+		&k.mailboxBytes, &age, &k.relay, &k.deflate, &k.resume, &k.remoteResume)
+	if err == nil {
+		k.mailboxAge, err = time.ParseDuration(age)
+	}
+	return k, err
+}
+
+// newSim builds the engine for seed: its knobs drawn from the seed, or
+// the ones given (a schedule file's), and the steps to replay if any.
+func newSim(seed uint64, knobs *simKnobs, replay []simStep) *sim {
 	s := &sim{seed: seed, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), sent: map[msgKey]*sentMsg{}, replay: replay}
 	s.knobs = drawKnobs(s.rng)
+	if knobs != nil {
+		s.knobs = *knobs
+	}
 	cfg := config.Default()
 	cfg.Limits.OutboundBudget = s.knobs.budget
 	cfg.Limits.MailboxBytes, cfg.Limits.MailboxAge = s.knobs.mailboxBytes, s.knobs.mailboxAge
@@ -258,7 +286,7 @@ func (st simStep) String() string {
 		fmt.Fprintf(&b, " loop%d", st.loop)
 	case stepTick:
 	case stepConnect:
-		fmt.Fprintf(&b, " e%d on loop%d", st.ep, st.loop)
+		fmt.Fprintf(&b, " e%d on loop%d kernel %d", st.ep, st.loop, st.n)
 	case stepExpire:
 		fmt.Fprintf(&b, " e%d", st.ep)
 	case stepEmbed:
@@ -334,7 +362,7 @@ func (s *sim) apply(st simStep) bool {
 		if st.ep >= len(s.eps) || st.loop >= len(s.loops) || s.eps[st.ep].expired {
 			return false
 		}
-		s.eps[st.ep].connect(s.loops[st.loop])
+		s.eps[st.ep].connect(s.loops[st.loop], st.n)
 		return true
 	case stepEmbed:
 		return s.embed(st.ep)
@@ -492,7 +520,7 @@ func (s *sim) choices() []choice {
 			if live == 0 {
 				w = 6
 			}
-			add(w, simStep{kind: stepConnect, ep: ep.idx, loop: s.rng.IntN(len(s.loops))})
+			add(w, simStep{kind: stepConnect, ep: ep.idx, loop: s.rng.IntN(len(s.loops)), n: s.kernelCap()})
 		}
 		if s.rng.IntN(200) == 0 {
 			add(1, simStep{kind: stepExpire, ep: ep.idx})
@@ -613,7 +641,7 @@ func (s *sim) settle() {
 			if sk == nil || !sk.usable() {
 				if !reconnected[ep] || sk == nil || sk.done {
 					reconnected[ep] = true
-					st := simStep{kind: stepConnect, ep: ep.idx, loop: ep.idx % len(s.loops)}
+					st := simStep{kind: stepConnect, ep: ep.idx, loop: ep.idx % len(s.loops), n: s.kernelCap()}
 					s.apply(st)
 					s.trace = append(s.trace, st)
 				}

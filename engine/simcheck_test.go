@@ -156,7 +156,12 @@ func firstSorted(list []string, n int) string {
 
 // runSeed runs one schedule and returns its error and trace.
 func runSeed(seed uint64, replay []simStep) (err error, trace []simStep) {
-	s := newSim(seed, replay)
+	return runSchedule(seed, nil, replay)
+}
+
+// runSchedule is runSeed with the knobs given, not drawn.
+func runSchedule(seed uint64, knobs *simKnobs, replay []simStep) (err error, trace []simStep) {
+	s := newSim(seed, knobs, replay)
 	defer func() {
 		if p := recover(); p != nil {
 			buf := make([]byte, 8<<10)
@@ -215,7 +220,7 @@ func report(seed uint64, err error, trace []simStep) string {
 	fmt.Fprintf(&b, "\nreplay: go test ./engine -run 'TestSim$' -sim.seed %d -sim.runs 1 -sim.trace", seed)
 	if dir := os.Getenv("SIM_SAVE"); dir != "" {
 		name := filepath.Join(dir, fmt.Sprintf("seed-%d.txt", seed))
-		if werr := os.WriteFile(name, []byte(writeSchedule(seed, serr, small)), 0o644); werr == nil {
+		if werr := os.WriteFile(name, []byte(writeSchedule(seed, newSim(seed, nil, nil).knobs, serr, small)), 0o644); werr == nil {
 			fmt.Fprintf(&b, "\nsaved as %s", name)
 		}
 	}
@@ -227,11 +232,11 @@ func report(seed uint64, err error, trace []simStep) string {
 // schedule.
 func TestSim(t *testing.T) {
 	if *simFile != "" {
-		seed, steps, err := readSchedule(*simFile)
+		seed, knobs, steps, err := readSchedule(*simFile)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := replayVerbose(seed, steps); err != nil {
+		if err := replayVerbose(seed, knobs, steps); err != nil {
 			t.Fatal(err)
 		}
 		return
@@ -319,6 +324,9 @@ func parseStep(line string) (simStep, error) {
 		if st.ep, err = num(f[1], "e"); err == nil {
 			st.loop, err = num(f[3], "loop")
 		}
+		if err == nil {
+			st.n, err = num(f[5], "")
+		}
 	case stepExpire:
 		st.ep, err = num(f[1], "e")
 	case stepEmbed:
@@ -358,23 +366,25 @@ func TestSimRegressions(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
-			seed, steps, err := readSchedule(file)
+			seed, knobs, steps, err := readSchedule(file)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err, _ := runSeed(seed, steps); err != nil {
+			if err, _ := runSchedule(seed, &knobs, steps); err != nil {
 				t.Fatalf("seed %d, %d steps: %v", seed, len(steps), err)
 			}
 		})
 	}
 }
 
-// readSchedule reads a schedule file: "seed N", then one step a line;
-// lines starting with # are comments.
-func readSchedule(file string) (uint64, []simStep, error) {
+// readSchedule reads a schedule file: "seed N", "knobs ...", then one
+// step a line; lines starting with # are comments. A replay depends on
+// nothing else: not on how the seed draws knobs or steps today.
+func readSchedule(file string) (uint64, simKnobs, []simStep, error) {
+	var knobs simKnobs
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return 0, nil, err
+		return 0, knobs, nil, err
 	}
 	var seed uint64
 	var steps []simStep
@@ -384,22 +394,27 @@ func readSchedule(file string) (uint64, []simStep, error) {
 		case line == "" || strings.HasPrefix(line, "#"):
 		case strings.HasPrefix(line, "seed "):
 			seed, err = strconv.ParseUint(strings.TrimPrefix(line, "seed "), 10, 64)
+		case strings.HasPrefix(line, "knobs "):
+			knobs, err = parseKnobs(strings.TrimPrefix(line, "knobs "))
 		default:
 			var st simStep
 			st, err = parseStep(line)
 			steps = append(steps, st)
 		}
 		if err != nil {
-			return 0, nil, fmt.Errorf("%s:%d: %v", file, i+1, err)
+			return 0, knobs, nil, fmt.Errorf("%s:%d: %v", file, i+1, err)
 		}
 	}
-	return seed, steps, nil
+	if knobs.loops == 0 {
+		return 0, knobs, nil, fmt.Errorf("%s: no knobs line", file)
+	}
+	return seed, knobs, steps, nil
 }
 
 // writeSchedule is what report prints for a schedule file.
-func writeSchedule(seed uint64, err error, steps []simStep) string {
+func writeSchedule(seed uint64, knobs simKnobs, err error, steps []simStep) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %v\nseed %d\n", err, seed)
+	fmt.Fprintf(&b, "# %v\nseed %d\nknobs %v\n", err, seed, knobs)
 	for _, st := range steps {
 		b.WriteString(st.String() + "\n")
 	}
@@ -408,8 +423,8 @@ func writeSchedule(seed uint64, err error, steps []simStep) string {
 
 // replayVerbose replays a schedule printing each step, the engine's log
 // and, at the end, what each client read.
-func replayVerbose(seed uint64, steps []simStep) error {
-	s := newSim(seed, steps)
+func replayVerbose(seed uint64, knobs simKnobs, steps []simStep) error {
+	s := newSim(seed, &knobs, steps)
 	s.e.log = slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s.verbose = true
 	err := s.run()

@@ -69,10 +69,14 @@ type simSocket struct {
 
 var simMask = [4]byte{0x11, 0x22, 0x33, 0x44}
 
-// connect opens a new socket to the endpoint's URL on loop sl.
-func (ep *simEndpoint) connect(sl *simLoop) *simSocket {
+// simKey is every client's Sec-WebSocket-Key.
+const simKey = "dGhlIHNhbXBsZSBub25jZQ=="
+
+// connect opens a new socket to the endpoint's URL on loop sl, with a
+// kernel send buffer of kcap bytes.
+func (ep *simEndpoint) connect(sl *simLoop, kcap int) *simSocket {
 	s := ep.s
-	sc := &simConn{s: s, sl: sl, id: len(s.conns), kcap: s.kernelCap()}
+	sc := &simConn{s: s, sl: sl, id: len(s.conns), kcap: max(kcap, 1)}
 	sk := &simSocket{ep: ep, sc: sc, gen: len(ep.sockets)}
 	sc.client = sk
 	sk.reader.Init(wsproto.Client, 0, nil)
@@ -82,7 +86,7 @@ func (ep *simEndpoint) connect(sl *simLoop) *simSocket {
 		sk.write(ep.relayRequest())
 	} else {
 		uri := "/colibri-ws/" + s.e.cfg.WebSockets.ServerID + "/" + s.conf.ID() + "/" + ep.id + "?pwd=" + ep.ep.Password()
-		sk.write(wsproto.AppendClientRequestHeader(nil, "localhost:9090", uri, "dGhlIHNhbXBsZSBub25jZQ==", false, ""))
+		sk.write(wsproto.AppendClientRequestHeader(nil, "localhost:9090", uri, simKey, s.knobs.deflate, ""))
 	}
 	sl.trigger(func() {
 		sc.opened = true
@@ -192,6 +196,14 @@ func (sk *simSocket) parse(b []byte, lost bool) {
 		}
 		sk.upgraded = true
 		header := sk.rx[:end]
+		_, deflate, _, err := wsproto.ParseResponseHeader(sk.rx[:end+4], simKey, sk.ep.rel == nil && sk.ep.s.knobs.deflate, "")
+		if err != nil {
+			sk.ep.s.failf("socket %s/%d: bad 101: %v", sk.ep.id, sk.gen, err)
+		}
+		if sk.ep.rel == nil && sk.ep.s.knobs.deflate && deflate == nil {
+			sk.ep.s.failf("socket %s/%d: permessage-deflate offered, not negotiated", sk.ep.id, sk.gen)
+		}
+		sk.reader.Init(wsproto.Client, 0, deflate)
 		sk.rx = sk.rx[end+4:]
 		if sk.ep.rel != nil && !lost {
 			sk.relayUpgraded(header)

@@ -42,7 +42,7 @@ func (ep *simEndpoint) relayRequest() []byte {
 		h := routing.ResumeHeader{Link: r.link, Peer: r.known, Received: uint64(r.recv)}
 		extra = routing.ResumeHeaderName + ": " + h.String() + "\r\n"
 	}
-	return wsproto.AppendClientRequestHeader(nil, "localhost:9090", uri, "dGhlIHNhbXBsZSBub25jZQ==", false, extra)
+	return wsproto.AppendClientRequestHeader(nil, "localhost:9090", uri, simKey, false, extra)
 }
 
 // relayUpgraded reads the bridge's 101: with the extension on both sides,
