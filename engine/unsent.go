@@ -4,7 +4,7 @@ import "github.com/colibri-bus/colibri/wsproto"
 
 // While gnet holds bytes an endpoint socket did not take, the socket keeps
 // a copy of the frames they belong to, so that they can go to the
-// endpoint's mailbox if the socket dies (mailbox.go). gnet says how many
+// endpoint's mailbox if the socket dies (keep.go). gnet says how many
 // bytes it holds, not which: they are always the tail of what was
 // written, so the copy is the tail of the written frames, trimmed to whole
 // frames at each write and sweep. The copy costs nothing while the socket

@@ -174,7 +174,7 @@ func (c *Conference) expireAll() {
 	}
 	for _, r := range m.relays {
 		r.stopDialer()
-		r.Link.release()
+		r.Link.forget()
 	}
 }
 

@@ -124,7 +124,7 @@ func (c *Conference) ExpireRelay(id string) bool {
 	if conn != nil {
 		conn.Close(1001, ReasonRelayClosed)
 	}
-	r.Link.release()
+	r.Link.forget()
 	return true
 }
 

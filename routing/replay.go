@@ -249,8 +249,8 @@ func (l *RelayLink) Sent() (sent uint64, kept, bytes int) {
 	return l.win.sent, len(l.win.items), l.win.bytes
 }
 
-// release drops everything kept (the relay expired).
-func (l *RelayLink) release() {
+// forget drops everything kept (the relay expired).
+func (l *RelayLink) forget() {
 	l.mu.Lock()
 	l.win.reset()
 	l.mu.Unlock()

@@ -418,7 +418,7 @@ func TestResumeLinkReplay(t *testing.T) {
 		if len(got) != 0 {
 			t.Errorf("replayed %v after a full ack", got)
 		}
-		l.release()
+		l.forget()
 	})
 	t.Run("acknowledged part", func(t *testing.T) {
 		l, _ := linkWith("A", 10, 4, 0)
@@ -433,7 +433,7 @@ func TestResumeLinkReplay(t *testing.T) {
 		if s.Lost.Load() != 0 {
 			t.Errorf("lost %d", s.Lost.Load())
 		}
-		l.release()
+		l.forget()
 	})
 	t.Run("gap: evicted past the bytes bound", func(t *testing.T) {
 		l, _ := linkWith("A", 10, 100, 0)
@@ -454,7 +454,7 @@ func TestResumeLinkReplay(t *testing.T) {
 		if s.Lost.Load() != 4 || s.Replayed.Load() != 4 {
 			t.Errorf("lost %d replayed %d, want 4 and 4", s.Lost.Load(), s.Replayed.Load())
 		}
-		l.release()
+		l.forget()
 	})
 	t.Run("gap: everything aged", func(t *testing.T) {
 		l, _ := linkWith("A", 5, 4, 0)
@@ -614,7 +614,7 @@ func TestResumeLinkEvictedNotLost(t *testing.T) {
 	if pos != 15 || sr.Lost.Load() != 12 || ss.Lost.Load() != 12 {
 		t.Errorf("after the skip: position %d, receiver lost %d, sender lost %d; want 15, 12 and 12 (4..15)", pos, sr.Lost.Load(), ss.Lost.Load())
 	}
-	snd.release()
+	snd.forget()
 }
 
 // TestResumeRelayAlwaysHasATarget: a resuming relay's socket closes (DetachGhost: it
