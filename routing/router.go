@@ -27,8 +27,12 @@ type Hooks struct {
 	// can only add receivers to those that selected or staged the sender
 	// and to every receiver of a dominant speaker's stats (statsfilter.go).
 	WantsStats func(receiver *Endpoint, senderID string) bool
-	// EndpointConnected runs after ServerHello went out on a new socket, the
-	// place to send the state burst (ForwardedSources, ...).
+	// EndpointConnected runs when a new socket became the endpoint's
+	// current one: the place to send the state burst (ForwardedSources,
+	// ...). What it sends is held with the socket's ServerHello until the
+	// socket's handover completes (engine/handover.go), and goes out in
+	// this order: ServerHello, what the endpoint's previous socket had not
+	// written and its mailbox, then the hook's messages.
 	EndpointConnected func(ep *Endpoint)
 	// RelayConnected runs when a relay's socket becomes current.
 	RelayConnected func(r *Relay)
