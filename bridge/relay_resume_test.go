@@ -278,6 +278,24 @@ func (r *resumeRig) stopSending() {
 
 // relaysSince returns when each side's current relay socket attached (the
 // zero time for none).
+// pauseRelay sends a1's first 10 messages, waits until b1 read them, and
+// pauses the relay's TCP connection: A goes on writing to it, B reads
+// nothing. It returns when the relay sockets attached and B's replaced
+// count, to tell the redial that follows.
+func (r *resumeRig) pauseRelay(t *testing.T, a1, b1 *streamEndpoint) (sa, sb time.Time, replaced uint64) {
+	t.Helper()
+	for i := 0; i < 10; i++ {
+		a1.write(fmt.Sprintf(`{"s":"a1","n":%d}`, a1.next.Load()))
+		a1.next.Add(1)
+	}
+	waitUntil(t, wait, "b1 reading a1", func() bool { return b1.maxFrom("a1") == 9 })
+	if len(r.px.Pause()) != 1 {
+		t.Fatal("no relay connection to pause")
+	}
+	sa, sb = r.relaysSince()
+	return sa, sb, r.b.b.Engine().Stats().Replaced.Load()
+}
+
 func (r *resumeRig) relaysSince() (a, b time.Time) {
 	return r.ra.ConnectedSince(), r.rb.ConnectedSince()
 }
@@ -929,17 +947,7 @@ func TestRelayResumeSlowConsumer(t *testing.T) {
 	cfg := r.a.b.Config().Limits
 	over := int64(cfg.OutboundBudget)
 	es := r.a.b.Engine().Stats()
-	// A few messages through first, so that B has read some.
-	for i := 0; i < 10; i++ {
-		a1.write(fmt.Sprintf(`{"s":"a1","n":%d}`, a1.next.Load()))
-		a1.next.Add(1)
-	}
-	waitUntil(t, wait, "b1 reading a1", func() bool { return b1.maxFrom("a1") == 9 })
-	if len(r.px.Pause()) != 1 {
-		t.Fatal("no relay connection to pause")
-	}
-	sa, sb := r.relaysSince()
-	replaced := r.b.b.Engine().Stats().Replaced.Load()
+	sa, sb, replaced := r.pauseRelay(t, a1, b1)
 	pad := strings.Repeat("x", 32<<10)
 	for es.SlowClosed.Load() == 0 && r.a.b.Engine().QueuedBytes() < over+(256<<10) {
 		if a1.next.Load() > 2000 { // 64 MiB
@@ -1030,17 +1038,7 @@ func TestRelayResumeSlowClose4x(t *testing.T) {
 	a1, b1 := r.byID["a1"], r.byID["b1"]
 	budget := int64(r.a.b.Config().Limits.OutboundBudget)
 	es := r.a.b.Engine().Stats()
-	// A few messages through first, so that B has read some.
-	for i := 0; i < 10; i++ {
-		a1.write(fmt.Sprintf(`{"s":"a1","n":%d}`, a1.next.Load()))
-		a1.next.Add(1)
-	}
-	waitUntil(t, wait, "b1 reading a1", func() bool { return b1.maxFrom("a1") == 9 })
-	if len(r.px.Pause()) != 1 {
-		t.Fatal("no relay connection to pause")
-	}
-	sa, sb := r.relaysSince()
-	replaced := r.b.b.Engine().Stats().Replaced.Load()
+	sa, sb, replaced := r.pauseRelay(t, a1, b1)
 	pad := strings.Repeat("x", 32<<10)
 	write := func() {
 		t.Helper()
