@@ -387,6 +387,80 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// peerProcess is a bridge started as a process of its own.
+type peerProcess struct {
+	cmd    *exec.Cmd
+	rest   string // its REST base URL
+	pub    int    // its public port
+	stderr *lockedBuilder
+	exited chan struct{} // closed once the process exited
+}
+
+// lockedBuilder is a strings.Builder the process's output goroutine and
+// the test share.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startPeerProcess starts bin as the relay peer jvb2 on free ports and
+// waits until its REST API answers. Free ports are free only until another
+// test takes one: a peer that exits before it answers (its port was taken
+// meanwhile) is started again on others, twice at most.
+func startPeerProcess(t *testing.T, bin string) *peerProcess {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		pub, priv := freePort(t), freePort(t)
+		conf := filepath.Join(t.TempDir(), "jvb.conf")
+		os.WriteFile(conf, []byte(fmt.Sprintf(`videobridge {
+  http-servers { public { host = 127.0.0.1, port = %d }, private { host = 127.0.0.1, port = %d } }
+  websockets { server-id = jvb2, domain = "127.0.0.1:%d" }
+  relay { enabled = true, relay-id = jvb2 }
+}`, pub, priv, pub)), 0o644)
+		p := &peerProcess{cmd: exec.Command(bin, "--config", conf), rest: fmt.Sprintf("http://127.0.0.1:%d", priv), pub: pub,
+			stderr: &lockedBuilder{}, exited: make(chan struct{})}
+		p.cmd.Stderr = p.stderr
+		if err := p.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { p.cmd.Wait(); close(p.exited) }()
+		up := false
+		waitFor(t, "peer bridge up or gone", func() bool {
+			select {
+			case <-p.exited:
+				return true
+			default:
+			}
+			resp, err := http.Get(p.rest + "/about/health")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			up = true
+			return true
+		})
+		if up {
+			return p
+		}
+		if attempt == 3 {
+			t.Fatalf("peer bridge exited before it answered, 3 times; last output:\n%s", p.stderr.String())
+		}
+		t.Logf("peer bridge exited before it answered (attempt %d), again on other ports:\n%s", attempt, p.stderr.String())
+	}
+}
+
 // TestKillPeerBridge: a relay peer that is a real bridge process, killed
 // with SIGKILL mid-conversation. Before the kill, messages cross the relay
 // both ways exactly once; during it, streams cross the relay both ways and
@@ -400,34 +474,14 @@ func TestKillPeerBridge(t *testing.T) {
 		t.Skip("builds and runs cmd/bridge")
 	}
 	bin := bridgeBinary(t)
-	pub, priv := freePort(t), freePort(t)
-	conf := filepath.Join(t.TempDir(), "jvb.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`videobridge {
-  http-servers { public { host = 127.0.0.1, port = %d }, private { host = 127.0.0.1, port = %d } }
-  websockets { server-id = jvb2, domain = "127.0.0.1:%d" }
-  relay { enabled = true, relay-id = jvb2 }
-}`, pub, priv, pub)), 0o644)
-	cmd := exec.Command(bin, "--config", conf)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	peer := startPeerProcess(t, bin)
+	cmd, rest, pub := peer.cmd, peer.rest, peer.pub
 	killed := false
 	t.Cleanup(func() {
 		if !killed {
 			cmd.Process.Kill()
 		}
-		cmd.Wait()
-	})
-	rest := fmt.Sprintf("http://127.0.0.1:%d", priv)
-	waitFor(t, "peer bridge up", func() bool {
-		resp, err := http.Get(rest + "/about/health")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return true
+		<-peer.exited
 	})
 	post := func(method, path, body string) []byte {
 		req, _ := http.NewRequest(method, rest+path, strings.NewReader(body))
@@ -538,7 +592,7 @@ func TestKillPeerBridge(t *testing.T) {
 	}
 
 	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	<-peer.exited
 	killed = true
 	// The dead peer's port now drops every attempt: the redials are seen.
 	rec := newAttemptRecorder(t, fmt.Sprintf("127.0.0.1:%d", pub))
@@ -603,7 +657,7 @@ func TestKillPeerBridge(t *testing.T) {
 	}
 	waitFor(t, "dialler stopped", func() bool { return dialers() == 0 })
 	h.settled(t, 2)
-	if regexp.MustCompile(`panic|DATA RACE`).MatchString(stderr.String()) {
-		t.Errorf("peer bridge output:\n%s", stderr.String())
+	if regexp.MustCompile(`panic|DATA RACE`).MatchString(peer.stderr.String()) {
+		t.Errorf("peer bridge output:\n%s", peer.stderr.String())
 	}
 }
