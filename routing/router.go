@@ -76,9 +76,6 @@ func NewRouter(hooks Hooks, sink Sink, log *slog.Logger) *Router {
 // Stats returns the router's counters.
 func (r *Router) Stats() *Stats { return &r.stats }
 
-// Hooks returns the hooks the router was built with.
-func (r *Router) Hooks() *Hooks { return &r.hooks }
-
 // targets are the receivers of one message: sockets (open, or the ghost of
 // a closed one), and the mailboxes of endpoints that never had a socket.
 type targets struct {
