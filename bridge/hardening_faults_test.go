@@ -392,27 +392,8 @@ type peerProcess struct {
 	cmd    *exec.Cmd
 	rest   string // its REST base URL
 	pub    int    // its public port
-	stderr *lockedBuilder
+	stderr *lockedBuffer
 	exited chan struct{} // closed once the process exited
-}
-
-// lockedBuilder is a strings.Builder the process's output goroutine and
-// the test share.
-type lockedBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuilder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuilder) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startPeerProcess starts bin as the relay peer jvb2 on free ports and
@@ -430,7 +411,7 @@ func startPeerProcess(t *testing.T, bin string) *peerProcess {
   relay { enabled = true, relay-id = jvb2 }
 }`, pub, priv, pub)), 0o644)
 		p := &peerProcess{cmd: exec.Command(bin, "--config", conf), rest: fmt.Sprintf("http://127.0.0.1:%d", priv), pub: pub,
-			stderr: &lockedBuilder{}, exited: make(chan struct{})}
+			stderr: &lockedBuffer{}, exited: make(chan struct{})}
 		p.cmd.Stderr = p.stderr
 		if err := p.cmd.Start(); err != nil {
 			t.Fatal(err)
