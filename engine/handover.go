@@ -154,7 +154,7 @@ func (c *conn) complete(rec []routing.Mail) {
 			c.replay()
 		}
 		held = held[i:]
-	} else if c.mails() && c.keepsTraffic() {
+	} else if c.mails() {
 		c.peer.Recover(rec) // older than anything in the mailbox and held
 	}
 	c.sendHeld(held)
