@@ -8,19 +8,19 @@ package bridge
 import (
 	"context"
 	"errors"
+	"github.com/colibri-bus/colibri/internal/route"
 	"log/slog"
 	"sync"
 
 	"github.com/colibri-bus/colibri/colibri2"
 	"github.com/colibri-bus/colibri/config"
 	"github.com/colibri-bus/colibri/engine"
-	"github.com/colibri-bus/colibri/routing"
 )
 
 // Options customise a bridge beyond its config.
 type Options struct {
 	// Hooks receive consumed client messages; see routing.Hooks.
-	Hooks routing.Hooks
+	Hooks route.Hooks
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 	// NoPrivateServer skips the REST listener (an embedder that drives the
@@ -31,7 +31,7 @@ type Options struct {
 // Bridge is one running bridge.
 type Bridge struct {
 	cfg    *config.Config
-	table  *routing.Table
+	table  *route.Table
 	engine *engine.Engine
 	api    *colibri2.Server
 	ops    *colibri2.Ops
@@ -47,7 +47,7 @@ func New(cfg *config.Config, opts Options) *Bridge {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	t := routing.NewTable()
+	t := route.NewTable()
 	t.MaxConferences = cfg.Limits.MaxConferences
 	e := engine.New(cfg, t, opts.Hooks, log)
 	e.Router().SetStatsFilter(cfg.StatsFilterThreshold)
@@ -86,10 +86,10 @@ func (b *Bridge) Stop(ctx context.Context) error {
 func (b *Bridge) Config() *config.Config { return b.cfg }
 
 // Table returns the conference table.
-func (b *Bridge) Table() *routing.Table { return b.table }
+func (b *Bridge) Table() *route.Table { return b.table }
 
 // Router returns the router, for bridge-originated messages.
-func (b *Bridge) Router() *routing.Router { return b.engine.Router() }
+func (b *Bridge) Router() *route.Router { return b.engine.Router() }
 
 // Engine returns the WebSocket engine.
 func (b *Bridge) Engine() *engine.Engine { return b.engine }
@@ -104,12 +104,12 @@ func (b *Bridge) PublicAddr() string { return b.engine.Addr() }
 func (b *Bridge) PrivateAddr() string { return b.api.Addr() }
 
 // CreateConference creates a conference (as POST /colibri/v2/conferences).
-func (b *Bridge) CreateConference(meetingID, name string) (*routing.Conference, error) {
+func (b *Bridge) CreateConference(meetingID, name string) (*route.Conference, error) {
 	return b.table.CreateConference(meetingID, name)
 }
 
 // EndpointURLs returns the WebSocket URLs advertised for ep, one per domain.
-func (b *Bridge) EndpointURLs(ep *routing.Endpoint) []string {
+func (b *Bridge) EndpointURLs(ep *route.Endpoint) []string {
 	return b.cfg.EndpointURLs(ep.Conference().ID(), ep.ID(), ep.Password())
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/colibri-bus/colibri/internal/route"
 	"io"
 	"net"
 	"net/url"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/config"
-	"github.com/colibri-bus/colibri/routing"
 )
 
 // BenchmarkDeflateBroadcast is 10 conferences of 20 clients broadcasting
@@ -139,7 +139,7 @@ func (m *broadcastRun) setup(b *testing.B, br *bridge.Bridge, msg []byte, confer
 			b.Fatal(err)
 		}
 		for e := range perConf {
-			ep, err := conf.CreateEndpoint(fmt.Sprintf("e%d", e), routing.EndpointOptions{})
+			ep, err := conf.CreateEndpoint(fmt.Sprintf("e%d", e), route.EndpointOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/colibri-bus/colibri/internal/route"
 	"net"
 	"net/http"
 	"net/url"
@@ -21,7 +22,6 @@ import (
 	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/colibri2"
 	"github.com/colibri-bus/colibri/config"
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
 	"github.com/gorilla/websocket"
 )
@@ -627,7 +627,7 @@ func TestKillPeerBridge(t *testing.T) {
 	got := rec.waitAttempts(t, []string{path}, 4)
 	t.Logf("redial waits %v", checkGaps(t, "redial", got[path], 1))
 	rl := h.b.Table().ConferenceByMeeting("m").Relay("jvb2")
-	for _, r := range []*routing.Relay{rl} {
+	for _, r := range []*route.Relay{rl} {
 		if r.Conn() != nil {
 			t.Error("the relay still has a socket")
 		}

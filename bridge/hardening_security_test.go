@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/colibri-bus/colibri/internal/route"
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
@@ -18,7 +19,6 @@ import (
 
 	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/config"
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/gorilla/websocket"
 )
 
@@ -290,18 +290,18 @@ func TestSecretsNeverLogged(t *testing.T) {
 // in their first, middle or last character, and prefixes, extensions and
 // case changes fail.
 func TestSecretComparison(t *testing.T) {
-	tb := routing.NewTable()
+	tb := route.NewTable()
 	conf, err := tb.CreateConference("m", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, err := conf.CreateEndpoint("e", routing.EndpointOptions{})
+	ep, err := conf.CreateEndpoint("e", route.EndpointOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pwd := ep.Password()
-	if len(pwd) != routing.PasswordLength {
-		t.Fatalf("secret of %d characters, want %d", len(pwd), routing.PasswordLength)
+	if len(pwd) != route.PasswordLength {
+		t.Fatalf("secret of %d characters, want %d", len(pwd), route.PasswordLength)
 	}
 	if !ep.CheckPassword(pwd) {
 		t.Fatal("the right secret is rejected")
@@ -316,7 +316,7 @@ func TestSecretComparison(t *testing.T) {
 		return string(b)
 	}
 	wrong := []string{flip(0), flip(len(pwd) / 2), flip(len(pwd) - 1), strings.ToUpper(pwd), strings.ToLower(pwd),
-		pwd[:len(pwd)-1], pwd + "a", "", pwd[1:] + pwd[:1], routing.NewPassword()}
+		pwd[:len(pwd)-1], pwd + "a", "", pwd[1:] + pwd[:1], route.NewPassword()}
 	for _, w := range wrong {
 		if w != pwd && ep.CheckPassword(w) {
 			t.Errorf("wrong secret %q accepted", w)
@@ -325,7 +325,7 @@ func TestSecretComparison(t *testing.T) {
 	// Every other endpoint's secret fails too, and they differ.
 	seen := map[string]bool{pwd: true}
 	for i := 0; i < 200; i++ {
-		other, err := conf.CreateEndpoint("o"+strconv.Itoa(i), routing.EndpointOptions{})
+		other, err := conf.CreateEndpoint("o"+strconv.Itoa(i), route.EndpointOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

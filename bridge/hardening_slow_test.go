@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"github.com/colibri-bus/colibri/internal/route"
 	"net"
 	"strconv"
 	"strings"
@@ -14,7 +15,6 @@ import (
 	"time"
 
 	"github.com/colibri-bus/colibri/config"
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
 )
 
@@ -126,7 +126,7 @@ func testSlowConsumer(t *testing.T, class string) {
 	}
 	conf := h.b.Table().ConferenceByMeeting("slow")
 	slowEP := conf.Endpoint("slow")
-	drops := func(reason routing.DropReason) uint64 {
+	drops := func(reason route.DropReason) uint64 {
 		return h.b.Engine().Traffic().Dropped[reason.String()] + h.b.Router().Stats().Dropped(reason)
 	}
 	es := h.b.Engine().Stats()
@@ -259,10 +259,10 @@ func testSlowConsumer(t *testing.T, class string) {
 	// the one that crosses 4x the budget closes the socket and is kept in
 	// the mailbox after everything before it (it used to be dropped, a
 	// hole in the stream that later messages filled).
-	if class == "EndpointMessage" && drops(routing.DropSlowReceiver) != 0 {
-		t.Errorf("%d slow_receiver drops of a message that is not droppable", drops(routing.DropSlowReceiver))
+	if class == "EndpointMessage" && drops(route.DropSlowReceiver) != 0 {
+		t.Errorf("%d slow_receiver drops of a message that is not droppable", drops(route.DropSlowReceiver))
 	}
-	if class != "EndpointMessage" && drops(routing.DropSlowReceiver) == 0 {
+	if class != "EndpointMessage" && drops(route.DropSlowReceiver) == 0 {
 		t.Error("no slow_receiver drop counted")
 	}
 	// QueuedBytes is the whole bridge's: besides the slow endpoint's queue
@@ -273,8 +273,8 @@ func testSlowConsumer(t *testing.T, class string) {
 		limit = 4*budget + size + others
 	}
 	t.Logf("%s: %d messages in %v; slow endpoint received %d, dropped %d (slow_receiver %d, no_connection %d); max queued %d bytes (limit %d)",
-		class, total, sent.Round(time.Millisecond), received, dropped, drops(routing.DropSlowReceiver),
-		drops(routing.DropNoConnection), maxQueued.Load(), limit)
+		class, total, sent.Round(time.Millisecond), received, dropped, drops(route.DropSlowReceiver),
+		drops(route.DropNoConnection), maxQueued.Load(), limit)
 	if maxQueued.Load() > limit {
 		t.Errorf("queued bytes reached %d, over %d", maxQueued.Load(), limit)
 	}

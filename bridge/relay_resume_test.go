@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/colibri-bus/colibri/internal/route"
 	"sort"
 	"strings"
 	"sync"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/colibri-bus/colibri/config"
 	"github.com/colibri-bus/colibri/internal/seqcheck"
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/gorilla/websocket"
 )
 
@@ -42,7 +42,7 @@ type resumeRig struct {
 	a, b    *harness
 	px      *resumeProxy
 	meeting string
-	ra, rb  *routing.Relay // A's relay (to B, dialled) and B's (to A)
+	ra, rb  *route.Relay // A's relay (to B, dialled) and B's (to A)
 	eps     []*streamEndpoint
 	byID    map[string]*streamEndpoint
 	stop    chan struct{}
@@ -843,7 +843,7 @@ func TestRelayResumeJitsiPeer(t *testing.T) {
 				t.Errorf("the 101 to a peer without the extension carries X-Colibri-Relay-Resume: %s", answered)
 			}
 			if c.resumes {
-				if hh, err := routing.ParseResumeHeader(answered); err != nil || hh.Link == "" || hh.Peer != "" {
+				if hh, err := route.ParseResumeHeader(answered); err != nil || hh.Link == "" || hh.Peer != "" {
 					t.Errorf("the 101 to a peer with the extension: X-Colibri-Relay-Resume %q (%v)", answered, err)
 				}
 			}

@@ -2,11 +2,11 @@ package bridge_test
 
 import (
 	"fmt"
+	"github.com/colibri-bus/colibri/internal/route"
 	"sort"
 	"strings"
 	"testing"
 
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/gorilla/websocket"
 )
 
@@ -109,10 +109,10 @@ func TestStatsFilterEndToEnd(t *testing.T) {
 		if got := strings.Join(statsRound(cls, "e5"), " "); got != "e2 e4 v" {
 			t.Errorf("with visitor v selecting e5, e5's stats reached [%s], want e2 e4 v", got)
 		}
-		before := h.b.Router().Stats().Dropped(routing.DropVisitor)
+		before := h.b.Router().Stats().Dropped(route.DropVisitor)
 		constrain(cls, "e9", `"onStageEndpoints":["v"]`)
 		cls["v"].send(`{"colibriClass":"EndpointStats","bitrate":{"upload":1}}`)
-		waitFor(t, "the visitor's stats dropped", func() bool { return h.b.Router().Stats().Dropped(routing.DropVisitor) == before+1 })
+		waitFor(t, "the visitor's stats dropped", func() bool { return h.b.Router().Stats().Dropped(route.DropVisitor) == before+1 })
 		cls["e9"].send(msg("e9", `"synced"`))
 		if m := cls["e9"].recv(); m["msgPayload"] != "synced" {
 			t.Errorf("e9 read %v, want its own sync message, not the visitor's stats", m)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/colibri-bus/colibri/internal/route"
 	"net/url"
 	"runtime"
 	"testing"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/config"
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/gorilla/websocket"
 )
 
@@ -55,7 +55,7 @@ func BenchmarkTLSPath(b *testing.B) {
 		urls := map[string]string{}
 		for k := 0; k <= 500; k++ {
 			id := fmt.Sprintf("e%d", k)
-			ep, err := conf.CreateEndpoint(id, routing.EndpointOptions{})
+			ep, err := conf.CreateEndpoint(id, route.EndpointOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/colibri-bus/colibri/internal/route"
 	"net/http"
 	"strings"
 
@@ -215,7 +216,7 @@ func (s *Server) validate(req *ConferenceRequest) error {
 
 // apply creates and expires endpoints and relays in request order and
 // builds the response describing every created or updated object.
-func (s *Server) apply(conf *routing.Conference, req *ConferenceRequest) (*ConferenceResponse, error) {
+func (s *Server) apply(conf *route.Conference, req *ConferenceRequest) (*ConferenceResponse, error) {
 	resp := &ConferenceResponse{ID: conf.ID()}
 	for i := 0; i < len(req.Endpoints); i++ {
 		e := req.Endpoints[i]
@@ -227,9 +228,9 @@ func (s *Server) apply(conf *routing.Conference, req *ConferenceRequest) (*Confe
 			}
 			run := req.Endpoints[i:j]
 			ids := make([]string, len(run))
-			opts := make([]routing.EndpointOptions, len(run))
+			opts := make([]route.EndpointOptions, len(run))
 			for k, x := range run {
-				ids[k], opts[k] = x.ID, routing.EndpointOptions{Visitor: x.MucRole == "visitor"}
+				ids[k], opts[k] = x.ID, route.EndpointOptions{Visitor: x.MucRole == "visitor"}
 			}
 			eps, err := conf.CreateEndpoints(ids, opts)
 			if err != nil {
@@ -268,7 +269,7 @@ func (s *Server) apply(conf *routing.Conference, req *ConferenceRequest) (*Confe
 }
 
 // describeEndpoint builds an endpoint's transport with one URL per domain.
-func (s *Server) describeEndpoint(ep *routing.Endpoint) EndpointResponse {
+func (s *Server) describeEndpoint(ep *route.Endpoint) EndpointResponse {
 	return EndpointResponse{ID: ep.ID(), Transport: TransportWrapper{Transport: Transport{
 		XMLNS: iceUDP, Ufrag: iceUfrag(ep.ID()), Pwd: icePwd(ep.Password()), RTCPMux: true,
 		WebSockets: s.cfg.EndpointURLs(ep.Conference().ID(), ep.ID(), ep.Password()),

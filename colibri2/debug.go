@@ -1,12 +1,11 @@
 package colibri2
 
 import (
+	"github.com/colibri-bus/colibri/internal/route"
 	"net/http"
 	"net/url"
 	"sort"
 	"time"
-
-	"github.com/colibri-bus/colibri/routing"
 )
 
 // The shapes of GET /debug[/{conf-id}[/{id}]]. No field ever carries a URL
@@ -153,7 +152,7 @@ func (o *Ops) debugState(now time.Time, full bool) *DebugState {
 	return st
 }
 
-func debugConference(c *routing.Conference, now time.Time, full bool) *DebugConference {
+func debugConference(c *route.Conference, now time.Time, full bool) *DebugConference {
 	eps, rls := c.Endpoints(), c.Relays()
 	dc := &DebugConference{ID: c.ID(), MeetingID: c.MeetingID(), Name: c.Name(), Created: c.Created().UTC(),
 		AgeSeconds: seconds(now.Sub(c.Created())), EndpointCount: len(eps), RelayCount: len(rls),
@@ -173,7 +172,7 @@ func debugConference(c *routing.Conference, now time.Time, full bool) *DebugConf
 	return dc
 }
 
-func debugEndpoint(ep *routing.Endpoint, now time.Time, full bool) *DebugEndpoint {
+func debugEndpoint(ep *route.Endpoint, now time.Time, full bool) *DebugEndpoint {
 	d := &DebugEndpoint{DebugSocket: socketState("endpoint", ep.ID(), ep.Created(), ep.Conn(), ep.ConnectedSince(), now),
 		Visitor: ep.Visitor()}
 	if n, b := ep.Mailbox(); n > 0 {
@@ -186,7 +185,7 @@ func debugEndpoint(ep *routing.Endpoint, now time.Time, full bool) *DebugEndpoin
 	return d
 }
 
-func debugRelay(rl *routing.Relay, now time.Time, full bool) *DebugRelay {
+func debugRelay(rl *route.Relay, now time.Time, full bool) *DebugRelay {
 	eps := rl.Endpoints()
 	sort.Strings(eps)
 	if eps == nil {
@@ -207,7 +206,7 @@ func debugRelay(rl *routing.Relay, now time.Time, full bool) *DebugRelay {
 	return d
 }
 
-func socketState(kind, id string, created time.Time, conn routing.Conn, since, now time.Time) DebugSocket {
+func socketState(kind, id string, created time.Time, conn route.Conn, since, now time.Time) DebugSocket {
 	s := DebugSocket{ID: id, Kind: kind, Created: created.UTC(), Connected: conn != nil}
 	if conn != nil && !since.IsZero() {
 		t := since.UTC()

@@ -1,10 +1,10 @@
 package colibri2
 
 import (
+	"github.com/colibri-bus/colibri/internal/route"
 	"net/http"
 	"strings"
 
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -216,7 +216,7 @@ var (
 )
 
 // constHistogram builds a Prometheus histogram from a snapshot of h.
-func constHistogram(d *prometheus.Desc, h *routing.Histogram, sc bucketScale) prometheus.Metric {
+func constHistogram(d *prometheus.Desc, h *route.Histogram, sc bucketScale) prometheus.Metric {
 	buckets, sum, count := histogramBuckets(h, sc)
 	return prometheus.MustNewConstHistogram(d, count, sum, buckets)
 }
@@ -225,7 +225,7 @@ func constHistogram(d *prometheus.Desc, h *routing.Histogram, sc bucketScale) pr
 // scaled sum and the count. The snapshot reads buckets before the count,
 // so a concurrent observation can make a bucket exceed the count: the
 // count is raised to match, keeping the histogram consistent.
-func histogramBuckets(h *routing.Histogram, sc bucketScale) (map[float64]uint64, float64, uint64) {
+func histogramBuckets(h *route.Histogram, sc bucketScale) (map[float64]uint64, float64, uint64) {
 	_, cum, sum, count := h.Snapshot()
 	buckets := make(map[float64]uint64, sc.hi-sc.lo+1)
 	var total uint64

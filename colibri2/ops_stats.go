@@ -1,10 +1,9 @@
 package colibri2
 
 import (
+	"github.com/colibri-bus/colibri/internal/route"
 	"net/http"
 	"time"
-
-	"github.com/colibri-bus/colibri/routing"
 )
 
 // census counts what the conference table holds.
@@ -129,7 +128,7 @@ func (o *Ops) handleStats(w http.ResponseWriter, r *http.Request) {
 // droppedByReason merges the router's drop counts with the transport's
 // and the mailboxes', by reason: each drop was counted once, by the side
 // that decided it.
-func droppedByReason(rs *routing.Stats, ts SocketStats, t *routing.Table) map[string]uint64 {
+func droppedByReason(rs *route.Stats, ts SocketStats, t *route.Table) map[string]uint64 {
 	m := rs.DroppedByReason()
 	for reason, v := range ts.Dropped {
 		m[reason] += v
@@ -142,7 +141,7 @@ func droppedByReason(rs *routing.Stats, ts SocketStats, t *routing.Table) map[st
 
 // resumeStats are the counters of the mailboxes and of the relay resume
 // extension, by their /colibri/stats names (metrics add _total).
-func resumeStats(t *routing.Table) map[string]uint64 {
+func resumeStats(t *route.Table) map[string]uint64 {
 	return map[string]uint64{
 		"mailbox_queued":    t.Mail.Queued.Load(),
 		"mailbox_delivered": t.Mail.Delivered.Load(),

@@ -1,6 +1,7 @@
 package colibri2_test
 
 import (
+	"github.com/colibri-bus/colibri/internal/route"
 	"net/http"
 	"regexp"
 	"runtime"
@@ -37,7 +38,7 @@ func TestHealth(t *testing.T) {
 func TestHealthStalledLoop(t *testing.T) {
 	block := make(chan struct{})
 	entered := make(chan struct{}, 1)
-	hooks := routing.Hooks{LastN: func(*routing.Endpoint, *routing.LastNChangedEvent) {
+	hooks := route.Hooks{LastN: func(*route.Endpoint, *routing.LastNChangedEvent) {
 		entered <- struct{}{}
 		<-block
 	}}

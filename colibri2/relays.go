@@ -2,6 +2,7 @@ package colibri2
 
 import (
 	"fmt"
+	"github.com/colibri-bus/colibri/internal/route"
 
 	"github.com/colibri-bus/colibri/routing"
 )
@@ -11,11 +12,11 @@ import (
 type RelayDialer interface {
 	// DialRelay starts (or restarts, for a new URL) dialling url for r and
 	// keeps the link up until r expires.
-	DialRelay(r *routing.Relay, url string)
+	DialRelay(r *route.Relay, url string)
 }
 
 // applyRelay creates, updates or expires one relay and describes it.
-func (s *Server) applyRelay(conf *routing.Conference, rq *RelayRequest) (*RelayResponse, error) {
+func (s *Server) applyRelay(conf *route.Conference, rq *RelayRequest) (*RelayResponse, error) {
 	if rq.Expire {
 		if conf.ExpireRelay(rq.ID) {
 			s.log.Info("relay expired", "conf", conf.ID(), "id", rq.ID)
@@ -63,7 +64,7 @@ func (s *Server) applyRelay(conf *routing.Conference, rq *RelayRequest) (*RelayR
 
 // describeRelay reports "active" when this side dials, else this bridge's
 // colibri-relay-ws URLs for the other side to dial.
-func (s *Server) describeRelay(rl *routing.Relay) *RelayResponse {
+func (s *Server) describeRelay(rl *route.Relay) *RelayResponse {
 	t := Transport{XMLNS: iceUDP, Ufrag: iceUfrag(rl.ID()), Pwd: icePwd(rl.Password()), RTCPMux: true}
 	if rl.URL() != "" {
 		t.WebSockets = []string{"active"}

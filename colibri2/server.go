@@ -5,21 +5,21 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"github.com/colibri-bus/colibri/internal/route"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/colibri-bus/colibri/config"
-	"github.com/colibri-bus/colibri/routing"
 )
 
 // Server is the bridge's private HTTP server: the colibri2 REST API and the
 // operations endpoints registered on it.
 type Server struct {
 	cfg    *config.Config
-	table  *routing.Table
-	router *routing.Router
+	table  *route.Table
+	router *route.Router
 	dialer RelayDialer
 	log    *slog.Logger
 	mux    *http.ServeMux
@@ -28,7 +28,7 @@ type Server struct {
 }
 
 // New builds the server. dialer may be nil when relays are disabled.
-func New(cfg *config.Config, table *routing.Table, router *routing.Router, dialer RelayDialer, log *slog.Logger) *Server {
+func New(cfg *config.Config, table *route.Table, router *route.Router, dialer RelayDialer, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -1,9 +1,9 @@
 package engine
 
 import (
+	"github.com/colibri-bus/colibri/internal/route"
 	"time"
 
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
@@ -21,9 +21,9 @@ type conn struct {
 	// client: we dialled (a relay), so our frames are masked.
 	client bool
 
-	kind   routing.PeerKind // what the path names, before authentication
-	peer   *routing.Peer    // the endpoint or relay, once authenticated
-	dial   *relayDial       // set on the dialling side of a relay
+	kind   route.PeerKind // what the path names, before authentication
+	peer   *route.Peer    // the endpoint or relay, once authenticated
+	dial   *relayDial     // set on the dialling side of a relay
 	reader wsproto.Reader
 	flate  *wsproto.Deflate
 	remote string
@@ -195,7 +195,7 @@ func (c *conn) handle(msg wsproto.Message) (cost int, ok bool) {
 		}
 		return c.route(msg.Payload), true
 	case wsproto.OpBinary:
-		c.loop.count.drop(routing.DropBinary)
+		c.loop.count.drop(route.DropBinary)
 	case wsproto.OpPing:
 		c.pong(msg.Payload)
 	case wsproto.OpPong:

@@ -1,9 +1,8 @@
 package engine
 
 import (
+	"github.com/colibri-bus/colibri/internal/route"
 	"sync/atomic"
-
-	"github.com/colibri-bus/colibri/routing"
 )
 
 // counters are a loop's counts of its hot path. Only the loop adds to
@@ -11,12 +10,12 @@ import (
 type counters struct {
 	received      atomic.Uint64 // text messages read and routed
 	sent          atomic.Uint64 // text frames queued for writing
-	dropped       [routing.NumDropReasons]atomic.Uint64
+	dropped       [route.NumDropReasons]atomic.Uint64
 	backlogClosed atomic.Uint64 // senders closed for an inbound backlog over its bound
 	_             [64]byte      // keep the next loop's counters off this cache line
 }
 
-func (k *counters) drop(d routing.DropReason) { k.dropped[d].Add(1) }
+func (k *counters) drop(d route.DropReason) { k.dropped[d].Add(1) }
 
 // Traffic is a snapshot of the engine's hot-path counters, summed over
 // its loops.
@@ -35,7 +34,7 @@ type Traffic struct {
 // Traffic sums the loops' counters.
 func (e *Engine) Traffic() Traffic {
 	var t Traffic
-	var dropped [routing.NumDropReasons]uint64
+	var dropped [route.NumDropReasons]uint64
 	for _, l := range *e.loopList.Load() {
 		k := &l.count
 		t.MessagesReceived += k.received.Load()
@@ -47,7 +46,7 @@ func (e *Engine) Traffic() Traffic {
 	}
 	t.Dropped = make(map[string]uint64, len(dropped))
 	for i, v := range dropped {
-		t.Dropped[routing.DropReason(i).String()] = v
+		t.Dropped[route.DropReason(i).String()] = v
 	}
 	return t
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/colibri-bus/colibri/internal/route"
 	"log/slog"
 	"net"
 	"slices"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/colibri-bus/colibri/config"
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 )
@@ -25,8 +25,8 @@ type Engine struct {
 	gnet.BuiltinEventEngine
 
 	cfg    *config.Config
-	table  *routing.Table
-	router *routing.Router
+	table  *route.Table
+	router *route.Router
 	log    *slog.Logger
 	stats  Stats
 
@@ -72,14 +72,14 @@ func (e *Engine) now() int64 {
 // New builds an engine for cfg over table. hooks connect an embedder to the
 // messages the bridge consumes. log receives one line per connection
 // lifecycle event; it never sees a URL secret.
-func New(cfg *config.Config, table *routing.Table, hooks routing.Hooks, log *slog.Logger) *Engine {
+func New(cfg *config.Config, table *route.Table, hooks route.Hooks, log *slog.Logger) *Engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{cfg: cfg, table: table, log: log, loops: map[gnet.EventLoop]*loop{}}
-	table.Mailbox = routing.MailboxLimits{Bytes: cfg.Limits.MailboxBytes, Age: cfg.Limits.MailboxAge}
-	table.Replay = routing.ReplayLimits{Bytes: cfg.Limits.RelayReplayBytes, Age: cfg.Limits.RelayReplayAge}
-	e.router = routing.NewRouter(hooks, e, log)
+	table.Mailbox = route.MailboxLimits{Bytes: cfg.Limits.MailboxBytes, Age: cfg.Limits.MailboxAge}
+	table.Replay = route.ReplayLimits{Bytes: cfg.Limits.RelayReplayBytes, Age: cfg.Limits.RelayReplayAge}
+	e.router = route.NewRouter(hooks, e, log)
 	e.tick = tickInterval(cfg)
 	e.dialCtx, e.dialStop = context.WithCancel(context.Background())
 	empty := []*loop{}
@@ -88,10 +88,10 @@ func New(cfg *config.Config, table *routing.Table, hooks routing.Hooks, log *slo
 }
 
 // Router returns the router the engine feeds.
-func (e *Engine) Router() *routing.Router { return e.router }
+func (e *Engine) Router() *route.Router { return e.router }
 
 // Table returns the conference table.
-func (e *Engine) Table() *routing.Table { return e.table }
+func (e *Engine) Table() *route.Table { return e.table }
 
 // Stats returns the engine's counters.
 func (e *Engine) Stats() *Stats { return &e.stats }

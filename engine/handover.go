@@ -1,9 +1,9 @@
 package engine
 
 import (
+	"github.com/colibri-bus/colibri/internal/route"
 	"sync/atomic"
 
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
 )
 
@@ -33,7 +33,7 @@ type handover struct {
 // heldFrame is a frame a new socket keeps until its handover completes.
 type heldFrame struct {
 	f     *wsproto.SharedFrame
-	class routing.Class
+	class route.Class
 }
 
 // takeOver starts moving prev's traffic to c, which has just attached.
@@ -98,7 +98,7 @@ func (c *conn) handOff(h *handover) {
 	// protocol error), which is replaced by a client that reconnected
 	// meanwhile.
 	live := c.state == stOpen || c.state == stClosing || c.state == stFailing
-	var rec []routing.Mail
+	var rec []route.Mail
 	shut := false
 	if live && c.mails() {
 		rec, shut = c.takeUnwritten()
@@ -108,10 +108,10 @@ func (c *conn) handOff(h *handover) {
 	case live && shut:
 		// gnet held frames it had not written, now in rec: no close frame
 		// can follow them, the socket closes without one.
-		c.closeCode, c.closeReason = wsproto.CloseAbnormal, routing.ReasonReplaced
+		c.closeCode, c.closeReason = wsproto.CloseAbnormal, route.ReasonReplaced
 		c.gc.Close()
 	case c.state == stOpen:
-		c.startClose(wsproto.CloseNormal, routing.ReasonReplaced)
+		c.startClose(wsproto.CloseNormal, route.ReasonReplaced)
 	}
 	c.set(evHandedOff) // the close may have closed the socket: handed off all the same
 	to := h.to
@@ -123,7 +123,7 @@ func (c *conn) handOff(h *handover) {
 }
 
 // hold keeps f for c until its handover completes.
-func (c *conn) hold(f *wsproto.SharedFrame, class routing.Class) {
+func (c *conn) hold(f *wsproto.SharedFrame, class route.Class) {
 	f.Retain()
 	c.held = append(c.held, heldFrame{f: f, class: class})
 }
@@ -133,13 +133,13 @@ func (c *conn) hold(f *wsproto.SharedFrame, class routing.Class) {
 // written), the mailbox, a relay's replay, and then what it held, in
 // order. One that closed or started closing while it waited keeps all of
 // that for the next socket instead, and drops its ServerHello.
-func (c *conn) complete(rec []routing.Mail) {
+func (c *conn) complete(rec []route.Mail) {
 	held := c.held
 	c.held = nil
 	c.set(evCompleted)
 	if c.state == stOpen {
 		i := 0
-		if len(held) > 0 && held[0].class == routing.ClassServerHello {
+		if len(held) > 0 && held[0].class == route.ClassServerHello {
 			c.enqueue(held[0].f, held[0].class)
 			held[0].f.Release()
 			i = 1
@@ -182,7 +182,7 @@ func (c *conn) sendHeld(held []heldFrame) {
 }
 
 // forward sends a frame that reached c after it handed off to c.next.
-func (c *conn) forward(f *wsproto.SharedFrame, class routing.Class) {
+func (c *conn) forward(f *wsproto.SharedFrame, class route.Class) {
 	n := c.next
 	if n.loop == c.loop {
 		n.enqueue(f, class)

@@ -1,10 +1,10 @@
 package engine
 
 import (
+	"github.com/colibri-bus/colibri/internal/route"
 	"net/url"
 	"strings"
 
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
 )
 
@@ -49,7 +49,7 @@ func (c *conn) serverHandshake() bool {
 		return false
 	}
 	if !req.IsUpgradeAttempt() {
-		if kind == routing.PeerNone {
+		if kind == route.PeerNone {
 			c.reject(404, "not found", "")
 		} else {
 			c.reject(405, "method not allowed: this URL takes a WebSocket upgrade", "Allow: GET\r\n")
@@ -83,7 +83,7 @@ func (c *conn) serverHandshake() bool {
 	if !c.authenticate(conf, pwd) {
 		c.e.stats.AuthFailures.Add(1)
 		c.e.log.Warn("websocket authentication failed", "kind", kind.String(), "conf", confID, "id", id, "remote", c.remote)
-		c.kind = routing.PeerNone
+		c.kind = route.PeerNone
 		c.reject(403, authFailed, "")
 		return false
 	}
@@ -97,7 +97,7 @@ func (c *conn) serverHandshake() bool {
 		}
 	}
 	var extra string
-	if c.kind == routing.PeerRelay {
+	if c.kind == route.PeerRelay {
 		extra = c.answerResume(req.RelayResume)
 	}
 	resp := wsproto.AppendUpgradeResponseHeader(make([]byte, 0, 256), req.Key, deflate, extra)
@@ -113,7 +113,7 @@ func (c *conn) serverHandshake() bool {
 }
 
 // authenticate finds the endpoint or relay and checks pwd in constant time.
-func (c *conn) authenticate(conf *routing.Conference, pwd string) bool {
+func (c *conn) authenticate(conf *route.Conference, pwd string) bool {
 	if conf == nil || pwd == "" {
 		return false
 	}
@@ -132,9 +132,9 @@ func (c *conn) authenticate(conf *routing.Conference, pwd string) bool {
 func (c *conn) attach(dialler bool) bool {
 	prev, open, err := c.peer.Attach(c)
 	if err != nil { // expired between lookup and attach
-		reason := routing.ReasonEndpointClosed
-		if c.kind == routing.PeerRelay {
-			reason = routing.ReasonRelayClosed
+		reason := route.ReasonEndpointClosed
+		if c.kind == route.PeerRelay {
+			reason = route.ReasonRelayClosed
 		}
 		// The 101 is out: a close frame follows it, and the socket closes.
 		c.closeCode, c.closeReason = wsproto.CloseGoingAway, reason
@@ -180,17 +180,17 @@ func (c *conn) rejectErr(err error) {
 // /colibri-relay-ws/...). Like Jitsi, segments past the third are ignored.
 // kind is routing.PeerNone for paths outside both prefixes; ok is false when the
 // prefix matches but fewer than three non-empty segments follow.
-func parsePath(path string) (kind routing.PeerKind, sid, confID, id string, ok bool) {
+func parsePath(path string) (kind route.PeerKind, sid, confID, id string, ok bool) {
 	var rest string
 	switch {
 	case strings.HasPrefix(path, prefixEndpoint):
-		kind, rest = routing.PeerEndpoint, path[len(prefixEndpoint):]
+		kind, rest = route.PeerEndpoint, path[len(prefixEndpoint):]
 	case strings.HasPrefix(path, prefixRelay):
-		kind, rest = routing.PeerRelay, path[len(prefixRelay):]
+		kind, rest = route.PeerRelay, path[len(prefixRelay):]
 	case path == "/colibri-ws" || path == "/colibri-relay-ws":
-		return routing.PeerEndpoint, "", "", "", false
+		return route.PeerEndpoint, "", "", "", false
 	default:
-		return routing.PeerNone, "", "", "", false
+		return route.PeerNone, "", "", "", false
 	}
 	parts := strings.SplitN(rest, "/", 4)
 	if len(parts) < 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {

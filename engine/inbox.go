@@ -1,9 +1,9 @@
 package engine
 
 import (
+	"github.com/colibri-bus/colibri/internal/route"
 	"sync"
 
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
 )
 
@@ -32,14 +32,14 @@ type inbox struct {
 // frames.
 type inboxItem struct {
 	f          *wsproto.SharedFrame
-	class      routing.Class
+	class      route.Class
 	start, end int
 	run        func()
 }
 
 // put appends f for conns and reports whether the caller must schedule a
 // drain (none is queued yet). The inbox owns the caller's reference on f.
-func (in *inbox) put(f *wsproto.SharedFrame, class routing.Class, conns []*conn) bool {
+func (in *inbox) put(f *wsproto.SharedFrame, class route.Class, conns []*conn) bool {
 	in.mu.Lock()
 	start := len(in.conns)
 	in.conns = append(in.conns, conns...)
@@ -64,7 +64,7 @@ func (in *inbox) putControl(run func()) bool {
 
 // drain hands every frame put so far to deliver, receiver by receiver, in
 // order, and releases the inbox's references.
-func (in *inbox) drain(deliver func(c *conn, f *wsproto.SharedFrame, class routing.Class)) {
+func (in *inbox) drain(deliver func(c *conn, f *wsproto.SharedFrame, class route.Class)) {
 	in.mu.Lock()
 	items, conns := in.items, in.conns
 	in.items, in.conns = in.spareItems[:0], in.spareConns[:0]
@@ -93,6 +93,6 @@ func (in *inbox) drain(deliver func(c *conn, f *wsproto.SharedFrame, class routi
 }
 
 // dropNoLoop counts a frame for a loop that is gone.
-func dropNoLoop(c *conn, _ *wsproto.SharedFrame, _ routing.Class) {
-	c.dropped(routing.DropNoConnection)
+func dropNoLoop(c *conn, _ *wsproto.SharedFrame, _ route.Class) {
+	c.dropped(route.DropNoConnection)
 }

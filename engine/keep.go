@@ -1,7 +1,7 @@
 package engine
 
 import (
-	"github.com/colibri-bus/colibri/routing"
+	"github.com/colibri-bus/colibri/internal/route"
 	"github.com/colibri-bus/colibri/wsproto"
 )
 
@@ -18,14 +18,14 @@ import (
 // mails reports whether c is an endpoint socket whose traffic is kept in
 // a mailbox while the endpoint has no socket.
 func (c *conn) mails() bool {
-	return c.kind == routing.PeerEndpoint && c.e.table.Mailbox.Bytes > 0
+	return c.kind == route.PeerEndpoint && c.e.table.Mailbox.Bytes > 0
 }
 
 // keepsTraffic reports whether c keeps its peer's traffic once it can no
 // longer write it: an endpoint with a mailbox, or a resuming relay. The
 // state says whether it is still c's to keep (lifecycle.go).
 func (c *conn) keepsTraffic() bool {
-	if c.link != nil && c.closeCode == wsproto.CloseGoingAway && c.closeReason == routing.ReasonRelayClosed {
+	if c.link != nil && c.closeCode == wsproto.CloseGoingAway && c.closeReason == route.ReasonRelayClosed {
 		// The relay was expired (here, or by the other side): no socket
 		// will resume the link, so nothing would ever take over what a
 		// ghost kept. What is routed to it is dropped and counted, as
@@ -37,7 +37,7 @@ func (c *conn) keepsTraffic() bool {
 
 // keep keeps f for c's peer: in the relay's replay window, numbered, or in
 // the endpoint's mailbox.
-func (c *conn) keep(f *wsproto.SharedFrame, class routing.Class) {
+func (c *conn) keep(f *wsproto.SharedFrame, class route.Class) {
 	if c.link != nil {
 		c.link.number(f, class, c.loop)
 		return
@@ -76,7 +76,7 @@ func (c *conn) socketClosed() {
 // part when it closes the socket: c's write side is shut first, and shut
 // reports that the socket must be closed without a close frame. Control
 // frames and ServerHello are left out.
-func (c *conn) takeUnwritten() (out []routing.Mail, shut bool) {
+func (c *conn) takeUnwritten() (out []route.Mail, shut bool) {
 	if n := c.gc.OutboundBuffered(); n > 0 {
 		out = c.splitMail(out, unsentFrames(c.unsent, n))
 		shut = true
@@ -99,13 +99,13 @@ func (c *conn) takeUnwritten() (out []routing.Mail, shut bool) {
 // socket replaced while its own handover was under way handed its
 // unwritten ServerHello over, and the next socket sent it after its own:
 // two ServerHellos.)
-func (c *conn) splitMail(out []routing.Mail, frames []byte) []routing.Mail {
+func (c *conn) splitMail(out []route.Mail, frames []byte) []route.Mail {
 	err := wsproto.SplitFrames(frames, c.e.cfg.Limits.MaxMessageSize, func(op wsproto.OpCode, p []byte) {
 		if op != wsproto.OpText {
 			return
 		}
-		if class := routing.ClassOf(p); class != routing.ClassServerHello {
-			out = append(out, routing.Mail{Msg: append([]byte(nil), p...), Class: class})
+		if class := route.ClassOf(p); class != route.ClassServerHello {
+			out = append(out, route.Mail{Msg: append([]byte(nil), p...), Class: class})
 		}
 	})
 	if err != nil { // cannot happen: the bytes are our own whole frames
@@ -116,7 +116,7 @@ func (c *conn) splitMail(out []routing.Mail, frames []byte) []routing.Mail {
 
 // sendMail is sendMessages for mails taken out of the mailbox: they are
 // counted as delivered from it.
-func (c *conn) sendMail(mails []routing.Mail) {
+func (c *conn) sendMail(mails []route.Mail) {
 	if len(mails) == 0 {
 		return
 	}
@@ -128,7 +128,7 @@ func (c *conn) sendMail(mails []routing.Mail) {
 // sender choose per message), for this round's write. They go in one
 // write: if it fails, they are the unwritten bytes of that write, and go
 // back to the mailbox in order.
-func (c *conn) sendMessages(msgs []routing.Mail) {
+func (c *conn) sendMessages(msgs []route.Mail) {
 	if len(msgs) == 0 {
 		return
 	}

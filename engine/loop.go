@@ -2,9 +2,9 @@ package engine
 
 import (
 	"context"
+	"github.com/colibri-bus/colibri/internal/route"
 	"sync/atomic"
 
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
 	"github.com/panjf2000/gnet/v2"
 )
@@ -171,7 +171,7 @@ func (l *loop) sweep(now int64) {
 // on other loops get it through each loop's inbox, once per loop, not once
 // per receiver.
 // It must run on l's goroutine.
-func (l *loop) Deliver(f *wsproto.SharedFrame, class routing.Class, to []routing.Conn) {
+func (l *loop) Deliver(f *wsproto.SharedFrame, class route.Class, to []route.Conn) {
 	l.deliveries += uint64(len(to))
 	for _, rc := range to {
 		c := rc.(*conn)
@@ -204,7 +204,7 @@ func (l *loop) groupFor(to *loop) *remoteGroup {
 
 // deliverRemote hands f to l (from any goroutine) for conns, which live
 // on l, through l's inbox. It takes a reference on f that l releases.
-func (l *loop) deliverRemote(f *wsproto.SharedFrame, class routing.Class, conns []*conn) {
+func (l *loop) deliverRemote(f *wsproto.SharedFrame, class route.Class, conns []*conn) {
 	f.Retain()
 	if d := l.e.inFlight; d != nil {
 		cs := append([]*conn(nil), conns...)
@@ -236,7 +236,7 @@ func (l *loop) schedule(drain bool) {
 
 // Deliver is the engine's sink for messages that originate off the loops
 // (REST calls, an embedder's goroutines): every receiver's loop gets one task.
-func (e *Engine) Deliver(f *wsproto.SharedFrame, class routing.Class, to []routing.Conn) {
+func (e *Engine) Deliver(f *wsproto.SharedFrame, class route.Class, to []route.Conn) {
 	var groups []remoteGroup // in the order of to's first receiver on each loop
 	for _, rc := range to {
 		c := rc.(*conn)

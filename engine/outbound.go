@@ -1,9 +1,9 @@
 package engine
 
 import (
+	"github.com/colibri-bus/colibri/internal/route"
 	"math/bits"
 
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
 	"github.com/valyala/bytebufferpool"
 )
@@ -31,12 +31,12 @@ const (
 
 // enqueue does with a frame routed to c what its fate says (lifecycle.go)
 // and counts it once: sent when queued, dropped with its reason when not.
-func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
+func (c *conn) enqueue(f *wsproto.SharedFrame, class route.Class) {
 	if c.state == stOpen && c.write(f, class) {
 		return // the hot path: frameFate(stOpen, ...) is fateWrite
 	}
 	for {
-		switch frameFate(c.state, c.keepsTraffic(), class == routing.ClassServerHello) {
+		switch frameFate(c.state, c.keepsTraffic(), class == route.ClassServerHello) {
 		case fateHold:
 			c.hold(f, class)
 			return
@@ -47,7 +47,7 @@ func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
 			c.forward(f, class)
 			return
 		case fateDrop:
-			c.dropped(routing.DropNoConnection)
+			c.dropped(route.DropNoConnection)
 			return
 		}
 		if c.write(f, class) {
@@ -64,7 +64,7 @@ func (c *conn) enqueue(f *wsproto.SharedFrame, class routing.Class) {
 // started closing on the way: a pending write that failed, or the slow
 // consumer close, which the frame that triggers it does not survive only
 // when c keeps nothing.
-func (c *conn) write(f *wsproto.SharedFrame, class routing.Class) bool {
+func (c *conn) write(f *wsproto.SharedFrame, class route.Class) bool {
 	b := f.Bytes()
 	if c.flate != nil {
 		if cb := f.Compressed(); cb != nil { // nil below wsproto.CompressMinSize
@@ -92,12 +92,12 @@ func (c *conn) write(f *wsproto.SharedFrame, class routing.Class) bool {
 	}
 	switch v {
 	case outDrop:
-		c.dropped(routing.DropSlowReceiver)
+		c.dropped(route.DropSlowReceiver)
 		return true
 	case outClose:
 		c.slowClose()
 		if !c.keepsTraffic() {
-			c.dropped(routing.DropSlowReceiver)
+			c.dropped(route.DropSlowReceiver)
 			return true
 		}
 		return false // kept, after everything before it
@@ -122,13 +122,13 @@ func (c *conn) write(f *wsproto.SharedFrame, class routing.Class) bool {
 type sentCounts struct {
 	n       uint64
 	mask    uint32 // classes with a count
-	byClass [routing.NumClasses]uint32
+	byClass [route.NumClasses]uint32
 }
 
 // The class mask is a uint32: this fails to compile past 32 classes.
-var _ [32 - routing.NumClasses]struct{}
+var _ [32 - route.NumClasses]struct{}
 
-func (s *sentCounts) add(c routing.Class) {
+func (s *sentCounts) add(c route.Class) {
 	s.n++
 	s.mask |= 1 << c
 	s.byClass[c]++
@@ -143,7 +143,7 @@ func (c *conn) publishSent() {
 	}
 	c.loop.count.sent.Add(s.n)
 	for m := s.mask; m != 0; m &= m - 1 {
-		cl := routing.Class(bits.TrailingZeros32(m))
+		cl := route.Class(bits.TrailingZeros32(m))
 		if c.peer != nil {
 			c.peer.Sent.AddN(cl, uint64(s.byClass[cl]))
 		}
@@ -153,7 +153,7 @@ func (c *conn) publishSent() {
 }
 
 // dropped counts one frame for c that was not queued.
-func (c *conn) dropped(reason routing.DropReason) {
+func (c *conn) dropped(reason route.DropReason) {
 	c.loop.count.drop(reason)
 	if c.peer != nil {
 		c.peer.Dropped.Add(1)

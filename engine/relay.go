@@ -5,12 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/colibri-bus/colibri/internal/route"
 	"math/rand/v2"
 	"net"
 	"net/url"
 	"time"
 
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
 )
 
@@ -28,11 +28,11 @@ const (
 // and reconnects after any close except 1001 "relay_closed".
 type relayDial struct {
 	e      *Engine
-	relay  *routing.Relay
+	relay  *route.Relay
 	url    *url.URL
 	remote string // host:port dialled
 	key    string
-	resume routing.ResumeHeader // what this side announced on the current attempt
+	resume route.ResumeHeader // what this side announced on the current attempt
 	ctx    context.Context
 	cancel context.CancelFunc
 	events chan dialEvent // from OnClose and the handshake, to run
@@ -48,7 +48,7 @@ type dialEvent struct {
 // DialRelay starts dialling rawURL for r, replacing any previous dialer of
 // r, and keeps the link up until r expires or the engine stops
 // (colibri2.RelayDialer).
-func (e *Engine) DialRelay(r *routing.Relay, rawURL string) {
+func (e *Engine) DialRelay(r *route.Relay, rawURL string) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 		// Never log the URL: its query holds the relay's secret, and
@@ -89,7 +89,7 @@ func (d *relayDial) run() {
 			d.e.log.Warn("relay dial failed", "conf", d.relay.Conference().ID(), "relay", d.relay.ID(),
 				"remote", d.remote, "attempt", attempt+1, "err", err)
 		}
-		if ev.code == wsproto.CloseGoingAway && ev.reason == routing.ReasonRelayClosed {
+		if ev.code == wsproto.CloseGoingAway && ev.reason == route.ReasonRelayClosed {
 			return // the other side expired the relay: do not come back
 		}
 		if ev.opened {
@@ -171,7 +171,7 @@ func (d *relayDial) closed(code uint16, reason string, opened bool) {
 // clientHandshake reads the 101 response of a dialled relay.
 func (c *conn) clientHandshake() bool {
 	buf, _ := c.gc.Peek(-1)
-	n, deflate, resume, err := wsproto.ParseResponseHeader(buf, c.dial.key, false, routing.ResumeHeaderName)
+	n, deflate, resume, err := wsproto.ParseResponseHeader(buf, c.dial.key, false, route.ResumeHeaderName)
 	if err != nil {
 		c.e.log.Warn("relay upgrade refused", "conf", c.dial.relay.Conference().ID(), "relay", c.dial.relay.ID(),
 			"remote", c.remote, "err", err)
@@ -187,7 +187,7 @@ func (c *conn) clientHandshake() bool {
 	}
 	c.gc.Discard(n)
 	c.client = true
-	c.kind, c.peer = routing.PeerRelay, &c.dial.relay.Peer
+	c.kind, c.peer = route.PeerRelay, &c.dial.relay.Peer
 	c.confID, c.id = c.peer.Conference().ID(), c.peer.ID()
 	c.opened(deflate, wsproto.Client)
 	if resume != "" && c.dial.resume.Link != "" {

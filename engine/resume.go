@@ -1,9 +1,9 @@
 package engine
 
 import (
+	"github.com/colibri-bus/colibri/internal/route"
 	"strconv"
 
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
 )
 
@@ -21,17 +21,17 @@ const ackEvery = 1024
 
 // relayLink is a socket's part of a resuming relay link.
 type relayLink struct {
-	l    *routing.RelayLink
-	t    *routing.Table // its limits and counters
-	rseq uint64         // the number of the last message read on this socket
-	from uint64         // the other side had accepted up to here: the replay starts after it
+	l    *route.RelayLink
+	t    *route.Table // its limits and counters
+	rseq uint64       // the number of the last message read on this socket
+	from uint64       // the other side had accepted up to here: the replay starts after it
 
 	unacked int // messages accepted since the last RelayAck
 }
 
 // resumeLine is the header line for h.
-func resumeLine(h routing.ResumeHeader) string {
-	return routing.ResumeHeaderName + ": " + h.String() + "\r\n"
+func resumeLine(h route.ResumeHeader) string {
+	return route.ResumeHeaderName + ": " + h.String() + "\r\n"
 }
 
 // answerResume is the dialled side: given the dialler's header value, it
@@ -56,7 +56,7 @@ func (c *conn) startResume(v string, own uint64) bool {
 	if v == "" || !c.e.cfg.Relay.Resume {
 		return false
 	}
-	h, err := routing.ParseResumeHeader(v)
+	h, err := route.ParseResumeHeader(v)
 	if err != nil {
 		c.e.log.Warn("relay resume header ignored", "conf", c.confID, "relay", c.id, "remote", c.remote, "err", err)
 		return false
@@ -75,8 +75,8 @@ func (c *conn) startResume(v string, own uint64) bool {
 // socket it goes out on, or on the ghost of the last one), stamped with
 // the loop's clock of its last sweep: the age bound is in tens of seconds.
 // Hellos are not numbered.
-func (k *relayLink) number(f *wsproto.SharedFrame, class routing.Class, l *loop) {
-	if class == routing.ClassServerHello || class == routing.ClassClientHello {
+func (k *relayLink) number(f *wsproto.SharedFrame, class route.Class, l *loop) {
+	if class == route.ClassServerHello || class == route.ClassClientHello {
 		return
 	}
 	k.l.Number(f, class, l.heartbeat.Load(), k.t.Replay)
@@ -141,7 +141,7 @@ func (c *conn) replay() {
 			b = strconv.AppendUint(b, next, 10)
 			c.appendFrame(wsproto.OpText, append(b, '}'))
 		},
-		func(f *wsproto.SharedFrame, _ routing.Class) {
+		func(f *wsproto.SharedFrame, _ route.Class) {
 			c.inherited += len(f.Bytes())
 			c.appendQueued(f)
 		})

@@ -3,12 +3,12 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/colibri-bus/colibri/internal/route"
 	"math/rand/v2"
 	"strings"
 	"time"
 
 	"github.com/colibri-bus/colibri/config"
-	"github.com/colibri-bus/colibri/routing"
 )
 
 // A deterministic simulation of the engine (design.md, testing layer 0).
@@ -31,8 +31,8 @@ type sim struct {
 	knobs    simKnobs
 	now      int64
 	e        *Engine
-	table    *routing.Table
-	conf     *routing.Conference
+	table    *route.Table
+	conf     *route.Conference
 	loops    []*simLoop
 	eps      []*simEndpoint
 	conns    []*simConn
@@ -129,9 +129,9 @@ func newSim(seed uint64, knobs *simKnobs, replay []simStep) *sim {
 		cfg.Limits.MailboxBytes = 0
 	}
 	cfg.Relay.Resume = s.knobs.resume
-	s.table = routing.NewTable()
+	s.table = route.NewTable()
 	s.table.SetClock(func() int64 { return s.now })
-	s.e = New(cfg, s.table, routing.Hooks{}, nil)
+	s.e = New(cfg, s.table, route.Hooks{}, nil)
 	s.e.clock = func() int64 { return s.now }
 	s.e.observe = s.observe
 	s.flight = map[*simLoop][]func(){}
@@ -160,7 +160,7 @@ func newSim(seed uint64, knobs *simKnobs, replay []simStep) *sim {
 	s.conf = conf
 	for i := range s.knobs.endpoints {
 		id := fmt.Sprintf("e%d", i)
-		ep, err := conf.CreateEndpoint(id, routing.EndpointOptions{})
+		ep, err := conf.CreateEndpoint(id, route.EndpointOptions{})
 		if err != nil {
 			panic(err)
 		}
@@ -217,7 +217,7 @@ func (s *sim) observe(c *conn, text []byte) {
 		return // read on a replaced socket: dropped, not_current
 	}
 	if sm.accepted {
-		if c.peer.Kind() != routing.PeerRelay {
+		if c.peer.Kind() != route.PeerRelay {
 			s.failf("%s read twice", msgKey{m.S, m.N})
 		}
 		s.seen.duplicate++
@@ -230,7 +230,7 @@ func (s *sim) observe(c *conn, text []byte) {
 			sm.for_ = append(sm.for_, ep.ID())
 		}
 	}
-	if c.peer.Kind() == routing.PeerRelay {
+	if c.peer.Kind() == route.PeerRelay {
 		return // a relay's messages go to local endpoints only
 	}
 	for _, r := range s.conf.Relays() {

@@ -3,9 +3,9 @@ package engine
 import (
 	"flag"
 	"fmt"
+	"github.com/colibri-bus/colibri/internal/route"
 	"log/slog"
 
-	"github.com/colibri-bus/colibri/routing"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -114,9 +114,9 @@ func (s *sim) check() {
 	case s.seen.routed != s.seen.accepted+s.seen.notCurrent+s.seen.duplicate+s.seen.control:
 		s.failf("routed %d != accepted %d + not_current %d + duplicates %d + control %d",
 			s.seen.routed, s.seen.accepted, s.seen.notCurrent, s.seen.duplicate, s.seen.control)
-	case rs.Dropped(routing.DropNotCurrent) != s.seen.notCurrent:
+	case rs.Dropped(route.DropNotCurrent) != s.seen.notCurrent:
 		s.failf("not_current: the router counted %d, %d were read on replaced sockets",
-			rs.Dropped(routing.DropNotCurrent), s.seen.notCurrent)
+			rs.Dropped(route.DropNotCurrent), s.seen.notCurrent)
 	case s.table.Resume.Duplicates.Load() != s.seen.duplicate:
 		s.failf("relay_duplicates: %d counted, %d seen", s.table.Resume.Duplicates.Load(), s.seen.duplicate)
 	}

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/colibri-bus/colibri/internal/route"
 	"strconv"
 
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
 )
 
@@ -21,7 +21,7 @@ type simEndpoint struct {
 	s       *sim
 	idx     int
 	id      string
-	ep      *routing.Peer
+	ep      *route.Peer
 	rel     *simRelay // the other bridge, when this is the conference's relay
 	sockets []*simSocket
 	next    int  // the number of the next message it sends

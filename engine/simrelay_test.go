@@ -3,10 +3,10 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"github.com/colibri-bus/colibri/internal/route"
 	"strconv"
 	"strings"
 
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
 )
 
@@ -39,8 +39,8 @@ func (ep *simEndpoint) relayRequest() []byte {
 	extra := ""
 	ep.current().rseq = r.recv // what this socket will announce: the bridge replays after it
 	if r.resume {
-		h := routing.ResumeHeader{Link: r.link, Peer: r.known, Received: uint64(r.recv)}
-		extra = routing.ResumeHeaderName + ": " + h.String() + "\r\n"
+		h := route.ResumeHeader{Link: r.link, Peer: r.known, Received: uint64(r.recv)}
+		extra = route.ResumeHeaderName + ": " + h.String() + "\r\n"
 	}
 	return wsproto.AppendClientRequestHeader(nil, "localhost:9090", uri, simKey, false, extra)
 }
@@ -49,14 +49,14 @@ func (ep *simEndpoint) relayRequest() []byte {
 // the remote replays what the bridge did not accept, before anything new.
 func (sk *simSocket) relayUpgraded(header []byte) {
 	r := sk.ep.rel
-	v := headerValue(header, routing.ResumeHeaderName)
+	v := headerValue(header, route.ResumeHeaderName)
 	if !r.resume || v == "" {
 		// Today's link: nothing to replay, the numbers start again.
 		r.window = nil
 		return
 	}
 	sk.resumed = true
-	h, err := routing.ParseResumeHeader(v)
+	h, err := route.ParseResumeHeader(v)
 	if err != nil {
 		sk.ep.s.failf("relay %s: bad resume header %q: %v", sk.ep.id, v, err)
 		return

@@ -1,9 +1,8 @@
 package engine
 
 import (
+	"github.com/colibri-bus/colibri/internal/route"
 	"sync/atomic"
-
-	"github.com/colibri-bus/colibri/routing"
 )
 
 // Stats are the engine's counters; every field is safe for concurrent use.
@@ -30,8 +29,8 @@ type Stats struct {
 }
 
 // peers returns the gauge of attached sockets of kind.
-func (s *Stats) peers(kind routing.PeerKind) *atomic.Int64 {
-	if kind == routing.PeerRelay {
+func (s *Stats) peers(kind route.PeerKind) *atomic.Int64 {
+	if kind == route.PeerRelay {
 		return &s.Relays
 	}
 	return &s.Endpoints

@@ -24,9 +24,9 @@ go test ./wsproto -run='^$' -fuzz='^FuzzDeflateReader$' -fuzztime=3s
 # it; the race run costs it about 10 s more than a plain run, a second run
 # would cost 25. colibri2/client (PlaceMesh dials several bridges at once)
 # is raced too.
-go test -race -count=1 ./bridge/... ./engine/... ./routing/... ./interop/... ./colibri2/client/...
+go test -race -count=1 ./bridge/... ./engine/... ./routing/... ./internal/route/... ./interop/... ./colibri2/client/...
 go test -race -count=1 -run='^TestSharedFrameConcurrent$' ./wsproto
-go test ./routing -run='^$' -fuzz='^FuzzScanRewrite$' -fuzztime=3s
+go test ./internal/route -run='^$' -fuzz='^FuzzScanRewrite$' -fuzztime=3s
 # config: a short fuzz run of Load (validation, effective-config round trip,
 # errors that name their key).
 go test ./config -run='^$' -fuzz='^FuzzLoad$' -fuzztime=3s

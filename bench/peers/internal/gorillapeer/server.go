@@ -9,12 +9,12 @@
 package gorillapeer
 
 import (
+	"github.com/colibri-bus/colibri/internal/route"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/colibri-bus/colibri/bench/peers/internal/hub"
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
 	"github.com/gorilla/websocket"
 )
@@ -67,7 +67,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	c := &conn{ws: ws, out: make(chan *websocket.PreparedMessage, queueLen), done: make(chan struct{})}
 	go c.writePump()
 	if !s.hub.Attach(ep, c, sink{}) {
-		c.Close(wsproto.CloseGoingAway, routing.ReasonEndpointClosed)
+		c.Close(wsproto.CloseGoingAway, route.ReasonEndpointClosed)
 		return
 	}
 	for {
@@ -113,7 +113,7 @@ func (c *conn) Close(code uint16, reason string) {
 // sink prepares each routed message once and queues it on every receiver.
 type sink struct{}
 
-func (sink) Deliver(f *wsproto.SharedFrame, _ routing.Class, to []routing.Conn) {
+func (sink) Deliver(f *wsproto.SharedFrame, _ route.Class, to []route.Conn) {
 	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, append([]byte(nil), f.Payload()...))
 	if err != nil {
 		return

@@ -9,10 +9,10 @@
 package gwspeer
 
 import (
+	"github.com/colibri-bus/colibri/internal/route"
 	"net/http"
 
 	"github.com/colibri-bus/colibri/bench/peers/internal/hub"
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
 	"github.com/lxzan/gws"
 )
@@ -27,7 +27,7 @@ type Server struct {
 // conn is one endpoint socket.
 type conn struct {
 	s  *gws.Conn
-	ep *routing.Endpoint
+	ep *route.Endpoint
 }
 
 const sessionKey = "c"
@@ -71,7 +71,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	c := &conn{s: socket, ep: ep}
 	socket.Session().Store(sessionKey, c)
 	if !s.hub.Attach(ep, c, sink{}) {
-		c.Close(wsproto.CloseGoingAway, routing.ReasonEndpointClosed)
+		c.Close(wsproto.CloseGoingAway, route.ReasonEndpointClosed)
 		return
 	}
 	go socket.ReadLoop()
@@ -114,7 +114,7 @@ func (h *handler) OnMessage(socket *gws.Conn, m *gws.Message) {
 // sink encodes each routed message once with a gws Broadcaster.
 type sink struct{}
 
-func (sink) Deliver(f *wsproto.SharedFrame, _ routing.Class, to []routing.Conn) {
+func (sink) Deliver(f *wsproto.SharedFrame, _ route.Class, to []route.Conn) {
 	b := gws.NewBroadcaster(gws.OpcodeText, append([]byte(nil), f.Payload()...))
 	for _, rc := range to {
 		if c, ok := rc.(*conn); ok {

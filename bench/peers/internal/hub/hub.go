@@ -10,6 +10,7 @@ package hub
 
 import (
 	"context"
+	"github.com/colibri-bus/colibri/internal/route"
 	"net"
 	"net/http"
 	"strings"
@@ -17,28 +18,27 @@ import (
 
 	"github.com/colibri-bus/colibri/colibri2"
 	"github.com/colibri-bus/colibri/config"
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
 )
 
 // Hub is one peer's bridge core.
 type Hub struct {
 	Config *config.Config
-	Table  *routing.Table
-	Router *routing.Router
+	Table  *route.Table
+	Router *route.Router
 	API    *colibri2.Server
 }
 
 // New returns a hub whose advertised URLs point at advertise (host:port)
 // and whose router delivers through sink.
-func New(serverID, advertise string, sink routing.Sink) *Hub {
+func New(serverID, advertise string, sink route.Sink) *Hub {
 	cfg := config.Default()
 	cfg.WebSockets.ServerID = serverID
 	cfg.WebSockets.Domains = []string{advertise}
 	cfg.WebSockets.RelayDomains = []string{advertise}
 	cfg.WebSockets.EnableCompression = false
-	t := routing.NewTable()
-	r := routing.NewRouter(routing.Hooks{}, sink, nil)
+	t := route.NewTable()
+	r := route.NewRouter(route.Hooks{}, sink, nil)
 	return &Hub{Config: cfg, Table: t, Router: r, API: colibri2.New(cfg, t, r, nil, nil)}
 }
 
@@ -57,7 +57,7 @@ func (h *Hub) ServeREST(addr string) (*http.Server, error) {
 // request: it returns the endpoint, or the HTTP status to refuse with
 // (404 bad path or other server, 403 unknown conference or endpoint or
 // wrong pwd).
-func (h *Hub) Authenticate(path, rawQuery string) (*routing.Endpoint, int) {
+func (h *Hub) Authenticate(path, rawQuery string) (*route.Endpoint, int) {
 	rest, ok := strings.CutPrefix(path, "/colibri-ws/")
 	if !ok {
 		return nil, http.StatusNotFound
@@ -92,13 +92,13 @@ func pwdOf(q string) string {
 // Attach makes c the endpoint's socket (closing a replaced one with 1000
 // "replaced") and sends ServerHello through out. It reports false when
 // the endpoint expired meanwhile.
-func (h *Hub) Attach(ep *routing.Endpoint, c routing.Conn, out routing.Sink) bool {
+func (h *Hub) Attach(ep *route.Endpoint, c route.Conn, out route.Sink) bool {
 	old, _, err := ep.Attach(c)
 	if err != nil {
 		return false
 	}
 	if old != nil {
-		old.Close(wsproto.CloseNormal, routing.ReasonReplaced)
+		old.Close(wsproto.CloseNormal, route.ReasonReplaced)
 	}
 	h.Router.EndpointConnected(ep, c, out)
 	return true
@@ -108,7 +108,7 @@ func (h *Hub) Attach(ep *routing.Endpoint, c routing.Conn, out routing.Sink) boo
 type NopSink struct{}
 
 // Deliver implements routing.Sink.
-func (NopSink) Deliver(*wsproto.SharedFrame, routing.Class, []routing.Conn) {}
+func (NopSink) Deliver(*wsproto.SharedFrame, route.Class, []route.Conn) {}
 
 // Options say where a peer listens.
 type Options struct {
@@ -169,7 +169,7 @@ func (s *Servers) Stop() {
 
 // Admit authenticates a WebSocket request; on failure it answers and
 // returns nil.
-func (h *Hub) Admit(w http.ResponseWriter, r *http.Request) *routing.Endpoint {
+func (h *Hub) Admit(w http.ResponseWriter, r *http.Request) *route.Endpoint {
 	ep, status := h.Authenticate(r.URL.Path, r.URL.RawQuery)
 	if ep == nil {
 		Refuse(w, status)

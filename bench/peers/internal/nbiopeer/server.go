@@ -11,12 +11,12 @@ package nbiopeer
 
 import (
 	"context"
+	"github.com/colibri-bus/colibri/internal/route"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/colibri-bus/colibri/bench/peers/internal/hub"
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
 	"github.com/lesismal/nbio/logging"
 	"github.com/lesismal/nbio/nbhttp"
@@ -34,7 +34,7 @@ type Server struct {
 // conn is one endpoint socket.
 type conn struct {
 	ws      *websocket.Conn
-	ep      *routing.Endpoint
+	ep      *route.Endpoint
 	deflate bool // permessage-deflate negotiated
 }
 
@@ -96,7 +96,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	c := &conn{ws: ws, ep: ep, deflate: offersDeflate(r.Header)}
 	ws.SetSession(c)
 	if !s.hub.Attach(ep, c, sink{}) {
-		c.Close(wsproto.CloseGoingAway, routing.ReasonEndpointClosed)
+		c.Close(wsproto.CloseGoingAway, route.ReasonEndpointClosed)
 	}
 }
 
@@ -119,7 +119,7 @@ func (c *conn) Close(code uint16, reason string) {
 // connection (non-blocking; nbio queues what the socket does not take).
 type sink struct{}
 
-func (sink) Deliver(f *wsproto.SharedFrame, _ routing.Class, to []routing.Conn) {
+func (sink) Deliver(f *wsproto.SharedFrame, _ route.Class, to []route.Conn) {
 	b := f.Bytes()
 	for _, rc := range to {
 		if c, ok := rc.(*conn); ok {

@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/colibri-bus/colibri/internal/route"
 	"sync"
 
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/colibri-bus/colibri/wsproto"
 	"github.com/panjf2000/gnet/v2"
 )
@@ -23,7 +23,7 @@ const (
 type wsConn struct {
 	gc       gnet.Conn
 	loop     *loopState
-	ep       *routing.Endpoint
+	ep       *route.Endpoint
 	upgraded bool
 	pending  []byte
 	dirty    bool
@@ -162,7 +162,7 @@ func (h *handler) upgrade(wc *wsConn) (a gnet.Action, more bool) {
 		return gnet.Close, false
 	}
 	if old != nil {
-		old.Close(1000, routing.ReasonReplaced)
+		old.Close(1000, route.ReasonReplaced)
 	}
 	_, _ = c.Write(resp)
 	wc.ep, wc.upgraded = ep, true

@@ -1,26 +1,15 @@
-package routing
+package route
 
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
+	"github.com/colibri-bus/colibri/routing"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/puzpuzpuz/xsync/v4"
-)
-
-// Table errors, for the REST layer to turn into status codes.
-var (
-	ErrExists         = errors.New("routing: already exists")
-	ErrNotFound       = errors.New("routing: not found")
-	ErrExpired        = errors.New("routing: expired")
-	ErrTooMany        = errors.New("routing: too many conferences")
-	ErrDraining       = errors.New("routing: bridge is draining")
-	ErrInvalidID      = errors.New("routing: invalid id")
-	ErrLimitEndpoints = errors.New("routing: too many endpoints in conference")
 )
 
 // Close reasons the bridge sends (reference section 1.5).
@@ -98,18 +87,18 @@ func (t *Table) Len() int { return int(t.count.Load()) }
 // CreateConference adds a conference for meetingID with a fresh random id.
 func (t *Table) CreateConference(meetingID, name string) (*Conference, error) {
 	if meetingID == "" {
-		return nil, fmt.Errorf("%w: empty meeting-id", ErrInvalidID)
+		return nil, fmt.Errorf("%w: empty meeting-id", routing.ErrInvalidID)
 	}
 	if t.draining.Load() {
-		return nil, ErrDraining
+		return nil, routing.ErrDraining
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.byMeet.Load(meetingID); ok {
-		return nil, fmt.Errorf("conference %q: %w", meetingID, ErrExists)
+		return nil, fmt.Errorf("conference %q: %w", meetingID, routing.ErrExists)
 	}
 	if t.MaxConferences > 0 && int(t.count.Load()) >= t.MaxConferences {
-		return nil, ErrTooMany
+		return nil, routing.ErrTooMany
 	}
 	c := &Conference{meetingID: meetingID, name: name, table: t, created: time.Now()}
 	for {

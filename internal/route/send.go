@@ -1,6 +1,9 @@
-package routing
+package route
 
-import "fmt"
+import (
+	"fmt"
+	"github.com/colibri-bus/colibri/routing"
+)
 
 // Bridge-originated messages: the embedder (an SFU) tells endpoints about
 // dominant speakers, forwarded sources, connectivity and bandwidth. These
@@ -21,7 +24,7 @@ func (r *Router) SendToEndpoint(ep *Endpoint, msg []byte) error {
 	if cn == nil {
 		ep.Dropped.Add(1)
 		r.stats.drop(DropNoConnection)
-		return fmt.Errorf("endpoint %q has no socket: %w", ep.id, ErrNotFound)
+		return fmt.Errorf("endpoint %q has no socket: %w", ep.id, routing.ErrNotFound)
 	}
 	t := r.getTargets()
 	defer r.putTargets(t)

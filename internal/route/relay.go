@@ -1,7 +1,8 @@
-package routing
+package route
 
 import (
 	"fmt"
+	"github.com/colibri-bus/colibri/routing"
 	"sync"
 	"sync/atomic"
 )
@@ -72,16 +73,16 @@ func (r *Relay) Endpoints() []string {
 // CreateRelay adds a relay with id (the remote bridge's relay-id) in meshID.
 func (c *Conference) CreateRelay(id, meshID string) (*Relay, error) {
 	if !validID(id) {
-		return nil, fmt.Errorf("relay %q: %w", id, ErrInvalidID)
+		return nil, fmt.Errorf("relay %q: %w", id, routing.ErrInvalidID)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.expired.Load() {
-		return nil, ErrExpired
+		return nil, routing.ErrExpired
 	}
 	m := c.state.Load()
 	if m.relayByID[id] != nil {
-		return nil, fmt.Errorf("relay %q: %w", id, ErrExists)
+		return nil, fmt.Errorf("relay %q: %w", id, routing.ErrExists)
 	}
 	r := &Relay{Peer: newPeer(PeerRelay, id, c), meshID: meshID}
 	r.relay = r
@@ -137,14 +138,14 @@ func (c *Conference) SetRelayEndpoints(id string, add, remove []string) error {
 	m := c.state.Load()
 	r := m.relayByID[id]
 	if r == nil {
-		return fmt.Errorf("relay %q: %w", id, ErrNotFound)
+		return fmt.Errorf("relay %q: %w", id, routing.ErrNotFound)
 	}
 	for _, ep := range add {
 		if !validID(ep) {
-			return fmt.Errorf("relayed endpoint %q: %w", ep, ErrInvalidID)
+			return fmt.Errorf("relayed endpoint %q: %w", ep, routing.ErrInvalidID)
 		}
 		if m.byID[ep] != nil || (m.remote[ep] != nil && m.remote[ep] != r) {
-			return fmt.Errorf("relayed endpoint %q: %w", ep, ErrExists)
+			return fmt.Errorf("relayed endpoint %q: %w", ep, routing.ErrExists)
 		}
 	}
 	n := m.clone()

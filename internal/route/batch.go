@@ -1,6 +1,9 @@
-package routing
+package route
 
-import "fmt"
+import (
+	"fmt"
+	"github.com/colibri-bus/colibri/routing"
+)
 
 // CreateEndpoints adds local endpoints ids[i] with options opts[i] (opts
 // may be nil: all defaults), each with a fresh URL secret, in one copy of
@@ -18,16 +21,16 @@ func (c *Conference) CreateEndpoints(ids []string, opts []EndpointOptions) ([]*E
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.expired.Load() {
-		return nil, ErrExpired
+		return nil, routing.ErrExpired
 	}
 	m := c.state.Load()
 	seen := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		if !validID(id) {
-			return nil, fmt.Errorf("endpoint %q: %w", id, ErrInvalidID)
+			return nil, fmt.Errorf("endpoint %q: %w", id, routing.ErrInvalidID)
 		}
 		if seen[id] || m.byID[id] != nil || m.remote[id] != nil {
-			return nil, fmt.Errorf("endpoint %q: %w", id, ErrExists)
+			return nil, fmt.Errorf("endpoint %q: %w", id, routing.ErrExists)
 		}
 		seen[id] = true
 	}

@@ -1,9 +1,10 @@
-package routing
+package route
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/colibri-bus/colibri/routing"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -16,21 +17,21 @@ import (
 
 func scanRejectCases() map[string]error {
 	return map[string]error{
-		``:                             ErrInvalidJSON,
-		`[]`:                           ErrNotObject,
-		`{"a":1,}`:                     ErrInvalidJSON,
-		`{"a":1 "b":2}`:                ErrInvalidJSON,
-		`{"a":01}`:                     ErrInvalidJSON,
-		`{"a":"\x"}`:                   ErrInvalidJSON,
-		"{\"a\":\"\x01\"}":             ErrInvalidJSON,
-		`{"a":1}x`:                     ErrInvalidJSON,
-		`{"to":"a","to":"b"}`:          ErrDuplicateKey,
-		`{"x":{"y":1,"y":2}}`:          ErrDuplicateKey,
-		`{"x":[{"y":1,"\u0079":2}]}`:   ErrDuplicateKey,
-		`{"from":"a","fr\u006fm":"b"}`: ErrDuplicateKey,
-		`{"a":tru}`:                    ErrInvalidJSON,
-		`{"a":1.}`:                     ErrInvalidJSON,
-		`{"a":-}`:                      ErrInvalidJSON,
+		``:                             routing.ErrInvalidJSON,
+		`[]`:                           routing.ErrNotObject,
+		`{"a":1,}`:                     routing.ErrInvalidJSON,
+		`{"a":1 "b":2}`:                routing.ErrInvalidJSON,
+		`{"a":01}`:                     routing.ErrInvalidJSON,
+		`{"a":"\x"}`:                   routing.ErrInvalidJSON,
+		"{\"a\":\"\x01\"}":             routing.ErrInvalidJSON,
+		`{"a":1}x`:                     routing.ErrInvalidJSON,
+		`{"to":"a","to":"b"}`:          routing.ErrDuplicateKey,
+		`{"x":{"y":1,"y":2}}`:          routing.ErrDuplicateKey,
+		`{"x":[{"y":1,"\u0079":2}]}`:   routing.ErrDuplicateKey,
+		`{"from":"a","fr\u006fm":"b"}`: routing.ErrDuplicateKey,
+		`{"a":tru}`:                    routing.ErrInvalidJSON,
+		`{"a":1.}`:                     routing.ErrInvalidJSON,
+		`{"a":-}`:                      routing.ErrInvalidJSON,
 	}
 }
 
@@ -51,7 +52,7 @@ func TestScanRejects(t *testing.T) {
 		deep += "}"
 	}
 	var env envelope
-	if err := scan([]byte(deep), &env); err != ErrTooDeep {
+	if err := scan([]byte(deep), &env); err != routing.ErrTooDeep {
 		t.Errorf("deep nesting: %v", err)
 	}
 }
@@ -318,22 +319,22 @@ func refScan(in []byte) (allowed []error, comparable bool) {
 		return nil, false
 	}
 	if !json.Valid(in) {
-		return []error{ErrInvalidJSON, ErrNotObject, ErrDuplicateKey, ErrTooDeep}, true // any rejection
+		return []error{routing.ErrInvalidJSON, routing.ErrNotObject, routing.ErrDuplicateKey, routing.ErrTooDeep}, true // any rejection
 	}
 	if c := bytes.TrimLeft(in, " \t\r\n"); c[0] != '{' {
 		if c[0] == '[' || c[0] == '"' {
-			return []error{ErrNotObject, ErrDuplicateKey, ErrTooDeep}, true
+			return []error{routing.ErrNotObject, routing.ErrDuplicateKey, routing.ErrTooDeep}, true
 		}
-		return []error{ErrInvalidJSON}, true
+		return []error{routing.ErrInvalidJSON}, true
 	}
 	dec := json.NewDecoder(bytes.NewReader(in))
 	dec.UseNumber()
 	dup, depth := refWalk(dec, 1)
 	if dup {
-		allowed = append(allowed, ErrDuplicateKey)
+		allowed = append(allowed, routing.ErrDuplicateKey)
 	}
 	if depth > maxDepth {
-		allowed = append(allowed, ErrTooDeep)
+		allowed = append(allowed, routing.ErrTooDeep)
 	}
 	return allowed, true
 }

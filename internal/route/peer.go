@@ -1,7 +1,8 @@
-package routing
+package route
 
 import (
 	"crypto/subtle"
+	"github.com/colibri-bus/colibri/routing"
 	"sync/atomic"
 	"time"
 
@@ -131,7 +132,7 @@ func (p *Peer) Attach(conn Conn) (prev Conn, open bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if p.expired {
-		return nil, false, ErrExpired
+		return nil, false, routing.ErrExpired
 	}
 	old := p.route.Swap(&connRef{c: conn})
 	p.since.Store(time.Now().UnixNano())

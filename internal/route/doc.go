@@ -12,4 +12,4 @@
 // It knows nothing of sockets or event loops: the transport (package engine,
 // or a benchmark peer) implements Conn and Sink. It depends only on wsproto
 // for frame encoding.
-package routing
+package route

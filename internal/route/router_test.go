@@ -1,7 +1,8 @@
-package routing
+package route
 
 import (
 	"encoding/json"
+	"github.com/colibri-bus/colibri/routing"
 	"sync"
 	"testing"
 
@@ -167,9 +168,9 @@ func TestDropsAreCounted(t *testing.T) {
 func TestClientHelloAndHooks(t *testing.T) {
 	fx := newFixture(t, "a")
 	var lastN int
-	var rvc *ReceiverVideoConstraints
-	fx.r.hooks.LastN = func(_ *Endpoint, m *LastNChangedEvent) { lastN = m.LastN }
-	fx.r.hooks.ReceiverVideoConstraints = func(_ *Endpoint, m *ReceiverVideoConstraints) { rvc = m }
+	var rvc *routing.ReceiverVideoConstraints
+	fx.r.hooks.LastN = func(_ *Endpoint, m *routing.LastNChangedEvent) { lastN = m.LastN }
+	fx.r.hooks.ReceiverVideoConstraints = func(_ *Endpoint, m *routing.ReceiverVideoConstraints) { rvc = m }
 	fx.send("a", `{"colibriClass":"ClientHello"}`)
 	if got := fx.conns["a"].take(); len(got) != 1 || got[0] != `{"colibriClass":"ServerHello"}` {
 		t.Errorf("ClientHello answered with %q", got)
@@ -221,7 +222,7 @@ func TestReplacedSocketAndExpiry(t *testing.T) {
 	if c := fx.conns["b"]; c.closed != 1001 || c.reason != "endpoint closed" {
 		t.Errorf("expired endpoint closed with %d %q", c.closed, c.reason)
 	}
-	if _, _, err := fx.eps["b"].Attach(&testConn{}); err != ErrExpired {
+	if _, _, err := fx.eps["b"].Attach(&testConn{}); err != routing.ErrExpired {
 		t.Errorf("Attach after expiry: %v", err)
 	}
 	fx.table.ExpireConference(fx.conf)

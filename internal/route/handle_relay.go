@@ -1,6 +1,9 @@
-package routing
+package route
 
-import "bytes"
+import (
+	"bytes"
+	"github.com/colibri-bus/colibri/routing"
+)
 
 // HandleRelay routes one text message received on conn, the socket of relay
 // rl (reference section 5). A relay is another bridge: its "from" is trusted.
@@ -63,8 +66,8 @@ func (r *Router) HandleRelay(rl *Relay, conn Conn, msg []byte, out Sink) {
 	case ClassEndpointConnectivityStatusChangeEvent, ClassSyntheticSourceSendingChangeEvent:
 		r.relayFanout(rl, msg, class, nil, out)
 	case ClassSourceVideoTypeMessage:
-		var m SourceVideoTypeMessage
-		if !r.decode(msg, &m, m.validate) {
+		var m routing.SourceVideoTypeMessage
+		if !r.decode(msg, &m, func() error { return validateSourceVideoType(&m) }) {
 			return
 		}
 		if c.state.Load().remote[m.EndpointID] != rl {
@@ -73,8 +76,8 @@ func (r *Router) HandleRelay(rl *Relay, conn Conn, msg []byte, out Sink) {
 		}
 		r.sourceVideoType(c, rl, &m, out)
 	case ClassAddReceiver:
-		var m AddReceiver
-		if r.decode(msg, &m, func() error { return m.VideoConstraints.validate("videoConstraints") }) &&
+		var m routing.AddReceiver
+		if r.decode(msg, &m, func() error { return validateConstraints(&m.VideoConstraints, "videoConstraints") }) &&
 			r.hooks.AddReceiver != nil {
 			r.hooks.AddReceiver(rl, &m)
 		}

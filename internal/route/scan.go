@@ -1,18 +1,10 @@
-package routing
+package route
 
 import (
 	"bytes"
-	"errors"
+	"github.com/colibri-bus/colibri/routing"
 	"unicode/utf16"
 	"unicode/utf8"
-)
-
-// Scan errors. Each one drops the message; none closes the socket.
-var (
-	ErrInvalidJSON  = errors.New("routing: invalid JSON")
-	ErrNotObject    = errors.New("routing: message is not a JSON object")
-	ErrDuplicateKey = errors.New("routing: duplicate key")
-	ErrTooDeep      = errors.New("routing: JSON nested too deeply")
 )
 
 // maxDepth bounds the nesting of a message; Colibri messages nest 3 or 4 levels.
@@ -63,16 +55,16 @@ func scan(msg []byte, env *envelope) error {
 	s.skipSpace()
 	if s.pos >= len(s.b) || s.b[s.pos] != '{' {
 		if s.pos < len(s.b) && (s.b[s.pos] == '[' || s.b[s.pos] == '"') {
-			return ErrNotObject
+			return routing.ErrNotObject
 		}
-		return ErrInvalidJSON
+		return routing.ErrInvalidJSON
 	}
 	if err := s.object(1, env); err != nil {
 		return err
 	}
 	s.skipSpace()
 	if s.pos != len(s.b) {
-		return ErrInvalidJSON
+		return routing.ErrInvalidJSON
 	}
 	return nil
 }
@@ -241,7 +233,7 @@ func hexEscape(b []byte) rune {
 // object scans an object starting at '{'. env is non-nil for the top level.
 func (s *scanner) object(depth int, env *envelope) error {
 	if depth > maxDepth {
-		return ErrTooDeep
+		return routing.ErrTooDeep
 	}
 	s.pos++ // '{'
 	var seen keysSeen
@@ -253,18 +245,18 @@ func (s *scanner) object(depth int, env *envelope) error {
 	for {
 		s.skipSpace()
 		if s.pos >= len(s.b) || s.b[s.pos] != '"' {
-			return ErrInvalidJSON
+			return routing.ErrInvalidJSON
 		}
 		key, kesc, err := s.str()
 		if err != nil {
 			return err
 		}
 		if !seen.add(s.b, key, kesc) {
-			return ErrDuplicateKey
+			return routing.ErrDuplicateKey
 		}
 		s.skipSpace()
 		if s.pos >= len(s.b) || s.b[s.pos] != ':' {
-			return ErrInvalidJSON
+			return routing.ErrInvalidJSON
 		}
 		s.pos++
 		s.skipSpace()
@@ -278,7 +270,7 @@ func (s *scanner) object(depth int, env *envelope) error {
 		}
 		s.skipSpace()
 		if s.pos >= len(s.b) {
-			return ErrInvalidJSON
+			return routing.ErrInvalidJSON
 		}
 		switch s.b[s.pos] {
 		case ',':
@@ -287,7 +279,7 @@ func (s *scanner) object(depth int, env *envelope) error {
 			s.pos++
 			return nil
 		default:
-			return ErrInvalidJSON
+			return routing.ErrInvalidJSON
 		}
 	}
 }
@@ -339,7 +331,7 @@ func (env *envelope) record(b []byte, key, val span, kind byte, escaped, keyEsca
 // '[' array, '0' number, 't'/'f' booleans, 'n' null.
 func (s *scanner) value(depth int) (kind byte, escaped bool, err error) {
 	if s.pos >= len(s.b) {
-		return 0, false, ErrInvalidJSON
+		return 0, false, routing.ErrInvalidJSON
 	}
 	c := s.b[s.pos]
 	switch {
@@ -359,12 +351,12 @@ func (s *scanner) value(depth int) (kind byte, escaped bool, err error) {
 	case c == 'n':
 		return 'n', false, s.literal("null")
 	}
-	return 0, false, ErrInvalidJSON
+	return 0, false, routing.ErrInvalidJSON
 }
 
 func (s *scanner) array(depth int) error {
 	if depth > maxDepth {
-		return ErrTooDeep
+		return routing.ErrTooDeep
 	}
 	s.pos++ // '['
 	s.skipSpace()
@@ -379,7 +371,7 @@ func (s *scanner) array(depth int) error {
 		}
 		s.skipSpace()
 		if s.pos >= len(s.b) {
-			return ErrInvalidJSON
+			return routing.ErrInvalidJSON
 		}
 		switch s.b[s.pos] {
 		case ',':
@@ -388,14 +380,14 @@ func (s *scanner) array(depth int) error {
 			s.pos++
 			return nil
 		default:
-			return ErrInvalidJSON
+			return routing.ErrInvalidJSON
 		}
 	}
 }
 
 func (s *scanner) literal(word string) error {
 	if len(s.b)-s.pos < len(word) || string(s.b[s.pos:s.pos+len(word)]) != word {
-		return ErrInvalidJSON
+		return routing.ErrInvalidJSON
 	}
 	s.pos += len(word)
 	return nil
@@ -418,26 +410,26 @@ func (s *scanner) str() (span, bool, error) {
 		case c == '\\':
 			escaped = true
 			if s.pos+1 >= len(s.b) {
-				return span{}, false, ErrInvalidJSON
+				return span{}, false, routing.ErrInvalidJSON
 			}
 			switch s.b[s.pos+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				s.pos += 2
 			case 'u':
 				if s.pos+6 > len(s.b) || !isHex4(s.b[s.pos+2:s.pos+6]) {
-					return span{}, false, ErrInvalidJSON
+					return span{}, false, routing.ErrInvalidJSON
 				}
 				s.pos += 6
 			default:
-				return span{}, false, ErrInvalidJSON
+				return span{}, false, routing.ErrInvalidJSON
 			}
 		case c < 0x20:
-			return span{}, false, ErrInvalidJSON
+			return span{}, false, routing.ErrInvalidJSON
 		default:
 			s.pos++
 		}
 	}
-	return span{}, false, ErrInvalidJSON
+	return span{}, false, routing.ErrInvalidJSON
 }
 
 func isHex4(b []byte) bool {
@@ -455,17 +447,17 @@ func (s *scanner) number() error {
 		s.pos++
 	}
 	if s.pos >= len(s.b) {
-		return ErrInvalidJSON
+		return routing.ErrInvalidJSON
 	}
 	if s.b[s.pos] == '0' {
 		s.pos++
 	} else if !s.digits() {
-		return ErrInvalidJSON
+		return routing.ErrInvalidJSON
 	}
 	if s.pos < len(s.b) && s.b[s.pos] == '.' {
 		s.pos++
 		if !s.digits() {
-			return ErrInvalidJSON
+			return routing.ErrInvalidJSON
 		}
 	}
 	if s.pos < len(s.b) && (s.b[s.pos] == 'e' || s.b[s.pos] == 'E') {
@@ -474,7 +466,7 @@ func (s *scanner) number() error {
 			s.pos++
 		}
 		if !s.digits() {
-			return ErrInvalidJSON
+			return routing.ErrInvalidJSON
 		}
 	}
 	return nil

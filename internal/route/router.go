@@ -1,6 +1,7 @@
-package routing
+package route
 
 import (
+	"github.com/colibri-bus/colibri/routing"
 	"log/slog"
 	"sync"
 
@@ -37,14 +38,14 @@ type Hooks struct {
 	// RelayConnected runs when a relay's socket becomes current.
 	RelayConnected func(r *Relay)
 
-	LastN                     func(ep *Endpoint, m *LastNChangedEvent)
-	ReceiverVideoConstraints  func(ep *Endpoint, m *ReceiverVideoConstraints)
-	ReceiverAudioSubscription func(ep *Endpoint, m *ReceiverAudioSubscription)
+	LastN                     func(ep *Endpoint, m *routing.LastNChangedEvent)
+	ReceiverVideoConstraints  func(ep *Endpoint, m *routing.ReceiverVideoConstraints)
+	ReceiverAudioSubscription func(ep *Endpoint, m *routing.ReceiverAudioSubscription)
 	// SourceVideoType reports a source's video type, from a local endpoint
 	// (r nil) or from a relay (r the link it came over).
-	SourceVideoType func(c *Conference, r *Relay, m *SourceVideoTypeMessage)
+	SourceVideoType func(c *Conference, r *Relay, m *routing.SourceVideoTypeMessage)
 	// AddReceiver reports a remote bridge's request for a local source.
-	AddReceiver func(r *Relay, m *AddReceiver)
+	AddReceiver func(r *Relay, m *routing.AddReceiver)
 }
 
 // Router applies the Colibri routing rules (reference sections 4.4 and 5)
@@ -138,7 +139,7 @@ func (r *Router) sendServerHello(conn Conn, out Sink) {
 // classify scans msg and returns its class, or records the drop.
 func (r *Router) classify(msg []byte, env *envelope) (Class, bool) {
 	if err := scan(msg, env); err != nil {
-		if err == ErrDuplicateKey {
+		if err == routing.ErrDuplicateKey {
 			r.stats.drop(DropDuplicateKey)
 		} else {
 			r.stats.drop(DropInvalidJSON)

@@ -1,6 +1,7 @@
-package routing
+package route
 
 import (
+	"github.com/colibri-bus/colibri/routing"
 	"sync"
 	"sync/atomic"
 )
@@ -167,7 +168,7 @@ func (f *statsFilter) selects(dst *Endpoint, sender string) bool {
 // constraintsWire is ReceiverVideoConstraints with the legacy endpoint
 // lists that lib-jitsi-meet sent before source names (Jitsi PR #2087).
 type constraintsWire struct {
-	ReceiverVideoConstraints
+	routing.ReceiverVideoConstraints
 	OnStageEndpoints  []string `json:"onStageEndpoints,omitempty"`
 	SelectedEndpoints []string `json:"selectedEndpoints,omitempty"`
 }
@@ -175,9 +176,9 @@ type constraintsWire struct {
 // decodeConstraints decodes a ReceiverVideoConstraints from ep into m and
 // records what ep selected and put on stage. As in Jitsi, a list the
 // message leaves out keeps its previous value; an empty list clears it.
-func (r *Router) decodeConstraints(ep *Endpoint, msg []byte, m *ReceiverVideoConstraints) bool {
+func (r *Router) decodeConstraints(ep *Endpoint, msg []byte, m *routing.ReceiverVideoConstraints) bool {
 	var w constraintsWire
-	if !r.decode(msg, &w, w.ReceiverVideoConstraints.validate) {
+	if !r.decode(msg, &w, func() error { return validateReceiverVideoConstraints(&w.ReceiverVideoConstraints) }) {
 		return false
 	}
 	*m = w.ReceiverVideoConstraints

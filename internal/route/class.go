@@ -1,4 +1,4 @@
-package routing
+package route
 
 // Class is a Colibri message class: the value of the colibriClass field.
 type Class uint8

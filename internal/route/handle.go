@@ -1,7 +1,8 @@
-package routing
+package route
 
 import (
 	"encoding/json"
+	"github.com/colibri-bus/colibri/routing"
 
 	"github.com/colibri-bus/colibri/wsproto"
 )
@@ -34,32 +35,32 @@ func (r *Router) HandleEndpoint(ep *Endpoint, conn Conn, msg []byte, out Sink) {
 	case ClassClientHello:
 		r.sendServerHello(conn, out)
 	case ClassLastNChangedEvent:
-		var m LastNChangedEvent
+		var m routing.LastNChangedEvent
 		if r.decode(msg, &m, nil) && r.hooks.LastN != nil {
 			r.hooks.LastN(ep, &m)
 		}
 	case ClassReceiverVideoConstraints:
-		var m ReceiverVideoConstraints
+		var m routing.ReceiverVideoConstraints
 		if r.decodeConstraints(ep, msg, &m) && r.hooks.ReceiverVideoConstraints != nil {
 			r.hooks.ReceiverVideoConstraints(ep, &m)
 		}
 	case ClassReceiverAudioSubscription:
-		var m ReceiverAudioSubscription
-		if r.decode(msg, &m, m.validate) && r.hooks.ReceiverAudioSubscription != nil {
+		var m routing.ReceiverAudioSubscription
+		if r.decode(msg, &m, func() error { return validateReceiverAudioSubscription(&m) }) && r.hooks.ReceiverAudioSubscription != nil {
 			r.hooks.ReceiverAudioSubscription(ep, &m)
 		}
 	case ClassSourceVideoTypeMessage:
-		var m SourceVideoTypeMessage
-		if r.decode(msg, &m, m.validate) {
+		var m routing.SourceVideoTypeMessage
+		if r.decode(msg, &m, func() error { return validateSourceVideoType(&m) }) {
 			m.EndpointID = ep.id
 			r.sourceVideoType(ep.conf, nil, &m, out)
 		}
 	case ClassVideoTypeMessage:
 		var v videoTypeMessage
 		if r.decode(msg, &v, nil) {
-			m := SourceVideoTypeMessage{ColibriClass: "SourceVideoTypeMessage",
+			m := routing.SourceVideoTypeMessage{ColibriClass: "SourceVideoTypeMessage",
 				SourceName: ep.id + "-v0", VideoType: v.VideoType, EndpointID: ep.id}
-			if err := m.validate(); err != nil {
+			if err := validateSourceVideoType(&m); err != nil {
 				r.stats.drop(DropInvalidFields)
 				return
 			}
@@ -211,7 +212,7 @@ func (r *Router) addPeer(t *targets, p *Peer) {
 
 // sourceVideoType hands m to the embedder and forwards it to relays (all of
 // them for a local source, other meshes only for one that came over from).
-func (r *Router) sourceVideoType(c *Conference, from *Relay, m *SourceVideoTypeMessage, out Sink) {
+func (r *Router) sourceVideoType(c *Conference, from *Relay, m *routing.SourceVideoTypeMessage, out Sink) {
 	if h := r.hooks.SourceVideoType; h != nil {
 		h(c, from, m)
 	}
