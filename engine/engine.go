@@ -59,6 +59,8 @@ type Engine struct {
 	// before the putting loop's next callback: a router that looked its
 	// receivers up, and is preempted before it puts the frame.
 	inFlight func(put func())
+
+	sends sendQueue // the embedder's sends on their way to the first loop (sends.go)
 }
 
 // now is the engine's clock, in unix nanoseconds.
@@ -79,6 +81,7 @@ func New(cfg *config.Config, table *route.Table, hooks route.Hooks, log *slog.Lo
 	e := &Engine{cfg: cfg, table: table, log: log, loops: map[gnet.EventLoop]*loop{}}
 	table.Mailbox = route.MailboxLimits{Bytes: cfg.Limits.MailboxBytes, Age: cfg.Limits.MailboxAge}
 	table.Replay = route.ReplayLimits{Bytes: cfg.Limits.RelayReplayBytes, Age: cfg.Limits.RelayReplayAge}
+	e.sends.init()
 	e.router = route.NewRouter(hooks, e, log)
 	e.tick = tickInterval(cfg)
 	e.dialCtx, e.dialStop = context.WithCancel(context.Background())

@@ -19,8 +19,10 @@ import (
 // the old loop's inbox just after. So the new socket holds everything it
 // is sent, and the old one hands over only after a fence: every loop puts a
 // marker on the old loop's inbox from its own goroutine, between two of its
-// callbacks, so behind everything it put there before; off-loop senders are
-// waited for with Router.Quiesce. When the old loop has drained the last
+// callbacks, so behind everything it put there before. An embedder's
+// sends are routed on a loop too (Engine.Run), so the fence covers them
+// and no loop ever waits for an embedder's goroutine. When the old loop
+// has drained the last
 // marker, no frame for the old socket is still on its way: it gives up
 // what it holds, and the new socket sends that first, then what it held.
 
@@ -41,7 +43,6 @@ type heldFrame struct {
 // completes.
 func (c *conn) takeOver(prev *conn) {
 	h := &handover{from: prev, to: c}
-	c.e.router.Quiesce()
 	c.fence(prev.loop, func() { prev.handOff(h) })
 }
 

@@ -39,6 +39,10 @@ type sim struct {
 	sent     map[msgKey]*sentMsg
 	writes   int // first writes to sockets so far (simConn.order)
 	embedded int // messages the embedder sent
+	// embedding is set while the embedder sends; its puts onto the loops
+	// wait in embedderFlight, oldest first, until a step lands them.
+	embedding      bool
+	embedderFlight []func()
 	seen     struct {
 		routed, control, notCurrent, duplicate, accepted uint64 // what observe saw
 	}
@@ -136,11 +140,16 @@ func newSim(seed uint64, knobs *simKnobs, replay []simStep) *sim {
 	s.e.observe = s.observe
 	s.flight = map[*simLoop][]func(){}
 	s.e.inFlight = func(put func()) {
-		if s.cur == nil {
-			put() // off the loops: REST and the embedder put at once
-			return
+		switch {
+		case s.embedding:
+			// The embedder's goroutine is preempted before its put, and
+			// may stay so while the loops go on: nothing waits for it.
+			s.embedderFlight = append(s.embedderFlight, put)
+		case s.cur == nil:
+			put() // off the loops: REST puts at once
+		default:
+			s.flight[s.cur] = append(s.flight[s.cur], put)
 		}
-		s.flight[s.cur] = append(s.flight[s.cur], put)
 	}
 	list := []*loop{}
 	for i := range s.knobs.loops {
@@ -273,10 +282,11 @@ const (
 	stepAck                      // the other bridge acknowledges what it read
 	stepLand                     // a put a loop made onto another loop's inbox lands
 	stepEmbed                    // the embedder sends from its own goroutine: to one endpoint, or to everyone
+	stepArrive                   // the embedder's oldest put onto a loop lands
 )
 
 var stepNames = [...]string{"task", "round", "readable", "writable", "read", "tick", "connect", "send",
-	"reset", "close", "garbage", "stall", "unstall", "expire", "ack", "land", "embed"}
+	"reset", "close", "garbage", "stall", "unstall", "expire", "ack", "land", "embed", "arrive"}
 
 func (st simStep) String() string {
 	var b strings.Builder
@@ -284,7 +294,7 @@ func (st simStep) String() string {
 	switch st.kind {
 	case stepTask, stepRound, stepLand:
 		fmt.Fprintf(&b, " loop%d", st.loop)
-	case stepTick:
+	case stepTick, stepArrive:
 	case stepConnect:
 		fmt.Fprintf(&b, " e%d on loop%d kernel %d", st.ep, st.loop, st.n)
 	case stepExpire:
@@ -366,6 +376,14 @@ func (s *sim) apply(st simStep) bool {
 		return true
 	case stepEmbed:
 		return s.embed(st.ep)
+	case stepArrive:
+		if len(s.embedderFlight) == 0 {
+			return false
+		}
+		put := s.embedderFlight[0]
+		s.embedderFlight = s.embedderFlight[1:]
+		put()
+		return true
 	case stepExpire:
 		if st.ep >= len(s.eps) || s.eps[st.ep].expired {
 			return false
@@ -476,6 +494,9 @@ func (s *sim) choices() []choice {
 		if len(s.flight[sl]) > 0 {
 			add(8, simStep{kind: stepLand, loop: i})
 		}
+	}
+	if len(s.embedderFlight) > 0 {
+		add(8, simStep{kind: stepArrive})
 	}
 	for _, ep := range s.eps {
 		for _, sk := range ep.sockets {
@@ -711,6 +732,8 @@ func (s *sim) embed(to int) bool {
 	}
 	n := s.embedded
 	s.embedded++
+	s.embedding = true
+	defer func() { s.embedding = false }()
 	msg := fmt.Appendf(nil, `{"colibriClass":"EndpointMessage","from":"sfu","to":"","s":"sfu","n":%d}`, n)
 	sm := &sentMsg{class: "EndpointMessage"}
 	s.sent[msgKey{"sfu", n}] = sm

@@ -317,7 +317,7 @@ func parseStep(line string) (simStep, error) {
 	}
 	var err error
 	switch st.kind {
-	case stepTick:
+	case stepTick, stepArrive:
 	case stepTask, stepRound, stepLand:
 		st.loop, err = num(f[1], "loop")
 	case stepConnect:

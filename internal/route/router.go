@@ -58,7 +58,6 @@ type Router struct {
 
 	serverHello *wsproto.SharedFrame // shared forever
 	scratch     sync.Pool            // *targets
-	sendMu      sync.RWMutex         // Send* hold it shared; Quiesce takes it
 	filter      statsFilter          // statsfilter.go
 }
 

@@ -7,58 +7,91 @@ import (
 
 // Bridge-originated messages: the embedder (an SFU) tells endpoints about
 // dominant speakers, forwarded sources, connectivity and bandwidth. These
-// calls are safe from any goroutine; they go through the router's own sink.
+// calls are safe from any goroutine and never make the transport wait for
+// the caller: the message is checked and encoded on the caller's
+// goroutine, then routed on the transport's own (Runner), where a socket
+// taking over a peer's traffic already fences everything routed before it.
+
+// A Runner runs the router's off-loop sends on the transport's goroutines.
+// A Sink that is not a Runner has them run on the caller's goroutine: its
+// transport moves no traffic between sockets.
+type Runner interface {
+	// Run runs fn on the transport's goroutine, after every fn it was
+	// given before, without waiting for it to run.
+	Run(fn func())
+}
 
 // SendToEndpoint sends msg, a JSON object with a known colibriClass, to one
 // local endpoint. It returns ErrNotFound if the endpoint has no socket now
 // (Jitsi drops such messages too; the state is re-sent on connect, so it is
-// not kept in the endpoint's mailbox either).
+// not kept in the endpoint's mailbox either). A message accepted goes where
+// the endpoint's routed traffic goes when it is routed: its socket, or
+// what keeps that socket's traffic.
 func (r *Router) SendToEndpoint(ep *Endpoint, msg []byte) error {
 	class, err := r.check(msg)
 	if err != nil {
 		return err
 	}
-	r.sendMu.RLock()
-	defer r.sendMu.RUnlock()
-	cn := ep.Conn()
-	if cn == nil {
+	if ep.Conn() == nil {
 		ep.Dropped.Add(1)
 		r.stats.drop(DropNoConnection)
 		return fmt.Errorf("endpoint %q has no socket: %w", ep.id, routing.ErrNotFound)
 	}
-	t := r.getTargets()
-	defer r.putTargets(t)
-	t.conns = append(t.conns, cn)
-	r.sendVerbatim(msg, class, t, r.sink)
+	f := newFrame(msg)
+	r.run(func() {
+		t := r.getTargets()
+		r.addPeer(t, &ep.Peer)
+		r.deliver(r.sink, f, class, t)
+		r.putTargets(t)
+		f.Release()
+	})
 	return nil
 }
 
 // SendToConference sends msg to every local endpoint of c except except
 // (which may be nil), and to every relay when relays is true. It returns
-// the number of sockets it reached.
+// the number of endpoints and relays it was for when called.
 func (r *Router) SendToConference(c *Conference, msg []byte, except *Endpoint, relays bool) (int, error) {
 	class, err := r.check(msg)
 	if err != nil {
 		return 0, err
 	}
-	r.sendMu.RLock()
-	defer r.sendMu.RUnlock()
 	m := c.state.Load()
-	t := r.getTargets()
-	defer r.putTargets(t)
-	for _, dst := range m.endpoints {
-		if dst != except {
-			r.addPeer(t, &dst.Peer)
-		}
+	n := len(m.endpoints)
+	if except != nil && c.HasEndpoint(except.id) {
+		n--
 	}
 	if relays {
-		for _, rl := range m.relays {
-			r.addPeer(t, &rl.Peer)
-		}
+		n += len(m.relays)
 	}
-	n := len(t.conns) + len(t.boxes)
-	r.sendVerbatim(msg, class, t, r.sink)
+	f := newFrame(msg)
+	r.run(func() {
+		m := c.state.Load()
+		t := r.getTargets()
+		for _, dst := range m.endpoints {
+			if dst != except {
+				r.addPeer(t, &dst.Peer)
+			}
+		}
+		if relays {
+			for _, rl := range m.relays {
+				r.addPeer(t, &rl.Peer)
+			}
+		}
+		r.deliver(r.sink, f, class, t)
+		r.putTargets(t)
+		f.Release()
+	})
 	return n, nil
+}
+
+// run runs fn through the sink when it is a Runner, else at once.
+func (r *Router) run(fn func()) {
+	if rn, ok := r.sink.(Runner); ok {
+		rn.Run(fn)
+		return
+	}
+	fn()
 }
 
 // check validates a bridge-originated message.
@@ -75,15 +108,6 @@ func (r *Router) check(msg []byte) (Class, error) {
 		return ClassUnknown, fmt.Errorf("routing: unknown colibriClass %q", env.class.of(msg))
 	}
 	return c, nil
-}
-
-// Quiesce waits until every Send call that started before it has handed
-// its frames to the sink. A transport taking a peer over from a previous
-// socket calls it after the swap: a Send that found the previous socket
-// has put its frame on that socket's way before Quiesce returns.
-func (r *Router) Quiesce() {
-	r.sendMu.Lock()
-	r.sendMu.Unlock() //nolint:staticcheck // an empty critical section is the point
 }
 
 // ClassOf returns the class of msg, a message the bridge built, or
