@@ -1,8 +1,19 @@
 // Package bridge assembles a complete Colibri WebSocket bridge from a
 // config: the conference table, the router, the public WebSocket engine and
 // the private REST server. It is the API for embedding the bus in an SFU:
-// create conferences and endpoints, send bridge-originated messages, and
-// receive the messages the bridge consumes through routing.Hooks.
+//
+//	b := bridge.New(config.Default(), bridge.Options{Hooks: hooks})
+//	if err := b.Start(); err != nil { ... }
+//	defer b.Stop(ctx)
+//	conf, _ := b.Table().CreateConference(meetingID, "")
+//	ep, _ := conf.CreateEndpoint("ep1", routing.EndpointOptions{})
+//	urls := b.EndpointURLs(ep) // what the endpoint connects to
+//	b.Router().SendToEndpoint(ep, msg)
+//
+// Conferences and endpoints may also come from the REST API (Jicofo's
+// colibri2), which the bridge serves on its private port. The messages
+// the bridge consumes reach the embedder through routing.Hooks;
+// docs/embedding.md is the guide.
 package bridge
 
 import (
@@ -15,12 +26,13 @@ import (
 	"github.com/colibri-bus/colibri/colibri2"
 	"github.com/colibri-bus/colibri/config"
 	"github.com/colibri-bus/colibri/engine"
+	"github.com/colibri-bus/colibri/routing"
 )
 
 // Options customise a bridge beyond its config.
 type Options struct {
 	// Hooks receive consumed client messages; see routing.Hooks.
-	Hooks route.Hooks
+	Hooks routing.Hooks
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 	// NoPrivateServer skips the REST listener (an embedder that drives the
@@ -47,8 +59,7 @@ func New(cfg *config.Config, opts Options) *Bridge {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	t := route.NewTable()
-	t.MaxConferences = cfg.Limits.MaxConferences
+	t := route.NewTable(route.LimitsOf(cfg.Limits))
 	e := engine.New(cfg, t, opts.Hooks, log)
 	e.Router().SetStatsFilter(cfg.StatsFilterThreshold)
 	b := &Bridge{cfg: cfg, table: t, engine: e, log: log, opts: opts, done: make(chan struct{})}
@@ -86,10 +97,10 @@ func (b *Bridge) Stop(ctx context.Context) error {
 func (b *Bridge) Config() *config.Config { return b.cfg }
 
 // Table returns the conference table.
-func (b *Bridge) Table() *route.Table { return b.table }
+func (b *Bridge) Table() routing.Table { return route.PublicTable(b.table) }
 
-// Router returns the router, for bridge-originated messages.
-func (b *Bridge) Router() *route.Router { return b.engine.Router() }
+// Router returns the router, for the embedder's messages.
+func (b *Bridge) Router() routing.Router { return route.PublicRouter(b.engine.Router()) }
 
 // Engine returns the WebSocket engine.
 func (b *Bridge) Engine() *engine.Engine { return b.engine }
@@ -103,13 +114,8 @@ func (b *Bridge) PublicAddr() string { return b.engine.Addr() }
 // PrivateAddr returns the REST listener's address.
 func (b *Bridge) PrivateAddr() string { return b.api.Addr() }
 
-// CreateConference creates a conference (as POST /colibri/v2/conferences).
-func (b *Bridge) CreateConference(meetingID, name string) (*route.Conference, error) {
-	return b.table.CreateConference(meetingID, name)
-}
-
 // EndpointURLs returns the WebSocket URLs advertised for ep, one per domain.
-func (b *Bridge) EndpointURLs(ep *route.Endpoint) []string {
+func (b *Bridge) EndpointURLs(ep routing.Endpoint) []string {
 	return b.cfg.EndpointURLs(ep.Conference().ID(), ep.ID(), ep.Password())
 }
 

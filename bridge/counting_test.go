@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"encoding/json"
+	"github.com/colibri-bus/colibri/bridge"
 	"strings"
 	"testing"
 	"time"
@@ -80,7 +81,7 @@ func TestCountsAgreeWithClients(t *testing.T) {
 		}
 	}
 
-	conf := h.b.Table().ConferenceByMeeting("counts")
+	conf := bridge.TableOf(h.b).ConferenceByMeeting("counts")
 	var sentTotal uint64
 	for id, got := range map[string]map[string]int{"fast": fastGot, "slow": slowGot} {
 		var d colibri2.DebugEndpoint

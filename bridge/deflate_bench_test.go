@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"github.com/colibri-bus/colibri/internal/route"
 	"io"
 	"net"
 	"net/url"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/routing"
 )
 
 // BenchmarkDeflateBroadcast is 10 conferences of 20 clients broadcasting
@@ -91,7 +91,7 @@ func benchBroadcast(b *testing.B, br *bridge.Bridge, msg []byte) {
 	b.ReportMetric(rate(1)/rate(0), "ratio")
 	d := modes[1]
 	b.ReportMetric(100*float64(d.compressed.Load())/float64(d.delivered.Load()), "compressed-%")
-	if drops := br.Router().Stats().DroppedByReason(); sum(drops) != 0 {
+	if drops := bridge.RouterOf(br).Stats().DroppedByReason(); sum(drops) != 0 {
 		b.Fatalf("the bridge dropped messages: %v", drops)
 	}
 }
@@ -134,12 +134,12 @@ func (m *broadcastRun) setup(b *testing.B, br *bridge.Bridge, msg []byte, confer
 	m.burst = bytes.Repeat(frame, burst)
 	m.perRound = conferences * perConf * burst * (perConf - 1)
 	for c := range conferences {
-		conf, err := br.CreateConference(fmt.Sprintf("%s-%d", m.name, c), "")
+		conf, err := br.Table().CreateConference(fmt.Sprintf("%s-%d", m.name, c), "")
 		if err != nil {
 			b.Fatal(err)
 		}
 		for e := range perConf {
-			ep, err := conf.CreateEndpoint(fmt.Sprintf("e%d", e), route.EndpointOptions{})
+			ep, err := conf.CreateEndpoint(fmt.Sprintf("e%d", e), routing.EndpointOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -172,7 +172,7 @@ func (m *broadcastRun) round(b *testing.B, br *bridge.Bridge) time.Duration {
 		case <-cl.done:
 		case <-timeout.C:
 			b.Fatalf("%s: client %d is missing %d of its %d deliveries (read error %v); drops: %v",
-				m.name, i, cl.want.Load(), cl.expected, cl.err.Load(), br.Router().Stats().DroppedByReason())
+				m.name, i, cl.want.Load(), cl.expected, cl.err.Load(), bridge.RouterOf(br).Stats().DroppedByReason())
 		}
 	}
 	return time.Since(start)

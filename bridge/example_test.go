@@ -3,7 +3,6 @@ package bridge_test
 import (
 	"context"
 	"fmt"
-	"github.com/colibri-bus/colibri/internal/route"
 	"net/url"
 
 	"github.com/colibri-bus/colibri/bridge"
@@ -21,9 +20,9 @@ func Example() {
 	lastN := make(chan int, 1)
 	b := bridge.New(cfg, bridge.Options{
 		NoPrivateServer: true, // the SFU drives the table directly
-		Hooks: route.Hooks{
+		Hooks: routing.Hooks{
 			// Hooks run on the event loop: hand the value over, never block.
-			LastN: func(ep *route.Endpoint, m *routing.LastNChangedEvent) { lastN <- m.LastN },
+			LastN: func(ep routing.Endpoint, m *routing.LastNChangedEvent) { lastN <- m.LastN },
 		},
 	})
 	if err := b.Start(); err != nil {
@@ -31,8 +30,8 @@ func Example() {
 	}
 	defer b.Stop(context.Background())
 
-	conf, _ := b.CreateConference("meeting-1", "standup")
-	ep, _ := conf.CreateEndpoint("79f0273d", route.EndpointOptions{})
+	conf, _ := b.Table().CreateConference("meeting-1", "standup")
+	ep, _ := conf.CreateEndpoint("79f0273d", routing.EndpointOptions{})
 
 	// The SFU signals this URL to the client (in Jingle); here we dial it.
 	u, _ := url.Parse(b.EndpointURLs(ep)[0])

@@ -244,7 +244,7 @@ func TestRelayPeerStopsReading(t *testing.T) {
 	h.dialRelay("m", "peer", peer.url(), "remote1")
 	es := h.b.Engine().Stats()
 	waitFor(t, "relay up", func() bool { return es.Relays.Load() == 1 })
-	relay := h.b.Table().ConferenceByMeeting("m").Relay("peer")
+	relay := bridge.TableOf(h.b).ConferenceByMeeting("m").Relay("peer")
 
 	sent := 0
 	deadline := time.Now().Add(30 * time.Second)
@@ -296,7 +296,7 @@ func TestAbruptPeerDeath(t *testing.T) {
 	rb := startReader(h.dialHello("b", urls["b"]))
 	dies := h.rawDial(urls["dies"], false)
 	dies.readText()
-	ep := h.b.Table().ConferenceByMeeting("m").Endpoint("dies")
+	ep := bridge.TableOf(h.b).ConferenceByMeeting("m").Endpoint("dies")
 	es := h.b.Engine().Stats()
 	for i := 0; i < 400; i++ {
 		if i == 200 {
@@ -626,7 +626,7 @@ func TestKillPeerBridge(t *testing.T) {
 	path := u.Path
 	got := rec.waitAttempts(t, []string{path}, 4)
 	t.Logf("redial waits %v", checkGaps(t, "redial", got[path], 1))
-	rl := h.b.Table().ConferenceByMeeting("m").Relay("jvb2")
+	rl := bridge.TableOf(h.b).ConferenceByMeeting("m").Relay("jvb2")
 	for _, r := range []*route.Relay{rl} {
 		if r.Conn() != nil {
 			t.Error("the relay still has a socket")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/colibri-bus/colibri/bridge"
 	"io"
 	"net"
 	"runtime"
@@ -258,7 +259,7 @@ func TestInboundBacklogClose(t *testing.T) {
 			t.Errorf("%s moved by %d during the burst, want 0", key, n)
 		}
 	}
-	d := h.debugEndpoint(h.b.Table().ConferenceByMeeting("backlog").ID(), "sender")
+	d := h.debugEndpoint(bridge.TableOf(h.b).ConferenceByMeeting("backlog").ID(), "sender")
 	if d.Transport == nil {
 		t.Fatalf("/debug shows no message_transport for the sender")
 	}
@@ -417,9 +418,9 @@ func (h *harness) waitHandedOver() {
 		for _, v := range tr.Dropped {
 			dropped += v
 		}
-		mail := &h.b.Table().Mail
+		mail := &bridge.TableOf(h.b).Mail
 		kept = mail.Queued.Load() - mail.Recovered.Load() // the recovered were counted sent
-		delivered = h.b.Router().Stats().Delivered.Load()
+		delivered = bridge.RouterOf(h.b).Stats().Delivered.Load()
 		return sent+dropped+kept == delivered
 	}
 	deadline := time.Now().Add(wait)

@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"bufio"
 	"errors"
+	"github.com/colibri-bus/colibri/bridge"
 	"io"
 	"net"
 	"net/http"
@@ -261,7 +262,7 @@ func TestMaxConferences(t *testing.T) {
 		t.Fatalf("expire: %d %s", status, body)
 	}
 	h.conference("c3", "a")
-	if n := h.b.Table().Len(); n != 2 {
+	if n := bridge.TableOf(h.b).Len(); n != 2 {
 		t.Errorf("table holds %d conferences, want 2", n)
 	}
 }
@@ -353,7 +354,7 @@ func TestResetAfterUpgradeRequest(t *testing.T) {
 		c.Close()
 	}
 	h.settled(t, 0)
-	ep := h.b.Table().ConferenceByMeeting("rst").Endpoint("ep")
+	ep := bridge.TableOf(h.b).ConferenceByMeeting("rst").Endpoint("ep")
 	if ep.Conn() != nil {
 		t.Error("the endpoint still has a socket attached after every client reset")
 	}
@@ -372,7 +373,7 @@ func TestCloseWaitDetaches(t *testing.T) {
 	urls := h.conference("cw", "mute")
 	rc := h.rawDial(urls["mute"], false)
 	rc.readText()
-	ep := h.b.Table().ConferenceByMeeting("cw").Endpoint("mute")
+	ep := bridge.TableOf(h.b).ConferenceByMeeting("cw").Endpoint("mute")
 	// The client reads (and ignores) the close frame, answers nothing.
 	if code, _ := rc.readClose(); code != 1001 {
 		t.Errorf("close %d, want 1001 idle timeout", code)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/colibri-bus/colibri/bridge"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -52,7 +53,7 @@ func TestRESTBadBodies(t *testing.T) {
 		})
 	}
 	// Nothing of the refused requests exists.
-	tb := h.b.Table()
+	tb := bridge.TableOf(h.b)
 	for _, m := range []string{"big", "t", "dup"} {
 		if tb.ConferenceByMeeting(m) != nil {
 			t.Errorf("conference %s exists after a refused request", m)
@@ -173,8 +174,8 @@ func TestConcurrentCreateExpire(t *testing.T) {
 	var attached, open int
 	waitFor(t, "table, counters and sockets agree", func() bool {
 		attached, open = 0, 0
-		for _, c := range h.b.Table().Conferences() {
-			if h.b.Table().Conference(c.ID()) != c || h.b.Table().ConferenceByMeeting(c.MeetingID()) != c {
+		for _, c := range bridge.TableOf(h.b).Conferences() {
+			if bridge.TableOf(h.b).Conference(c.ID()) != c || bridge.TableOf(h.b).ConferenceByMeeting(c.MeetingID()) != c {
 				return false
 			}
 			for _, ep := range c.Endpoints() {
@@ -191,10 +192,10 @@ func TestConcurrentCreateExpire(t *testing.T) {
 		return int64(attached) == es.Endpoints.Load() && int64(attached) == es.Open.Load() &&
 			attached == open && es.Handshaking.Load() == 0 && int64(open) == es.Conns.Load()
 	})
-	t.Logf("after the storm: %d conferences, %d endpoints attached, %d client sockets open", h.b.Table().Len(), attached, open)
+	t.Logf("after the storm: %d conferences, %d endpoints attached, %d client sockets open", bridge.TableOf(h.b).Len(), attached, open)
 	// Every conference in the table is live and every live one is in it.
-	if n := len(h.b.Table().Conferences()); n != h.b.Table().Len() {
-		t.Errorf("table count %d, %d conferences listed", h.b.Table().Len(), n)
+	if n := len(bridge.TableOf(h.b).Conferences()); n != bridge.TableOf(h.b).Len() {
+		t.Errorf("table count %d, %d conferences listed", bridge.TableOf(h.b).Len(), n)
 	}
 	for _, cl := range clients {
 		cl.c.Close()

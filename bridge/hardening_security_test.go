@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/colibri-bus/colibri/internal/route"
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
@@ -16,6 +15,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/colibri-bus/colibri/internal/route"
+	"github.com/colibri-bus/colibri/routing"
 
 	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/config"
@@ -147,7 +149,7 @@ func TestNoCrossConferenceNoSpoofing(t *testing.T) {
 	sendWG.Wait()
 	wg.Wait()
 	t.Logf("%d messages sent, deliveries per conference: %v; drops: %v", perSender*len(members), received,
-		h.b.Router().Stats().DroppedByReason())
+		bridge.RouterOf(h.b).Stats().DroppedByReason())
 	for _, c := range confs {
 		if received[c] == 0 {
 			t.Errorf("conference %s received nothing: the test measured nothing", c)
@@ -290,12 +292,12 @@ func TestSecretsNeverLogged(t *testing.T) {
 // in their first, middle or last character, and prefixes, extensions and
 // case changes fail.
 func TestSecretComparison(t *testing.T) {
-	tb := route.NewTable()
+	tb := route.NewTable(route.TableLimits{})
 	conf, err := tb.CreateConference("m", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, err := conf.CreateEndpoint("e", route.EndpointOptions{})
+	ep, err := conf.CreateEndpoint("e", routing.EndpointOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +327,7 @@ func TestSecretComparison(t *testing.T) {
 	// Every other endpoint's secret fails too, and they differ.
 	seen := map[string]bool{pwd: true}
 	for i := 0; i < 200; i++ {
-		other, err := conf.CreateEndpoint("o"+strconv.Itoa(i), route.EndpointOptions{})
+		other, err := conf.CreateEndpoint("o"+strconv.Itoa(i), routing.EndpointOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/internal/route"
 	"net"
 	"strconv"
@@ -124,10 +125,10 @@ func testSlowConsumer(t *testing.T, class string) {
 	if got := slow.readText(); !strings.Contains(got, "ServerHello") {
 		t.Fatalf("slow: first message %q", got)
 	}
-	conf := h.b.Table().ConferenceByMeeting("slow")
+	conf := bridge.TableOf(h.b).ConferenceByMeeting("slow")
 	slowEP := conf.Endpoint("slow")
 	drops := func(reason route.DropReason) uint64 {
-		return h.b.Engine().Traffic().Dropped[reason.String()] + h.b.Router().Stats().Dropped(reason)
+		return h.b.Engine().Traffic().Dropped[reason.String()] + bridge.RouterOf(h.b).Stats().Dropped(reason)
 	}
 	es := h.b.Engine().Stats()
 
@@ -245,7 +246,7 @@ func testSlowConsumer(t *testing.T, class string) {
 	// mailbox of this bridge): what gnet had not written and what came
 	// after. The mailbox holds each kept message or counts why not.
 	dropped := int(slowEP.Dropped.Load())
-	mail := &h.b.Table().Mail
+	mail := &bridge.TableOf(h.b).Mail
 	kept := int(mail.Queued.Load())
 	if received+dropped+kept != total {
 		t.Errorf("slow endpoint: %d received + %d dropped + %d kept = %d, want %d", received, dropped, kept,
@@ -353,7 +354,7 @@ func TestGlobalOutbound(t *testing.T) {
 	if bad := fast.bad.Load(); bad != nil {
 		t.Error(bad)
 	}
-	conf := h.b.Table().ConferenceByMeeting("g")
+	conf := bridge.TableOf(h.b).ConferenceByMeeting("g")
 	for i, rc := range slow {
 		// What reached the wire before the close, plus the counted drops,
 		// is everything.
@@ -377,7 +378,7 @@ func TestGlobalOutbound(t *testing.T) {
 		// What was not written, and what came after the close, waits in
 		// the endpoint's mailbox (256 KiB of 1 KiB messages at most).
 		kept, _ := ep.Mailbox()
-		if d := int(ep.Dropped.Load()); received+d+kept != sent && h.b.Table().Mail.Full.Load() == 0 {
+		if d := int(ep.Dropped.Load()); received+d+kept != sent && bridge.TableOf(h.b).Mail.Full.Load() == 0 {
 			t.Errorf("slow%d: %d received + %d dropped + %d kept != %d sent", i, received, d, kept, sent)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/colibri-bus/colibri/bridge"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -240,7 +241,7 @@ func testRecoversUnsentExact(t *testing.T, deflate bool) {
 
 	h := startBridge(t, nil)
 	urls := h.conference("exact", "a", "b")
-	conf := h.b.Table().ConferenceByMeeting("exact")
+	conf := bridge.TableOf(h.b).ConferenceByMeeting("exact")
 	a := h.dialHello("a", urls["a"])
 	px := startResumeProxy(t, h.ws)
 	px.StopUpAt(stopAt, &smallUpstream)
@@ -492,7 +493,7 @@ func testSlowConsumerClose(t *testing.T, mode slowCloseMode) {
 	)
 	h := startBridge(t, nil)
 	urls := h.conference("slow4x", "a", "b")
-	conf := h.b.Table().ConferenceByMeeting("slow4x")
+	conf := bridge.TableOf(h.b).ConferenceByMeeting("slow4x")
 	budget := h.b.Config().Limits.OutboundBudget
 	a := h.dialHello("a", urls["a"])
 	aEP := conf.Endpoint("a")

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/colibri-bus/colibri/bridge"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -93,7 +94,7 @@ func (h *harness) stat(key string) uint64 {
 // or is still held (held: what the endpoints' mailboxes hold now).
 func checkMailAccounts(t *testing.T, h *harness, held int) {
 	t.Helper()
-	m := &h.b.Table().Mail
+	m := &bridge.TableOf(h.b).Mail
 	q, d := m.Queued.Load(), m.Delivered.Load()
 	drops := m.Full.Load() + m.Aged.Load() + m.Superseded.Load() + m.ExpiredCount.Load()
 	if q != d+drops+uint64(held) {
@@ -112,7 +113,7 @@ func TestMailboxBeforeFirstConnect(t *testing.T) {
 	const n = 300
 	h := startBridge(t, nil)
 	urls := h.conference("early", "a", "b", "c")
-	conf := h.b.Table().ConferenceByMeeting("early")
+	conf := bridge.TableOf(h.b).ConferenceByMeeting("early")
 	a := h.dialHello("a", urls["a"])
 	c := h.dialHello("c", urls["c"])
 	for i := 0; i < n; i++ {
@@ -123,7 +124,7 @@ func TestMailboxBeforeFirstConnect(t *testing.T) {
 		a.send(numbered(to, "a", i, 200))
 	}
 	a.send(endOf("b"))
-	mail := &h.b.Table().Mail
+	mail := &bridge.TableOf(h.b).Mail
 	waitFor(t, "the series in b's mailbox", func() bool { return mail.Queued.Load() >= n+1 })
 	for i := 1; i < n; i += 2 {
 		if k, _, ok := seriesOf(c.recvRaw()); !ok || k != i {
@@ -591,7 +592,7 @@ func testReplacedMidStream(t *testing.T, tc replaceCase) {
 	const most = 200000 // a bound on the series, should b never reconnect
 	h := startBridge(t, nil)
 	urls := h.conference("replace", "a", "b", "c", "spacer")
-	conf := h.b.Table().ConferenceByMeeting("replace")
+	conf := bridge.TableOf(h.b).ConferenceByMeeting("replace")
 	a := h.dialHello("a", urls["a"])
 	var c *tally
 	if !tc.apart {
@@ -847,7 +848,7 @@ func testRecoversUnsent(t *testing.T, deflate bool) {
 	)
 	h := startBridge(t, nil)
 	urls := h.conference("recover", "a", "b")
-	conf := h.b.Table().ConferenceByMeeting("recover")
+	conf := bridge.TableOf(h.b).ConferenceByMeeting("recover")
 	a := h.dialHello("a", urls["a"])
 	rc, status := h.rawUpgradeVia(&smallRcvBuf, urls["b"], deflate)
 	if status != 101 {
@@ -1016,7 +1017,7 @@ func TestMailboxBounds(t *testing.T) {
 		)
 		h := startBridge(t, nil)
 		urls := h.conference("bounds", "a", "b")
-		conf := h.b.Table().ConferenceByMeeting("bounds")
+		conf := bridge.TableOf(h.b).ConferenceByMeeting("bounds")
 		a := h.dialHello("a", urls["a"])
 		closeCleanly(t, h.dialHello("b", urls["b"]))
 		h.waitDisconnected(conf.ID(), "b")
@@ -1024,7 +1025,7 @@ func TestMailboxBounds(t *testing.T) {
 			a.send(numbered("b", "a", i, size))
 		}
 		a.send(endOf("b"))
-		mail := &h.b.Table().Mail
+		mail := &bridge.TableOf(h.b).Mail
 		waitFor(t, "the series queued in b's mailbox", func() bool { return mail.Queued.Load() == n+1 })
 		d := h.debugEndpoint(conf.ID(), "b")
 		if d.Mailbox == nil || d.Mailbox.Bytes > limit {
@@ -1070,7 +1071,7 @@ func TestMailboxBounds(t *testing.T) {
 	t.Run("stats superseded", func(t *testing.T) {
 		h := startBridge(t, nil)
 		urls := h.conference("stats", "a", "b", "c")
-		conf := h.b.Table().ConferenceByMeeting("stats")
+		conf := bridge.TableOf(h.b).ConferenceByMeeting("stats")
 		a, c := h.dialHello("a", urls["a"]), h.dialHello("c", urls["c"])
 		closeCleanly(t, h.dialHello("b", urls["b"]))
 		h.waitDisconnected(conf.ID(), "b")
@@ -1078,13 +1079,13 @@ func TestMailboxBounds(t *testing.T) {
 		a.send(stats(0))
 		a.send(msg("b", `{"m":0}`))
 		a.send(stats(1))
-		waitFor(t, "a's first three in b's mailbox", func() bool { return h.b.Table().Mail.Queued.Load() == 3 })
+		waitFor(t, "a's first three in b's mailbox", func() bool { return bridge.TableOf(h.b).Mail.Queued.Load() == 3 })
 		c.send(stats(10))
-		waitFor(t, "c's stats in b's mailbox", func() bool { return h.b.Table().Mail.Queued.Load() == 4 })
+		waitFor(t, "c's stats in b's mailbox", func() bool { return bridge.TableOf(h.b).Mail.Queued.Load() == 4 })
 		a.send(msg("b", `{"m":1}`))
 		a.send(stats(2))
 		a.send(endOf("b"))
-		waitFor(t, "all in b's mailbox", func() bool { return h.b.Table().Mail.Queued.Load() == 7 })
+		waitFor(t, "all in b's mailbox", func() bool { return bridge.TableOf(h.b).Mail.Queued.Load() == 7 })
 		b := h.dialHello("b2", urls["b"])
 		var got []string
 		for {
@@ -1126,7 +1127,7 @@ func TestMailboxBounds(t *testing.T) {
 		const n = 20
 		h := startBridge(t, nil)
 		urls := h.conference("expire", "a", "b", "d")
-		conf := h.b.Table().ConferenceByMeeting("expire")
+		conf := bridge.TableOf(h.b).ConferenceByMeeting("expire")
 		a := h.dialHello("a", urls["a"])
 		closeCleanly(t, h.dialHello("b", urls["b"])) // b had a socket; d never connects
 		h.waitDisconnected(conf.ID(), "b")
@@ -1134,7 +1135,7 @@ func TestMailboxBounds(t *testing.T) {
 			a.send(numbered("b", "a", i, 200))
 			a.send(numbered("d", "a", i, 200))
 		}
-		mail := &h.b.Table().Mail
+		mail := &bridge.TableOf(h.b).Mail
 		waitFor(t, "the series in the mailboxes", func() bool { return mail.Queued.Load() == 2*n })
 		bEP, dEP := conf.Endpoint("b"), conf.Endpoint("d")
 		if nb, _ := bEP.Mailbox(); nb != n {
@@ -1177,7 +1178,7 @@ func TestMailboxBounds(t *testing.T) {
 		// message stays queued in a mailbox nobody will take.
 		h := startBridge(t, nil)
 		urls := h.conference("expire2", "a", "b", "d", "c")
-		conf := h.b.Table().ConferenceByMeeting("expire2")
+		conf := bridge.TableOf(h.b).ConferenceByMeeting("expire2")
 		a := h.dialHello("a", urls["a"])
 		c := newTally(h.dialHello("c", urls["c"]), "a")
 		closeCleanly(t, h.dialHello("b", urls["b"]))
@@ -1205,7 +1206,7 @@ func TestMailboxBounds(t *testing.T) {
 		if bEP != nil || dEP != nil {
 			t.Fatal("b and d still in the conference")
 		}
-		m := &h.b.Table().Mail
+		m := &bridge.TableOf(h.b).Mail
 		t.Logf("queued %d, full %d, expired %d", m.Queued.Load(), m.Full.Load(), m.ExpiredCount.Load())
 		checkMailAccounts(t, h, 0)
 	})
@@ -1220,7 +1221,7 @@ func TestMailboxOff(t *testing.T) {
 	const n = 50
 	h := startBridge(t, func(c *config.Config) { c.Limits.MailboxBytes = 0 })
 	urls := h.conference("off", "a", "b", "d")
-	conf := h.b.Table().ConferenceByMeeting("off")
+	conf := bridge.TableOf(h.b).ConferenceByMeeting("off")
 	a := h.dialHello("a", urls["a"])
 	closeCleanly(t, h.dialHello("b", urls["b"]))
 	h.waitDisconnected(conf.ID(), "b")

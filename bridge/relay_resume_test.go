@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/internal/route"
 	"sort"
 	"strings"
@@ -76,7 +77,7 @@ type streamEndpoint struct {
 // A dialling B through the proxy, and connects the endpoints.
 func startResumeRig(t *testing.T, resumeA, resumeB bool) *resumeRig {
 	t.Helper()
-	bridge := func(id string, resume bool) *harness {
+	start := func(id string, resume bool) *harness {
 		return startBridge(t, func(c *config.Config) {
 			c.Relay.Enabled, c.Relay.RelayID = true, id
 			c.WebSockets.ServerID = id
@@ -84,7 +85,7 @@ func startResumeRig(t *testing.T, resumeA, resumeB bool) *resumeRig {
 		})
 	}
 	r := &resumeRig{t: t, meeting: "resume", byID: map[string]*streamEndpoint{}, stop: make(chan struct{})}
-	r.a, r.b = bridge("jvb1", resumeA), bridge("jvb2", resumeB)
+	r.a, r.b = start("jvb1", resumeA), start("jvb2", resumeB)
 	r.px = startResumeProxy(t, r.b.ws)
 	urls := map[string]string{}
 	create := func(h *harness, ids ...string) {
@@ -115,8 +116,8 @@ func startResumeRig(t *testing.T, resumeA, resumeB bool) *resumeRig {
 	if status, resp := r.a.do("PATCH", "/colibri/v2/conferences/"+r.meeting, mustJSON(map[string]any{"relays": []any{rel}})); status != 200 {
 		t.Fatalf("active relay: %d %s", status, resp)
 	}
-	r.ra = r.a.b.Table().ConferenceByMeeting(r.meeting).Relay("jvb2")
-	r.rb = r.b.b.Table().ConferenceByMeeting(r.meeting).Relay("jvb1")
+	r.ra = bridge.TableOf(r.a.b).ConferenceByMeeting(r.meeting).Relay("jvb2")
+	r.rb = bridge.TableOf(r.b.b).ConferenceByMeeting(r.meeting).Relay("jvb1")
 	waitUntil(t, relayBack, "the relay up on both sides", func() bool { return r.ra.Conn() != nil && r.rb.Conn() != nil })
 	if n := len(r.px.Pairs()); n != 1 {
 		t.Fatalf("the proxy forwarded %d connections, want the relay's one", n)
@@ -511,7 +512,7 @@ type debugRelay struct {
 
 func (h *harness) debugRelay(meeting, relayID string) debugRelay {
 	h.t.Helper()
-	conf := h.b.Table().ConferenceByMeeting(meeting)
+	conf := bridge.TableOf(h.b).ConferenceByMeeting(meeting)
 	status, body := h.do("GET", "/debug/"+conf.ID()+"/"+relayID, "")
 	var d debugRelay
 	if status != 200 || json.Unmarshal(body, &d) != nil {

@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/colibri-bus/colibri/bridge"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -60,7 +61,7 @@ func TestConferenceOfThree(t *testing.T) {
 	if m := c.recv(); m["colibriClass"] != "ServerHello" {
 		t.Errorf("ClientHello answered with %v", m)
 	}
-	st := h.b.Router().Stats().DroppedByReason()
+	st := bridge.RouterOf(h.b).Stats().DroppedByReason()
 	for _, r := range []string{"invalid_json", "unknown_class", "duplicate_key", "unknown_target"} {
 		if st[r] == 0 {
 			t.Errorf("drop %s not counted: %v", r, st)

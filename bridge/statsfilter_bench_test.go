@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"fmt"
+	"github.com/colibri-bus/colibri/bridge"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,7 +26,7 @@ func BenchmarkStatsFilter1000(b *testing.B) {
 			t := &testing.T{}
 			h := startBridge(t, nil)
 			if mode == "unfiltered" {
-				h.b.Router().SetStatsFilter(n)
+				bridge.RouterOf(h.b).SetStatsFilter(n)
 			}
 			var ids []string
 			for i := 0; i < n; i++ {

@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"fmt"
+	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/internal/route"
 	"sort"
 	"strings"
@@ -87,7 +88,7 @@ func TestStatsFilterEndToEnd(t *testing.T) {
 			t.Errorf("e7's stats reached %v, want nobody", got)
 		}
 		// The embedder announces e7 as a recent speaker: everyone wants it.
-		h.b.Router().SetDominantSpeakers(h.b.Table().ConferenceByMeeting("big"), []string{"e7"})
+		bridge.RouterOf(h.b).SetDominantSpeakers(bridge.TableOf(h.b).ConferenceByMeeting("big"), []string{"e7"})
 		if got := statsRound(cls, "e7"); len(got) != 21 {
 			t.Errorf("speaker e7's stats reached %d, want 21", len(got))
 		}
@@ -104,15 +105,15 @@ func TestStatsFilterEndToEnd(t *testing.T) {
 		cls["v"] = h.dialHello("v", h.urls(resp)["v"])
 		// A visitor cannot message itself to sync: wait on the router.
 		cls["v"].send(`{"colibriClass":"ReceiverVideoConstraints","selectedSources":["e5-v0"]}`)
-		v := h.b.Table().ConferenceByMeeting("big").Endpoint("v")
-		waitFor(t, "v's constraints", func() bool { return h.b.Router().WantsStatsFrom(v, "e5") })
+		v := bridge.TableOf(h.b).ConferenceByMeeting("big").Endpoint("v")
+		waitFor(t, "v's constraints", func() bool { return bridge.RouterOf(h.b).WantsStatsFrom(v, "e5") })
 		if got := strings.Join(statsRound(cls, "e5"), " "); got != "e2 e4 v" {
 			t.Errorf("with visitor v selecting e5, e5's stats reached [%s], want e2 e4 v", got)
 		}
-		before := h.b.Router().Stats().Dropped(route.DropVisitor)
+		before := bridge.RouterOf(h.b).Stats().Dropped(route.DropVisitor)
 		constrain(cls, "e9", `"onStageEndpoints":["v"]`)
 		cls["v"].send(`{"colibriClass":"EndpointStats","bitrate":{"upload":1}}`)
-		waitFor(t, "the visitor's stats dropped", func() bool { return h.b.Router().Stats().Dropped(route.DropVisitor) == before+1 })
+		waitFor(t, "the visitor's stats dropped", func() bool { return bridge.RouterOf(h.b).Stats().Dropped(route.DropVisitor) == before+1 })
 		cls["e9"].send(msg("e9", `"synced"`))
 		if m := cls["e9"].recv(); m["msgPayload"] != "synced" {
 			t.Errorf("e9 read %v, want its own sync message, not the visitor's stats", m)
@@ -131,7 +132,7 @@ func TestStatsFilterEndToEnd(t *testing.T) {
 		constrain(cls, "e2", `"selectedEndpoints":["e5"]`)
 		constrain(cls, "e3", `"selectedSources":["e6-a0"],"onStageEndpoints":["e6"]`)
 		constrain(cls, "e5", `"selectedEndpoints":["e5","e6"]`) // itself: never its own stats
-		rs := h.b.Router().Stats()
+		rs := bridge.RouterOf(h.b).Stats()
 		dropsBefore := rs.DroppedByReason()
 		round := func(sender, want string, markerFanout int) {
 			t.Helper()

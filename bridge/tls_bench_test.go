@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"github.com/colibri-bus/colibri/internal/route"
 	"net/url"
 	"runtime"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/routing"
 	"github.com/gorilla/websocket"
 )
 
@@ -47,7 +47,7 @@ func BenchmarkTLSPath(b *testing.B) {
 		{"tls", "wss", br.Engine().TLSAddr(), tlsDialer},
 	}
 	for i, p := range paths {
-		conf, err := br.CreateConference(fmt.Sprintf("bench-%d", i), "")
+		conf, err := br.Table().CreateConference(fmt.Sprintf("bench-%d", i), "")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -55,7 +55,7 @@ func BenchmarkTLSPath(b *testing.B) {
 		urls := map[string]string{}
 		for k := 0; k <= 500; k++ {
 			id := fmt.Sprintf("e%d", k)
-			ep, err := conf.CreateEndpoint(id, route.EndpointOptions{})
+			ep, err := conf.CreateEndpoint(id, routing.EndpointOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -228,9 +228,9 @@ func (s *Server) apply(conf *route.Conference, req *ConferenceRequest) (*Confere
 			}
 			run := req.Endpoints[i:j]
 			ids := make([]string, len(run))
-			opts := make([]route.EndpointOptions, len(run))
+			opts := make([]routing.EndpointOptions, len(run))
 			for k, x := range run {
-				ids[k], opts[k] = x.ID, route.EndpointOptions{Visitor: x.MucRole == "visitor"}
+				ids[k], opts[k] = x.ID, routing.EndpointOptions{Visitor: x.MucRole == "visitor"}
 			}
 			eps, err := conf.CreateEndpoints(ids, opts)
 			if err != nil {

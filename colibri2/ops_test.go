@@ -1,7 +1,6 @@
 package colibri2_test
 
 import (
-	"github.com/colibri-bus/colibri/internal/route"
 	"net/http"
 	"regexp"
 	"runtime"
@@ -38,7 +37,7 @@ func TestHealth(t *testing.T) {
 func TestHealthStalledLoop(t *testing.T) {
 	block := make(chan struct{})
 	entered := make(chan struct{}, 1)
-	hooks := route.Hooks{LastN: func(*route.Endpoint, *routing.LastNChangedEvent) {
+	hooks := routing.Hooks{LastN: func(routing.Endpoint, *routing.LastNChangedEvent) {
 		entered <- struct{}{}
 		<-block
 	}}

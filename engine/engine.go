@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/colibri-bus/colibri/internal/route"
+	"github.com/colibri-bus/colibri/routing"
 	"log/slog"
 	"net"
 	"slices"
@@ -61,26 +62,28 @@ type Engine struct {
 	inFlight func(put func())
 
 	sends sendQueue // the embedder's sends on their way to the first loop (sends.go)
+
+	born time.Time // the origin of now, with its monotonic reading
 }
 
-// now is the engine's clock, in unix nanoseconds.
+// now is the engine's clock: nanoseconds since the engine was made, on the
+// monotonic clock. Every timer compares two of its readings; on the wall
+// clock, which a time daemon may step, they would fire early or late.
 func (e *Engine) now() int64 {
 	if e.clock != nil {
 		return e.clock()
 	}
-	return time.Now().UnixNano()
+	return int64(time.Since(e.born))
 }
 
 // New builds an engine for cfg over table. hooks connect an embedder to the
 // messages the bridge consumes. log receives one line per connection
 // lifecycle event; it never sees a URL secret.
-func New(cfg *config.Config, table *route.Table, hooks route.Hooks, log *slog.Logger) *Engine {
+func New(cfg *config.Config, table *route.Table, hooks routing.Hooks, log *slog.Logger) *Engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{cfg: cfg, table: table, log: log, loops: map[gnet.EventLoop]*loop{}}
-	table.Mailbox = route.MailboxLimits{Bytes: cfg.Limits.MailboxBytes, Age: cfg.Limits.MailboxAge}
-	table.Replay = route.ReplayLimits{Bytes: cfg.Limits.RelayReplayBytes, Age: cfg.Limits.RelayReplayAge}
+	e := &Engine{cfg: cfg, table: table, log: log, loops: map[gnet.EventLoop]*loop{}, born: time.Now()}
 	e.sends.init()
 	e.router = route.NewRouter(hooks, e, log)
 	e.tick = tickInterval(cfg)

@@ -18,7 +18,7 @@ import (
 // mails reports whether c is an endpoint socket whose traffic is kept in
 // a mailbox while the endpoint has no socket.
 func (c *conn) mails() bool {
-	return c.kind == route.PeerEndpoint && c.e.table.Mailbox.Bytes > 0
+	return c.kind == route.PeerEndpoint && c.e.table.Limits().Mailbox.Bytes > 0
 }
 
 // keepsTraffic reports whether c keeps its peer's traffic once it can no

@@ -79,7 +79,7 @@ func (k *relayLink) number(f *wsproto.SharedFrame, class route.Class, l *loop) {
 	if class == route.ClassServerHello || class == route.ClassClientHello {
 		return
 	}
-	k.l.Number(f, class, l.heartbeat.Load(), k.t.Replay)
+	k.l.Number(f, class, l.heartbeat.Load(), k.t.Limits().Replay)
 }
 
 // Accept implements routing.Sequenced.
@@ -134,7 +134,7 @@ func (c *conn) sendAck() {
 func (c *conn) replay() {
 	k := c.link
 	t := c.e.table
-	k.l.Replay(k.from, c.e.now(), t.Replay, &t.Resume,
+	k.l.Replay(k.from, c.e.now(), t.Limits().Replay, &t.Resume,
 		func(next uint64) {
 			var buf [64]byte
 			b := append(buf[:0], `{"colibriClass":"RelaySkip","next":`...)

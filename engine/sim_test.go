@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/colibri-bus/colibri/internal/route"
+	"github.com/colibri-bus/colibri/routing"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -43,7 +44,7 @@ type sim struct {
 	// wait in embedderFlight, oldest first, until a step lands them.
 	embedding      bool
 	embedderFlight []func()
-	seen     struct {
+	seen           struct {
 		routed, control, notCurrent, duplicate, accepted uint64 // what observe saw
 	}
 	cur    *simLoop              // the loop whose callback runs now; nil off the loops
@@ -133,9 +134,9 @@ func newSim(seed uint64, knobs *simKnobs, replay []simStep) *sim {
 		cfg.Limits.MailboxBytes = 0
 	}
 	cfg.Relay.Resume = s.knobs.resume
-	s.table = route.NewTable()
+	s.table = route.NewTable(route.LimitsOf(cfg.Limits))
 	s.table.SetClock(func() int64 { return s.now })
-	s.e = New(cfg, s.table, route.Hooks{}, nil)
+	s.e = New(cfg, s.table, routing.Hooks{}, nil)
 	s.e.clock = func() int64 { return s.now }
 	s.e.observe = s.observe
 	s.flight = map[*simLoop][]func(){}
@@ -169,7 +170,7 @@ func newSim(seed uint64, knobs *simKnobs, replay []simStep) *sim {
 	s.conf = conf
 	for i := range s.knobs.endpoints {
 		id := fmt.Sprintf("e%d", i)
-		ep, err := conf.CreateEndpoint(id, route.EndpointOptions{})
+		ep, err := conf.CreateEndpoint(id, routing.EndpointOptions{})
 		if err != nil {
 			panic(err)
 		}

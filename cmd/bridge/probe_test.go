@@ -322,7 +322,7 @@ func TestProbeClosedDuringListen(t *testing.T) {
 	conf := tb.b.Table().ConferenceByMeeting("m1")
 	go func() {
 		deadline := time.Now().Add(wait)
-		for conf.Endpoint("ep1").Conn() == nil && time.Now().Before(deadline) {
+		for !conf.Endpoint("ep1").Connected() && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		conf.ExpireEndpoint("ep1")

@@ -133,7 +133,7 @@ func (m *mesh) relaySent(b int, meeting, to string) uint64 {
 	if conf == nil || conf.Relay(to) == nil {
 		m.t.Fatalf("bridge %d has no relay %s in %s", b, to, meeting)
 	}
-	return conf.Relay(to).Sent.Map()["EndpointMessage"]
+	return conf.Relay(to).Stats().Sent["EndpointMessage"]
 }
 
 // Four bridges in one mesh: every broadcast reaches the other seven
@@ -229,7 +229,7 @@ func TestMeshOneLinkDown(t *testing.T) {
 	// jvb2's relay to jvb3 still exists, without a socket: what it would
 	// have carried is counted as dropped, not sent.
 	conf := m.bridges[1].Table().ConferenceByMeeting("down")
-	if rl := conf.Relay("jvb3"); rl == nil || rl.Conn() != nil || rl.Dropped.Load() == 0 {
+	if rl := conf.Relay("jvb3"); rl == nil || rl.Connected() || rl.Stats().Dropped == 0 {
 		t.Errorf("jvb2's relay to jvb3: want present, unconnected, with drops counted")
 	}
 }

@@ -14,7 +14,7 @@ import (
 // endpoints one by one costs O(n^2); a controller creating a conference of
 // thousands (15,000 per bridge in bench S7) sends them in batches, and
 // each batch costs one copy.
-func (c *Conference) CreateEndpoints(ids []string, opts []EndpointOptions) ([]*Endpoint, error) {
+func (c *Conference) CreateEndpoints(ids []string, opts []routing.EndpointOptions) ([]*Endpoint, error) {
 	if opts != nil && len(opts) != len(ids) {
 		return nil, fmt.Errorf("CreateEndpoints: %d ids but %d options", len(ids), len(opts))
 	}
@@ -37,7 +37,7 @@ func (c *Conference) CreateEndpoints(ids []string, opts []EndpointOptions) ([]*E
 	n := m.clone()
 	out := make([]*Endpoint, len(ids))
 	for i, id := range ids {
-		var opt EndpointOptions
+		var opt routing.EndpointOptions
 		if opts != nil {
 			opt = opts[i]
 		}

@@ -1,10 +1,12 @@
 package route
 
+import "github.com/colibri-bus/colibri/routing"
+
 import "testing"
 
 func TestCreateEndpointsBatch(t *testing.T) {
 	fx := newFixture(t, "a")
-	eps, err := fx.conf.CreateEndpoints([]string{"b", "c", "v"}, []EndpointOptions{{}, {}, {Visitor: true}})
+	eps, err := fx.conf.CreateEndpoints([]string{"b", "c", "v"}, []routing.EndpointOptions{{}, {}, {Visitor: true}})
 	if err != nil || len(eps) != 3 || !eps[2].Visitor() || fx.conf.Endpoint("c") != eps[1] || len(fx.conf.Endpoints()) != 4 {
 		t.Fatalf("CreateEndpoints: %v, %v", eps, err)
 	}

@@ -1,6 +1,7 @@
 package route
 
 import (
+	"github.com/colibri-bus/colibri/routing"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,15 +90,9 @@ func (m *members) clone() *members {
 	return n
 }
 
-// EndpointOptions are the colibri2 attributes of an endpoint that routing uses.
-type EndpointOptions struct {
-	// Visitor endpoints receive but may not send EndpointMessage or EndpointStats.
-	Visitor bool
-}
-
 // CreateEndpoint adds a local endpoint with a fresh URL secret.
-func (c *Conference) CreateEndpoint(id string, opt EndpointOptions) (*Endpoint, error) {
-	eps, err := c.CreateEndpoints([]string{id}, []EndpointOptions{opt})
+func (c *Conference) CreateEndpoint(id string, opt routing.EndpointOptions) (*Endpoint, error) {
+	eps, err := c.CreateEndpoints([]string{id}, []routing.EndpointOptions{opt})
 	if err != nil {
 		return nil, err
 	}

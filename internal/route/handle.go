@@ -37,17 +37,17 @@ func (r *Router) HandleEndpoint(ep *Endpoint, conn Conn, msg []byte, out Sink) {
 	case ClassLastNChangedEvent:
 		var m routing.LastNChangedEvent
 		if r.decode(msg, &m, nil) && r.hooks.LastN != nil {
-			r.hooks.LastN(ep, &m)
+			r.hooks.LastN(PublicEndpoint(ep), &m)
 		}
 	case ClassReceiverVideoConstraints:
 		var m routing.ReceiverVideoConstraints
 		if r.decodeConstraints(ep, msg, &m) && r.hooks.ReceiverVideoConstraints != nil {
-			r.hooks.ReceiverVideoConstraints(ep, &m)
+			r.hooks.ReceiverVideoConstraints(PublicEndpoint(ep), &m)
 		}
 	case ClassReceiverAudioSubscription:
 		var m routing.ReceiverAudioSubscription
 		if r.decode(msg, &m, func() error { return validateReceiverAudioSubscription(&m) }) && r.hooks.ReceiverAudioSubscription != nil {
-			r.hooks.ReceiverAudioSubscription(ep, &m)
+			r.hooks.ReceiverAudioSubscription(PublicEndpoint(ep), &m)
 		}
 	case ClassSourceVideoTypeMessage:
 		var m routing.SourceVideoTypeMessage
@@ -202,7 +202,7 @@ func (r *Router) addPeer(t *targets, p *Peer) {
 		t.conns = append(t.conns, cn)
 		return
 	}
-	if p.kind == PeerEndpoint && p.conf.table.Mailbox.Bytes > 0 {
+	if p.kind == PeerEndpoint && p.conf.table.lim.Mailbox.Bytes > 0 {
 		t.boxes = append(t.boxes, p)
 		return
 	}
@@ -214,7 +214,7 @@ func (r *Router) addPeer(t *targets, p *Peer) {
 // them for a local source, other meshes only for one that came over from).
 func (r *Router) sourceVideoType(c *Conference, from *Relay, m *routing.SourceVideoTypeMessage, out Sink) {
 	if h := r.hooks.SourceVideoType; h != nil {
-		h(c, from, m)
+		h(PublicConference(c), PublicRelay(from), m)
 	}
 	b, err := json.Marshal(m)
 	if err != nil {

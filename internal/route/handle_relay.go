@@ -79,7 +79,7 @@ func (r *Router) HandleRelay(rl *Relay, conn Conn, msg []byte, out Sink) {
 		var m routing.AddReceiver
 		if r.decode(msg, &m, func() error { return validateConstraints(&m.VideoConstraints, "videoConstraints") }) &&
 			r.hooks.AddReceiver != nil {
-			r.hooks.AddReceiver(rl, &m)
+			r.hooks.AddReceiver(PublicRelay(rl), &m)
 		}
 	case ClassClientHello:
 		r.sendServerHello(conn, out)

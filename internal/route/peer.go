@@ -219,7 +219,7 @@ func (p *Peer) MailDropped() uint64 {
 // write (it is closing, or its ghost).
 func (p *Peer) PutMail(msg []byte, class Class) {
 	t := p.conf.table
-	p.mailbox().put(msg, class, t.now(), t.Mailbox, &t.Mail)
+	p.mailbox().put(msg, class, t.now(), t.lim.Mailbox, &t.Mail)
 }
 
 // Recover puts msgs, a dead socket's unsent messages in order, at the head
@@ -228,7 +228,7 @@ func (p *Peer) PutMail(msg []byte, class Class) {
 func (p *Peer) Recover(msgs []Mail) {
 	t := p.conf.table
 	t.Mail.Recovered.Add(uint64(len(msgs)))
-	p.mailbox().prepend(msgs, t.now(), t.Mailbox, &t.Mail)
+	p.mailbox().prepend(msgs, t.now(), t.lim.Mailbox, &t.Mail)
 }
 
 // TakeMail empties the endpoint's mailbox and returns what is young enough
@@ -240,7 +240,7 @@ func (p *Peer) TakeMail() []Mail {
 		return nil
 	}
 	t := p.conf.table
-	return b.take(t.now(), t.Mailbox, &t.Mail)
+	return b.take(t.now(), t.lim.Mailbox, &t.Mail)
 }
 
 // Delivered counts n mailbox messages queued on a new socket.
@@ -260,7 +260,7 @@ func (r *Router) post(p *Peer, f *wsproto.SharedFrame, class Class, out Sink) {
 		t := p.conf.table
 		t.Mail.Queued.Add(1)
 		m := newMail(f.Payload(), class, t.now())
-		b.insert(m, false, m.at, t.Mailbox, &t.Mail)
+		b.insert(m, false, m.at, t.lim.Mailbox, &t.Mail)
 		b.mu.Unlock()
 		return
 	}

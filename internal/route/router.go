@@ -18,40 +18,10 @@ type Sink interface {
 	Deliver(f *wsproto.SharedFrame, class Class, to []Conn)
 }
 
-// Hooks connect an embedder (an SFU) to the messages the bridge consumes.
-// They run on the transport's event loop: they must return quickly and never
-// block. A nil hook is skipped.
-type Hooks struct {
-	// WantsStats filters EndpointStats fan-out: it reports whether receiver
-	// wants the stats of the endpoint senderID. At or below the stats-filter
-	// threshold it decides alone (nil: every receiver does); above it, it
-	// can only add receivers to those that selected or staged the sender
-	// and to every receiver of a dominant speaker's stats (statsfilter.go).
-	WantsStats func(receiver *Endpoint, senderID string) bool
-	// EndpointConnected runs when a new socket became the endpoint's
-	// current one: the place to send the state burst (ForwardedSources,
-	// ...). What it sends is held with the socket's ServerHello until the
-	// socket's handover completes (engine/handover.go), and goes out in
-	// this order: ServerHello, what the endpoint's previous socket had not
-	// written and its mailbox, then the hook's messages.
-	EndpointConnected func(ep *Endpoint)
-	// RelayConnected runs when a relay's socket becomes current.
-	RelayConnected func(r *Relay)
-
-	LastN                     func(ep *Endpoint, m *routing.LastNChangedEvent)
-	ReceiverVideoConstraints  func(ep *Endpoint, m *routing.ReceiverVideoConstraints)
-	ReceiverAudioSubscription func(ep *Endpoint, m *routing.ReceiverAudioSubscription)
-	// SourceVideoType reports a source's video type, from a local endpoint
-	// (r nil) or from a relay (r the link it came over).
-	SourceVideoType func(c *Conference, r *Relay, m *routing.SourceVideoTypeMessage)
-	// AddReceiver reports a remote bridge's request for a local source.
-	AddReceiver func(r *Relay, m *routing.AddReceiver)
-}
-
 // Router applies the Colibri routing rules (reference sections 4.4 and 5)
 // to text messages received on endpoint and relay sockets.
 type Router struct {
-	hooks Hooks
+	hooks routing.Hooks
 	sink  Sink
 	log   *slog.Logger
 	stats Stats
@@ -63,7 +33,7 @@ type Router struct {
 
 // NewRouter returns a router. sink is used for messages that originate
 // outside a transport callback (Send*, from any goroutine).
-func NewRouter(hooks Hooks, sink Sink, log *slog.Logger) *Router {
+func NewRouter(hooks routing.Hooks, sink Sink, log *slog.Logger) *Router {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -99,7 +69,7 @@ func (r *Router) putTargets(t *targets) {
 func (r *Router) EndpointConnected(ep *Endpoint, conn Conn, out Sink) {
 	r.sendServerHello(conn, out)
 	if h := r.hooks.EndpointConnected; h != nil {
-		h(ep)
+		h(PublicEndpoint(ep))
 	}
 }
 
@@ -110,7 +80,7 @@ func (r *Router) RelayConnected(rl *Relay, conn Conn, dialled bool, out Sink) {
 		r.sendServerHello(conn, out)
 	}
 	if h := r.hooks.RelayConnected; h != nil {
-		h(rl)
+		h(PublicRelay(rl))
 	}
 }
 

@@ -2,6 +2,7 @@ package route
 
 import (
 	"fmt"
+	"github.com/colibri-bus/colibri/routing"
 	"testing"
 
 	"github.com/colibri-bus/colibri/wsproto"
@@ -19,12 +20,12 @@ func (nopConn) Close(uint16, string) {}
 
 func benchConference(b *testing.B, size int) (*Router, *Endpoint, Conn, *nullSink) {
 	sink := &nullSink{}
-	r := NewRouter(Hooks{}, sink, nil)
-	c, _ := NewTable().CreateConference("m", "n")
+	r := NewRouter(routing.Hooks{}, sink, nil)
+	c, _ := NewTable(TableLimits{}).CreateConference("m", "n")
 	var first *Endpoint
 	var firstConn Conn
 	for i := 0; i < size; i++ {
-		ep, _ := c.CreateEndpoint(fmt.Sprintf("ep%d", i), EndpointOptions{})
+		ep, _ := c.CreateEndpoint(fmt.Sprintf("ep%d", i), routing.EndpointOptions{})
 		cn := &nopConn{}
 		ep.Attach(cn)
 		if i == 0 {

@@ -55,8 +55,8 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T, ids ...string) *fixture {
-	fx := &fixture{t: t, table: NewTable(), eps: map[string]*Endpoint{}, conns: map[string]*testConn{}}
-	fx.r = NewRouter(Hooks{}, recordingSink{}, nil)
+	fx := &fixture{t: t, table: NewTable(TableLimits{}), eps: map[string]*Endpoint{}, conns: map[string]*testConn{}}
+	fx.r = NewRouter(routing.Hooks{}, recordingSink{}, nil)
 	c, err := fx.table.CreateConference("m1", "room")
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +69,7 @@ func newFixture(t *testing.T, ids ...string) *fixture {
 }
 
 func (fx *fixture) add(id string) {
-	ep, err := fx.conf.CreateEndpoint(id, EndpointOptions{})
+	ep, err := fx.conf.CreateEndpoint(id, routing.EndpointOptions{})
 	if err != nil {
 		fx.t.Fatal(err)
 	}
@@ -169,8 +169,8 @@ func TestClientHelloAndHooks(t *testing.T) {
 	fx := newFixture(t, "a")
 	var lastN int
 	var rvc *routing.ReceiverVideoConstraints
-	fx.r.hooks.LastN = func(_ *Endpoint, m *routing.LastNChangedEvent) { lastN = m.LastN }
-	fx.r.hooks.ReceiverVideoConstraints = func(_ *Endpoint, m *routing.ReceiverVideoConstraints) { rvc = m }
+	fx.r.hooks.LastN = func(_ routing.Endpoint, m *routing.LastNChangedEvent) { lastN = m.LastN }
+	fx.r.hooks.ReceiverVideoConstraints = func(_ routing.Endpoint, m *routing.ReceiverVideoConstraints) { rvc = m }
 	fx.send("a", `{"colibriClass":"ClientHello"}`)
 	if got := fx.conns["a"].take(); len(got) != 1 || got[0] != `{"colibriClass":"ServerHello"}` {
 		t.Errorf("ClientHello answered with %q", got)
@@ -187,12 +187,12 @@ func TestClientHelloAndHooks(t *testing.T) {
 
 func TestStatsFilterHookAndVisitors(t *testing.T) {
 	fx := newFixture(t, "a", "b", "c")
-	fx.r.hooks.WantsStats = func(rcv *Endpoint, sender string) bool { return rcv.ID() != "c" }
+	fx.r.hooks.WantsStats = func(rcv routing.Endpoint, sender string) bool { return rcv.ID() != "c" }
 	fx.send("a", `{"colibriClass":"EndpointStats","bitrate":{"upload":1}}`)
 	if len(fx.conns["b"].take()) != 1 || len(fx.conns["c"].take()) != 0 {
 		t.Error("WantsStats hook not applied")
 	}
-	v, _ := fx.conf.CreateEndpoint("v", EndpointOptions{Visitor: true})
+	v, _ := fx.conf.CreateEndpoint("v", routing.EndpointOptions{Visitor: true})
 	vc := &testConn{}
 	v.Attach(vc)
 	fx.r.HandleEndpoint(v, vc, []byte(`{"colibriClass":"EndpointMessage","to":""}`), nil)

@@ -94,7 +94,7 @@ func (r *Router) addStatsReceivers(t *targets, c *Conference, m *members, skip *
 	switch {
 	case small && hook != nil:
 		for _, dst := range m.endpoints {
-			if dst != skip && hook(dst, sender) {
+			if dst != skip && hook(PublicEndpoint(dst), sender) {
 				r.addPeer(t, &dst.Peer)
 			}
 		}
@@ -106,7 +106,7 @@ func (r *Router) addStatsReceivers(t *targets, c *Conference, m *members, skip *
 		}
 	case hook != nil: // the hook may add anyone: ask about everyone
 		for _, dst := range m.endpoints {
-			if dst != skip && (r.filter.selects(dst, sender) || hook(dst, sender)) {
+			if dst != skip && (r.filter.selects(dst, sender) || hook(PublicEndpoint(dst), sender)) {
 				r.addPeer(t, &dst.Peer)
 			}
 		}
@@ -130,12 +130,12 @@ func (r *Router) WantsStatsFrom(receiver *Endpoint, sender string) bool {
 	m := c.state.Load()
 	hook := r.hooks.WantsStats
 	if len(m.endpoints)+len(m.remote) <= r.StatsFilterThreshold() {
-		return hook == nil || hook(receiver, sender)
+		return hook == nil || hook(PublicEndpoint(receiver), sender)
 	}
 	if v, ok := r.filter.speakers.Load(c); ok && v.(idSet).has(sender) {
 		return true
 	}
-	return r.filter.selects(receiver, sender) || (hook != nil && hook(receiver, sender))
+	return r.filter.selects(receiver, sender) || (hook != nil && hook(PublicEndpoint(receiver), sender))
 }
 
 // relayStats routes EndpointStats from the relayed endpoint sender, which

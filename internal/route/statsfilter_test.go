@@ -2,6 +2,7 @@ package route
 
 import (
 	"fmt"
+	"github.com/colibri-bus/colibri/routing"
 	"testing"
 )
 
@@ -78,7 +79,7 @@ func TestStatsFilterAboveThreshold(t *testing.T) {
 		t.Errorf("after clearing speakers e10's stats reached %v", got)
 	}
 	// The hook adds receivers above the threshold.
-	fx.r.hooks.WantsStats = func(rcv *Endpoint, sender string) bool { return rcv.ID() == "e0" }
+	fx.r.hooks.WantsStats = func(rcv routing.Endpoint, sender string) bool { return rcv.ID() == "e0" }
 	if got := fx.statsReceivers("e3"); len(got) != 3 || !got["e0"] {
 		t.Errorf("with the hook e3's stats reached %v, want e0 e1 e5", got)
 	}
@@ -129,12 +130,12 @@ func BenchmarkStatsFanOut1000(b *testing.B) {
 	for _, mode := range []string{"unfiltered", "filtered"} {
 		b.Run(mode, func(b *testing.B) {
 			sink := &nullSink{}
-			r := NewRouter(Hooks{}, sink, nil)
-			c, _ := NewTable().CreateConference("m", "n")
+			r := NewRouter(routing.Hooks{}, sink, nil)
+			c, _ := NewTable(TableLimits{}).CreateConference("m", "n")
 			eps := make([]*Endpoint, 1000)
 			conns := make([]Conn, 1000)
 			for i := range eps {
-				eps[i], _ = c.CreateEndpoint(fmt.Sprintf("e%d", i), EndpointOptions{})
+				eps[i], _ = c.CreateEndpoint(fmt.Sprintf("e%d", i), routing.EndpointOptions{})
 				conns[i] = &testConn{name: eps[i].ID()}
 				eps[i].Attach(conns[i])
 			}

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/colibri-bus/colibri/config"
 	"github.com/colibri-bus/colibri/routing"
 	"sync"
 	"sync/atomic"
@@ -39,16 +40,10 @@ type Table struct {
 	count    atomic.Int64
 	draining atomic.Bool
 
-	// MaxConferences refuses creation past this count (0: no limit).
-	MaxConferences int
-	// Mailbox bounds every endpoint's mailbox (Bytes 0: no mailboxes);
-	// set before the table is used.
-	Mailbox MailboxLimits
-	// Mail counts what the mailboxes did.
-	Mail MailStats
-	// Replay bounds every resuming relay link's replay window; Resume
-	// counts what those links did.
-	Replay ReplayLimits
+	lim TableLimits
+	// Mail counts what the mailboxes did; Resume what the resuming relay
+	// links did.
+	Mail   MailStats
 	Resume ResumeStats
 
 	clock func() int64 // unix nanoseconds; nil: the wall clock
@@ -67,13 +62,36 @@ func (t *Table) now() int64 {
 	return time.Now().UnixNano()
 }
 
-// NewTable returns an empty table.
-func NewTable() *Table {
+// TableLimits bound a table.
+type TableLimits struct {
+	// Conferences refuses creation past this count (0: no limit).
+	Conferences int
+	// Mailbox bounds every endpoint's mailbox (Bytes 0: no mailboxes).
+	Mailbox MailboxLimits
+	// Replay bounds every resuming relay link's replay window.
+	Replay ReplayLimits
+}
+
+// LimitsOf returns the table bounds a bridge's configuration sets.
+func LimitsOf(l config.Limits) TableLimits {
+	return TableLimits{
+		Conferences: l.MaxConferences,
+		Mailbox:     MailboxLimits{Bytes: l.MailboxBytes, Age: l.MailboxAge},
+		Replay:      ReplayLimits{Bytes: l.RelayReplayBytes, Age: l.RelayReplayAge},
+	}
+}
+
+// NewTable returns an empty table bounded by lim.
+func NewTable(lim TableLimits) *Table {
 	return &Table{
 		byID:   xsync.NewMap[string, *Conference](),
 		byMeet: xsync.NewMap[string, *Conference](),
+		lim:    lim,
 	}
 }
+
+// Limits returns the table's bounds.
+func (t *Table) Limits() TableLimits { return t.lim }
 
 // SetDraining makes CreateConference fail with ErrDraining while on.
 func (t *Table) SetDraining(on bool) { t.draining.Store(on) }
@@ -97,7 +115,7 @@ func (t *Table) CreateConference(meetingID, name string) (*Conference, error) {
 	if _, ok := t.byMeet.Load(meetingID); ok {
 		return nil, fmt.Errorf("conference %q: %w", meetingID, routing.ErrExists)
 	}
-	if t.MaxConferences > 0 && int(t.count.Load()) >= t.MaxConferences {
+	if t.lim.Conferences > 0 && int(t.count.Load()) >= t.lim.Conferences {
 		return nil, routing.ErrTooMany
 	}
 	c := &Conference{meetingID: meetingID, name: name, table: t, created: time.Now()}

@@ -11,6 +11,7 @@ package hub
 import (
 	"context"
 	"github.com/colibri-bus/colibri/internal/route"
+	"github.com/colibri-bus/colibri/routing"
 	"net"
 	"net/http"
 	"strings"
@@ -37,8 +38,8 @@ func New(serverID, advertise string, sink route.Sink) *Hub {
 	cfg.WebSockets.Domains = []string{advertise}
 	cfg.WebSockets.RelayDomains = []string{advertise}
 	cfg.WebSockets.EnableCompression = false
-	t := route.NewTable()
-	r := route.NewRouter(route.Hooks{}, sink, nil)
+	t := route.NewTable(route.LimitsOf(cfg.Limits))
+	r := route.NewRouter(routing.Hooks{}, sink, nil)
 	return &Hub{Config: cfg, Table: t, Router: r, API: colibri2.New(cfg, t, r, nil, nil)}
 }
 
