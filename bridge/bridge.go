@@ -119,6 +119,15 @@ func (b *Bridge) EndpointURLs(ep routing.Endpoint) []string {
 	return b.cfg.EndpointURLs(ep.Conference().ID(), ep.ID(), ep.Password())
 }
 
+// DialRelay makes the bridge dial r at url (the other bridge's
+// colibri-relay-ws URL, with its pwd) and redial it until r expires. It
+// does nothing for a handle the bridge did not make.
+func (b *Bridge) DialRelay(r routing.Relay, url string) {
+	if rec := route.RelayOf(r); rec != nil {
+		b.engine.DialRelay(rec, url)
+	}
+}
+
 // Ops returns the operations endpoints' state (health, drain, metrics).
 func (b *Bridge) Ops() *colibri2.Ops { return b.ops }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/colibri2"
 	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/routing"
 	"github.com/gorilla/websocket"
 )
 
@@ -33,6 +34,12 @@ const wait = 5 * time.Second
 
 func startBridge(t *testing.T, mutate func(*config.Config)) *harness {
 	t.Helper()
+	return startBridgeWith(t, mutate, routing.Hooks{})
+}
+
+// startBridgeWith is startBridge with an embedder's hooks.
+func startBridgeWith(t *testing.T, mutate func(*config.Config), hooks routing.Hooks) *harness {
+	t.Helper()
 	checkLeaks(t) // first: its cleanup runs after every other
 	cfg := config.Default()
 	cfg.Public.Host, cfg.Public.Port = "127.0.0.1", 0
@@ -40,7 +47,7 @@ func startBridge(t *testing.T, mutate func(*config.Config)) *harness {
 	if mutate != nil {
 		mutate(cfg)
 	}
-	b := bridge.New(cfg, bridge.Options{})
+	b := bridge.New(cfg, bridge.Options{Hooks: hooks})
 	if err := b.Start(); err != nil {
 		t.Fatalf("start: %v", err)
 	}

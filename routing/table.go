@@ -44,6 +44,17 @@ type Conference interface {
 	// ExpireEndpoint removes the endpoint and closes its socket with
 	// 1001; it reports whether there was one.
 	ExpireEndpoint(id string) bool
+
+	// CreateRelay adds a relay to another bridge in mesh meshID; it
+	// returns ErrExists, ErrInvalidID or ErrExpired. Bridge.DialRelay
+	// dials it, or the other bridge dials this one's relay URL.
+	CreateRelay(id, meshID string) (Relay, error)
+	// ExpireRelay removes the relay, stops dialling it and closes its
+	// socket with 1001; it reports whether there was one.
+	ExpireRelay(id string) bool
+	// SetRelayEndpoints adds and removes the remote endpoints reached
+	// through relay id; it returns ErrNotFound without the relay.
+	SetRelayEndpoints(id string, add, remove []string) error
 }
 
 // EndpointOptions are the settings of a new endpoint.

@@ -56,6 +56,12 @@ func EndpointOf(ep routing.Endpoint) *Endpoint {
 	return (*Endpoint)(v)
 }
 
+// RelayOf returns the record behind an embedder's handle, or nil.
+func RelayOf(rl routing.Relay) *Relay {
+	v, _ := rl.(*relayView)
+	return (*Relay)(v)
+}
+
 // ConferenceOf returns the record behind an embedder's handle, or nil.
 func ConferenceOf(c routing.Conference) *Conference {
 	v, _ := c.(*conferenceView)
@@ -131,6 +137,17 @@ func (v *conferenceView) CreateEndpoint(id string, opt routing.EndpointOptions) 
 }
 
 func (v *conferenceView) ExpireEndpoint(id string) bool { return v.c().ExpireEndpoint(id) }
+
+func (v *conferenceView) CreateRelay(id, meshID string) (routing.Relay, error) {
+	rl, err := v.c().CreateRelay(id, meshID)
+	return PublicRelay(rl), err
+}
+
+func (v *conferenceView) ExpireRelay(id string) bool { return v.c().ExpireRelay(id) }
+
+func (v *conferenceView) SetRelayEndpoints(id string, add, remove []string) error {
+	return v.c().SetRelayEndpoints(id, add, remove)
+}
 
 func (v *endpointView) ID() string                     { return v.id }
 func (v *endpointView) Conference() routing.Conference { return PublicConference(v.conf) }
