@@ -13,6 +13,7 @@ import (
 
 	"github.com/colibri-bus/colibri/config"
 	"github.com/colibri-bus/colibri/internal/seqcheck"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 	"github.com/gorilla/websocket"
 )
 
@@ -146,16 +147,7 @@ func startResumeRig(t *testing.T, resumeA, resumeB bool) *resumeRig {
 }
 
 // waitUntil polls cond until it holds or bound passes.
-func waitUntil(t *testing.T, bound time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", bound, what)
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval
-	}
-}
+var waitUntil = testbridge.WaitUntil
 
 func (e *streamEndpoint) read() {
 	defer close(e.done)
@@ -341,15 +333,17 @@ func (r *resumeRig) waitFlow(when string) {
 	deadline := time.Now().Add(relayBack)
 	for _, e := range r.eps {
 		for _, s := range e.hears {
-			for e.maxFrom(s) < mark[s] {
-				if time.Now().After(deadline) {
-					t.Fatalf("%s: %s's messages do not reach %s: n=%d is the highest, want %d (sent: %s)",
-						when, s, e.id, e.maxFrom(s), mark[s], r.sentSummary())
+			if !testbridge.Until(time.Until(deadline), func() bool {
+				if e.maxFrom(s) >= mark[s] {
+					return true
 				}
 				if r.byID[s].failed.Load() {
 					t.Fatalf("%s: %s could not send", when, s)
 				}
-				time.Sleep(5 * time.Millisecond) // poll interval
+				return false
+			}) {
+				t.Fatalf("%s: %s's messages do not reach %s: n=%d is the highest, want %d (sent: %s)",
+					when, s, e.id, e.maxFrom(s), mark[s], r.sentSummary())
 			}
 		}
 	}

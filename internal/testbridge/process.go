@@ -15,8 +15,14 @@ import (
 	"time"
 )
 
-// stopTimeout bounds the wait for a killed or signalled process to exit.
-const stopTimeout = 5 * time.Second
+// Bounds on waits for a child process.
+const (
+	// StartTimeout bounds the wait for a process to become ready.
+	StartTimeout = 20 * time.Second
+	// stopTimeout bounds the wait for a killed or signalled process to
+	// exit.
+	stopTimeout = 5 * time.Second
+)
 
 // Process is a child process (a bridge, or a client a test drives) in a
 // process group of its own, its output kept line by line. It is killed at
@@ -73,6 +79,19 @@ func StartProcess(t testing.TB, name string, cmd *exec.Cmd, stdout func(string))
 			t.Logf("--- %s output (last lines) ---\n%s", name, p.Tail(60))
 		}
 	})
+	return p
+}
+
+// StartHealthy is StartProcess for a bridge whose private server is at
+// rest (http://host:port): it then waits until the bridge is healthy
+// (WaitHealthy, bounded by StartTimeout) and fails the test, with the
+// process's output, if it is not.
+func StartHealthy(t testing.TB, name string, cmd *exec.Cmd, rest string, stdout func(string)) *Process {
+	t.Helper()
+	p := StartProcess(t, name, cmd, stdout)
+	if err := p.WaitHealthy(rest, StartTimeout); err != nil {
+		t.Fatalf("%v:\n%s", err, p.Output())
+	}
 	return p
 }
 
