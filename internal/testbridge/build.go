@@ -103,3 +103,12 @@ func RemoveBinaries() {
 		os.RemoveAll(buildDir)
 	}
 }
+
+// Main runs a package's tests, removes what Binary built and exits with
+// their status. Use it from TestMain: func TestMain(m *testing.M) {
+// testbridge.Main(m) }.
+func Main(m *testing.M) {
+	code := m.Run()
+	RemoveBinaries()
+	os.Exit(code)
+}
