@@ -22,6 +22,7 @@ import (
 	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/colibri2"
 	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 	"github.com/colibri-bus/colibri/wsproto"
 	"github.com/gorilla/websocket"
 )
@@ -327,10 +328,7 @@ func TestStopAfterPeersReset(t *testing.T) {
 		ids[i] = fmt.Sprintf("e%d", i)
 	}
 	for range 25 {
-		cfg := config.Default()
-		cfg.Public.Host, cfg.Public.Port = "127.0.0.1", 0
-		cfg.Private.Port = 0
-		b := bridge.New(cfg, bridge.Options{})
+		b := bridge.New(testbridge.Config(nil), bridge.Options{})
 		if err := b.Start(); err != nil {
 			t.Fatalf("start: %v", err)
 		}
@@ -361,21 +359,6 @@ func TestStopAfterPeersReset(t *testing.T) {
 	}
 }
 
-// bridgeBinary builds cmd/bridge once for the tests that need a process.
-func bridgeBinary(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool to build cmd/bridge")
-	}
-	bin := filepath.Join(t.TempDir(), "bridge")
-	out, err := exec.Command(goTool, "build", "-o", bin, "../cmd/bridge").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build cmd/bridge: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -389,11 +372,9 @@ func freePort(t *testing.T) int {
 
 // peerProcess is a bridge started as a process of its own.
 type peerProcess struct {
-	cmd    *exec.Cmd
-	rest   string // its REST base URL
-	pub    int    // its public port
-	stderr *lockedBuffer
-	exited chan struct{} // closed once the process exited
+	*testbridge.Process
+	rest string // its REST base URL
+	pub  int    // its public port
 }
 
 // startPeerProcess starts bin as the relay peer jvb2 on free ports and
@@ -410,35 +391,21 @@ func startPeerProcess(t *testing.T, bin string) *peerProcess {
   websockets { server-id = jvb2, domain = "127.0.0.1:%d" }
   relay { enabled = true, relay-id = jvb2 }
 }`, pub, priv, pub)), 0o644)
-		p := &peerProcess{cmd: exec.Command(bin, "--config", conf), rest: fmt.Sprintf("http://127.0.0.1:%d", priv), pub: pub,
-			stderr: &lockedBuffer{}, exited: make(chan struct{})}
-		p.cmd.Stderr = p.stderr
-		if err := p.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() { p.cmd.Wait(); close(p.exited) }()
-		up := false
-		waitFor(t, "peer bridge up or gone", func() bool {
-			select {
-			case <-p.exited:
-				return true
-			default:
-			}
-			resp, err := http.Get(p.rest + "/about/health")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			up = true
-			return true
-		})
-		if up {
+		p := &peerProcess{Process: testbridge.StartProcess(t, "peer bridge", exec.Command(bin, "--config", conf), func(string) {}),
+			rest: fmt.Sprintf("http://127.0.0.1:%d", priv), pub: pub}
+		err := p.WaitHealthy(p.rest, wait)
+		if err == nil {
 			return p
 		}
-		if attempt == 3 {
-			t.Fatalf("peer bridge exited before it answered, 3 times; last output:\n%s", p.stderr.String())
+		select {
+		case <-p.Exited():
+		default:
+			t.Fatal(err)
 		}
-		t.Logf("peer bridge exited before it answered (attempt %d), again on other ports:\n%s", attempt, p.stderr.String())
+		if attempt == 3 {
+			t.Fatalf("peer bridge exited before it answered, 3 times; last output:\n%s", p.Output())
+		}
+		t.Logf("peer bridge exited before it answered (attempt %d), again on other ports:\n%s", attempt, p.Output())
 	}
 }
 
@@ -454,15 +421,15 @@ func TestKillPeerBridge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs cmd/bridge")
 	}
-	bin := bridgeBinary(t)
+	bin := testbridge.Binary(t, false)
 	peer := startPeerProcess(t, bin)
-	cmd, rest, pub := peer.cmd, peer.rest, peer.pub
+	cmd, rest, pub := peer.Cmd, peer.rest, peer.pub
 	killed := false
 	t.Cleanup(func() {
 		if !killed {
 			cmd.Process.Kill()
 		}
-		<-peer.exited
+		<-peer.Exited()
 	})
 	post := func(method, path, body string) []byte {
 		req, _ := http.NewRequest(method, rest+path, strings.NewReader(body))
@@ -573,7 +540,7 @@ func TestKillPeerBridge(t *testing.T) {
 	}
 
 	cmd.Process.Signal(syscall.SIGKILL)
-	<-peer.exited
+	<-peer.Exited()
 	killed = true
 	// The dead peer's port now drops every attempt: the redials are seen.
 	rec := newAttemptRecorder(t, fmt.Sprintf("127.0.0.1:%d", pub))
@@ -638,7 +605,7 @@ func TestKillPeerBridge(t *testing.T) {
 	}
 	waitFor(t, "dialler stopped", func() bool { return dialers() == 0 })
 	h.settled(t, 2)
-	if regexp.MustCompile(`panic|DATA RACE`).MatchString(peer.stderr.String()) {
-		t.Errorf("peer bridge output:\n%s", peer.stderr.String())
+	if regexp.MustCompile(`panic|DATA RACE`).MatchString(peer.Output()) {
+		t.Errorf("peer bridge output:\n%s", peer.Output())
 	}
 }

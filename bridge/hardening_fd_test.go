@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/colibri-bus/colibri/internal/testbridge"
 	"github.com/gorilla/websocket"
 )
 
@@ -30,7 +30,7 @@ func TestDescriptorExhaustion(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs cmd/bridge")
 	}
-	bin := bridgeBinary(t)
+	bin := testbridge.Binary(t, false)
 	pub, priv := freePort(t), freePort(t)
 	conf := filepath.Join(t.TempDir(), "jvb.conf")
 	os.WriteFile(conf, []byte(fmt.Sprintf(`videobridge {
@@ -38,24 +38,8 @@ func TestDescriptorExhaustion(t *testing.T) {
   websockets { domain = "127.0.0.1:%d" }
 }`, pub, priv, pub)), 0o644)
 	cmd := exec.Command("sh", "-c", `ulimit -n 1024 && exec "$0" --config "$1"`, bin, conf)
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
 	rest := fmt.Sprintf("http://127.0.0.1:%d", priv)
-	waitFor(t, "bridge up", func() bool {
-		resp, err := http.Get(rest + "/about/health")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return true
-	})
+	proc := testbridge.StartHealthy(t, "bridge", cmd, rest, func(string) {}) // stdout unread, as gnet's
 	status, body := rawDo(rest, "POST", "/colibri/v2/conferences",
 		`{"meeting-id":"m","create":true,"endpoints":[{"id":"a","create":true},{"id":"b","create":true},{"id":"late","create":true}]}`)
 	if status != 200 {
@@ -150,7 +134,7 @@ func TestDescriptorExhaustion(t *testing.T) {
 		return late != nil
 	})
 	late.c.Close()
-	out := stderr.String()
+	out := proc.Output()
 	if strings.Contains(out, "Accept() failed") || strings.Contains(out, "exiting due to error") {
 		t.Errorf("gnet's acceptor failed:\n%s", out)
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/colibri-bus/colibri/internal/testbridge"
 	"github.com/gorilla/websocket"
 )
 
@@ -24,8 +24,7 @@ import (
 // returns the process, its stderr, the endpoint URLs on the TLS port (in
 // the order of eps), the plain and TLS addresses and the CA pool.
 type tlsFlood struct {
-	cmd             *exec.Cmd
-	stderr          *lockedBuffer
+	proc            *testbridge.Process
 	rest            string
 	plain, tlsAddr  string
 	pool            *x509.CertPool
@@ -35,7 +34,7 @@ type tlsFlood struct {
 
 func startTLSFloodBridge(t *testing.T, eps ...string) *tlsFlood {
 	t.Helper()
-	bin := bridgeBinary(t)
+	bin := testbridge.Binary(t, false)
 	dir := t.TempDir()
 	certFile, keyFile, pool := writeCert(t, dir)
 	pub, tlsPort, priv := freePort(t), freePort(t), freePort(t)
@@ -49,28 +48,13 @@ func startTLSFloodBridge(t *testing.T, eps ...string) *tlsFlood {
 }`, pub, tlsPort, certFile, keyFile, priv, tlsPort)), 0o644)
 	const limit = 1024
 	cmd := exec.Command("sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0" --config "$1"`, limit), bin, conf)
-	f := &tlsFlood{cmd: cmd, stderr: &lockedBuffer{}, rest: fmt.Sprintf("http://127.0.0.1:%d", priv),
+	f := &tlsFlood{rest: fmt.Sprintf("http://127.0.0.1:%d", priv),
 		plain: fmt.Sprintf("127.0.0.1:%d", pub), tlsAddr: fmt.Sprintf("127.0.0.1:%d", tlsPort), pool: pool,
 		urls: map[string]string{}, limit: limit,
 		// engine/fdguard.go: backlog and margin are limit/16 each for
 		// small limits.
 		capConns: limit - limit/16 - limit/16}
-	cmd.Stderr = f.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	waitFor(t, "bridge up", func() bool {
-		resp, err := http.Get(f.rest + "/about/health")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return true
-	})
+	f.proc = testbridge.StartHealthy(t, "bridge", cmd, f.rest, func(string) {}) // stdout unread, as gnet's
 	var list []string
 	for _, e := range eps {
 		list = append(list, `{"id":"`+e+`","create":true}`)
@@ -104,7 +88,7 @@ func (f *tlsFlood) plainURL(u string) string {
 // fds counts the bridge process's open descriptors.
 func (f *tlsFlood) fds(t *testing.T) int {
 	t.Helper()
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", f.cmd.Process.Pid))
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", f.proc.Cmd.Process.Pid))
 	if err != nil {
 		t.Fatalf("reading the bridge's descriptors: %v", err)
 	}
@@ -234,7 +218,7 @@ func TestTLSDescriptorExhaustion(t *testing.T) {
 		return true
 	})
 	a.talk(t, b)
-	out := f.stderr.String()
+	out := f.proc.Output()
 	for _, bad := range []string{"Accept() failed", "exiting due to error", "TLS pipe", "TLS accept failed", "too many open files"} {
 		if strings.Contains(out, bad) {
 			t.Errorf("bridge log has %q:\n%s", bad, out)
@@ -294,7 +278,7 @@ func TestTLSHandshakesInFlightAreCounted(t *testing.T) {
 	// listener's accept queue, or has stopped accepting (EMFILE).
 	_, port, _ := net.SplitHostPort(f.tlsAddr)
 	waitFor(t, "the TLS accept queue drained or accepting stopped", func() bool {
-		return acceptQueue(t, port) == 0 || strings.Contains(f.stderr.String(), "TLS accept failed")
+		return acceptQueue(t, port) == 0 || strings.Contains(f.proc.Output(), "TLS accept failed")
 	})
 	fds := f.fds(t)
 	t.Logf("%d silent TLS connections held (%d dials failed); the bridge holds %d of %d descriptors", len(held), dialErrs, fds, f.limit)
@@ -312,7 +296,7 @@ func TestTLSHandshakesInFlightAreCounted(t *testing.T) {
 		t.Errorf("a plain connection while silent TLS connections are held: %v, want 101 or 503", err)
 	}
 	a.talk(t, b) // after the plain accept: the engine is still up
-	out := f.stderr.String()
+	out := f.proc.Output()
 	for _, bad := range []string{"Accept() failed", "exiting due to error", "too many open files"} {
 		if strings.Contains(out, bad) {
 			t.Errorf("bridge log has %q:\n%.3000s", bad, out)

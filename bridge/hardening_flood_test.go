@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 	"github.com/colibri-bus/colibri/wsproto"
 	"github.com/gorilla/websocket"
 )
@@ -423,17 +424,13 @@ func (h *harness) waitHandedOver() {
 		delivered = bridge.RouterOf(h.b).Stats().Delivered.Load()
 		return sent+dropped+kept == delivered
 	}
-	deadline := time.Now().Add(wait)
-	for !handed() {
-		if time.Now().After(deadline) {
-			for k, v := range h.stats() {
-				if strings.Contains(k, "dropped") || strings.Contains(k, "closed") || strings.Contains(k, "mail") {
-					h.t.Logf("%s = %v", k, v)
-				}
+	if !testbridge.Until(wait, handed) {
+		for k, v := range h.stats() {
+			if strings.Contains(k, "dropped") || strings.Contains(k, "closed") || strings.Contains(k, "mail") {
+				h.t.Logf("%s = %v", k, v)
 			}
-			h.t.Fatalf("timed out waiting for deliveries handed over: %d sent + %d dropped + %d kept, %d delivered", sent, dropped, kept, delivered)
 		}
-		time.Sleep(2 * time.Millisecond)
+		h.t.Fatalf("timed out waiting for deliveries handed over: %d sent + %d dropped + %d kept, %d delivered", sent, dropped, kept, delivered)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/colibri-bus/colibri/config"
 	"github.com/colibri-bus/colibri/engine"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 )
 
 // settled waits until the engine holds no connection in any state and its
@@ -93,10 +94,8 @@ func TestSlowloris(t *testing.T) {
 
 	start := time.Now()
 	conns := halfOpen(t, h.ws, n, 64)
-	for deadline := time.Now().Add(timeout / 2); es.Handshaking.Load() != int64(n); time.Sleep(2 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d half-open connections accepted", es.Handshaking.Load(), n)
-		}
+	if !testbridge.Until(timeout/2, func() bool { return es.Handshaking.Load() == int64(n) }) {
+		t.Fatalf("%d of %d half-open connections accepted", es.Handshaking.Load(), n)
 	}
 	opened := time.Since(start)
 

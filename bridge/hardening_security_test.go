@@ -1,8 +1,6 @@
 package bridge_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 	"github.com/gorilla/websocket"
 )
 
@@ -157,46 +156,14 @@ func TestNoCrossConferenceNoSpoofing(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer for a logger written from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startLoggedBridge is startBridge with every log line, at debug level,
 // going to the returned buffer.
-func startLoggedBridge(t *testing.T, mutate func(*config.Config)) (*harness, *lockedBuffer) {
+func startLoggedBridge(t *testing.T, mutate func(*config.Config)) (*harness, *testbridge.Buffer) {
 	t.Helper()
 	checkLeaks(t)
-	cfg := config.Default()
-	cfg.Public.Host, cfg.Public.Port = "127.0.0.1", 0
-	cfg.Private.Port = 0
-	if mutate != nil {
-		mutate(cfg)
-	}
-	logs := &lockedBuffer{}
-	b := bridge.New(cfg, bridge.Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		b.Stop(ctx)
-	})
-	return &harness{t: t, b: b, rest: "http://" + b.PrivateAddr(), ws: b.PublicAddr()}, logs
+	logs := &testbridge.Buffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return newHarness(t, testbridge.Start(t, mutate, testbridge.Options{Bridge: bridge.Options{Logger: log}})), logs
 }
 
 // TestSecretsNeverLogged drives connects, rejects (wrong, truncated and

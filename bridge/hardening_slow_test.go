@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 	"github.com/colibri-bus/colibri/wsproto"
 )
 
@@ -165,12 +166,10 @@ func testSlowConsumer(t *testing.T, class string) {
 	drainDone := make(chan drained, 1)
 	go func() {
 		var d drained
-		for deadline := time.Now().Add(60 * time.Second); es.SlowClosed.Load() == 0; time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				d.err = errors.New("never closed")
-				drainDone <- d
-				return
-			}
+		if !testbridge.Until(60*time.Second, func() bool { return es.SlowClosed.Load() != 0 }) {
+			d.err = errors.New("never closed")
+			drainDone <- d
+			return
 		}
 		slow.c.SetReadDeadline(time.Now().Add(wait))
 		for d.code == 0 {
@@ -228,9 +227,7 @@ func testSlowConsumer(t *testing.T, class string) {
 	for _, r := range readers {
 		// A bound, not a pace: under -race on two busy cores a reader
 		// decoding 5,000 messages of 1 KiB can take many seconds.
-		for deadline := time.Now().Add(30 * time.Second); r.count.Load() < total && time.Now().Before(deadline); {
-			time.Sleep(2 * time.Millisecond)
-		}
+		testbridge.Until(30*time.Second, func() bool { return r.count.Load() >= total })
 		if n := r.count.Load(); n != total {
 			t.Errorf("%s received %d of %d", r.cl.name, n, total)
 		}

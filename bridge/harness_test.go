@@ -2,10 +2,7 @@ package bridge_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -14,11 +11,13 @@ import (
 	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/colibri2"
 	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 	"github.com/colibri-bus/colibri/routing"
 	"github.com/gorilla/websocket"
 )
 
-// harness is a real bridge on loopback ports chosen by the kernel.
+// harness is a real bridge on loopback ports chosen by the kernel
+// (testbridge.Start), under the names this package's tests use.
 type harness struct {
 	t    *testing.T
 	b    *bridge.Bridge
@@ -30,7 +29,7 @@ type harness struct {
 
 // wait bounds every blocking read in these tests; a read that needs it
 // has failed.
-const wait = 5 * time.Second
+const wait = testbridge.Wait
 
 func startBridge(t *testing.T, mutate func(*config.Config)) *harness {
 	t.Helper()
@@ -41,42 +40,18 @@ func startBridge(t *testing.T, mutate func(*config.Config)) *harness {
 func startBridgeWith(t *testing.T, mutate func(*config.Config), hooks routing.Hooks) *harness {
 	t.Helper()
 	checkLeaks(t) // first: its cleanup runs after every other
-	cfg := config.Default()
-	cfg.Public.Host, cfg.Public.Port = "127.0.0.1", 0
-	cfg.Private.Port = 0
-	if mutate != nil {
-		mutate(cfg)
-	}
-	b := bridge.New(cfg, bridge.Options{Hooks: hooks})
-	if err := b.Start(); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	h := &harness{t: t, b: b, rest: "http://" + b.PrivateAddr(), ws: b.PublicAddr(), started: time.Now()}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		start := time.Now()
-		defer func() { t.Logf("stop took %v", time.Since(start)) }()
-		if err := b.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	return h
+	return newHarness(t, testbridge.Start(t, mutate, testbridge.Options{Bridge: bridge.Options{Hooks: hooks}}))
+}
+
+// newHarness wraps tb, started by t.
+func newHarness(t *testing.T, tb *testbridge.Bridge) *harness {
+	return &harness{t: t, b: tb.B, rest: tb.REST, ws: tb.WS, started: time.Now()}
 }
 
 // do sends a REST request and returns the status and body.
 func (h *harness) do(method, path, body string) (int, []byte) {
 	h.t.Helper()
-	req, err := http.NewRequest(method, h.rest+path, strings.NewReader(body))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := testbridge.Do(h.t, h.rest, method, path, body)
 	return resp.StatusCode, b
 }
 
@@ -122,85 +97,55 @@ func (h *harness) local(advertised string) string {
 	return u.String()
 }
 
-// client is a gorilla/websocket client of the bridge.
+// client is the shared WebSocket test client (testbridge.Client) under
+// the names this package's tests use.
 type client struct {
+	*testbridge.Client
 	t    *testing.T
 	name string
 	c    *websocket.Conn
 }
 
+// newClient wraps tc, dialled by t.
+func newClient(t *testing.T, tc *testbridge.Client) *client {
+	return &client{Client: tc, t: t, name: tc.Name, c: tc.Conn}
+}
+
 func (h *harness) dial(name, u string) *client {
 	h.t.Helper()
-	c, resp, err := websocket.DefaultDialer.Dial(u, nil)
-	if err != nil {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
-		h.t.Fatalf("dial %s: %v (status %d)", name, err, status)
-	}
-	cl := &client{t: h.t, name: name, c: c}
-	h.t.Cleanup(func() { c.Close() })
-	return cl
+	return newClient(h.t, testbridge.Dial(h.t, name, u))
 }
 
 // dialHello dials and checks that ServerHello is the first message.
 func (h *harness) dialHello(name, u string) *client {
 	h.t.Helper()
-	cl := h.dial(name, u)
-	if m := cl.recv(); m["colibriClass"] != "ServerHello" {
-		h.t.Fatalf("%s: first message %v, want ServerHello", name, m)
-	}
-	return cl
+	return newClient(h.t, testbridge.DialHello(h.t, name, u))
 }
 
 func (c *client) send(s string) {
 	c.t.Helper()
-	if err := c.c.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
-		c.t.Fatalf("%s send: %v", c.name, err)
-	}
+	c.Send(s)
 }
 
 // recv reads the next text message as JSON.
 func (c *client) recv() map[string]any {
 	c.t.Helper()
-	raw := c.recvRaw()
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		c.t.Fatalf("%s: invalid JSON %q: %v", c.name, raw, err)
-	}
-	return m
+	return c.Recv()
 }
 
 func (c *client) recvRaw() []byte {
 	c.t.Helper()
-	c.c.SetReadDeadline(time.Now().Add(wait))
-	typ, raw, err := c.c.ReadMessage()
-	if err != nil {
-		c.t.Fatalf("%s recv: %v", c.name, err)
-	}
-	if typ != websocket.TextMessage {
-		c.t.Fatalf("%s: message type %d", c.name, typ)
-	}
-	return raw
+	return c.RecvRaw()
 }
 
 // recvClose reads until the bridge closes and returns the close frame.
 func (c *client) recvClose() *websocket.CloseError {
 	c.t.Helper()
-	c.c.SetReadDeadline(time.Now().Add(wait))
-	for {
-		_, _, err := c.c.ReadMessage()
-		if err == nil {
-			continue
-		}
-		ce, ok := err.(*websocket.CloseError)
-		if !ok {
-			c.t.Fatalf("%s: connection ended without a close frame: %v", c.name, err)
-		}
-		return ce
-	}
+	return c.RecvClose()
 }
+
+// waitFor polls cond until it holds or wait passes.
+var waitFor = testbridge.WaitFor
 
 func msg(to, payload string) string {
 	return `{"colibriClass":"EndpointMessage","to":"` + to + `","msgPayload":` + payload + `}`

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/colibri-bus/colibri/internal/testbridge"
 )
 
 // leakWait bounds how long a test's goroutines and descriptors may take to
@@ -95,26 +97,24 @@ func (base snapshot) leaks() (extra []string, fds int) {
 // waitNoLeaks polls until the process is back to base or the bound passes,
 // and describes what is left.
 func (base snapshot) waitNoLeaks(bound time.Duration) error {
-	deadline := time.Now().Add(bound)
-	for {
+	var extra []string
+	var fds int
+	if testbridge.Until(bound, func() bool {
 		http.DefaultClient.CloseIdleConnections()
-		extra, fds := base.leaks()
-		if len(extra) == 0 && fds <= 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			var b strings.Builder
-			fmt.Fprintf(&b, "%d goroutines and %d descriptors above the baseline after %v", len(extra), max(fds, 0), bound)
-			if fds > 0 {
-				b.WriteString("\nopen descriptors:\n" + describeFDs())
-			}
-			for _, s := range extra {
-				b.WriteString("\n\n" + s)
-			}
-			return fmt.Errorf("%s", b.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+		extra, fds = base.leaks()
+		return len(extra) == 0 && fds <= 0
+	}) {
+		return nil
 	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d goroutines and %d descriptors above the baseline after %v", len(extra), max(fds, 0), bound)
+	if fds > 0 {
+		b.WriteString("\nopen descriptors:\n" + describeFDs())
+	}
+	for _, s := range extra {
+		b.WriteString("\n\n" + s)
+	}
+	return fmt.Errorf("%s", b.String())
 }
 
 func describeFDs() string {

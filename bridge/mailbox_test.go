@@ -22,6 +22,7 @@ import (
 
 	"github.com/colibri-bus/colibri/colibri2"
 	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 	"github.com/colibri-bus/colibri/wsproto"
 	"github.com/gorilla/websocket"
 	"golang.org/x/sys/unix"
@@ -296,15 +297,8 @@ func (s *sockReader) ended() bool {
 // for old to end.
 func waitEnd(t *testing.T, old, nw *sockReader) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if old.ended() || nw.ended() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no end marker on b's sockets within a minute")
-		}
-		time.Sleep(2 * time.Millisecond)
+	if !testbridge.Until(60*time.Second, func() bool { return old.ended() || nw.ended() }) {
+		t.Fatal("no end marker on b's sockets within a minute")
 	}
 	select {
 	case <-old.done:

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"github.com/colibri-bus/colibri/internal/testbridge"
 )
 
 // TestMain runs the end-to-end tests and then checks that the whole run
@@ -12,6 +14,7 @@ import (
 func TestMain(m *testing.M) {
 	base := takeSnapshot()
 	code := m.Run()
+	testbridge.RemoveBinaries()
 	if code == 0 {
 		if err := base.waitNoLeaks(leakWait); err != nil {
 			fmt.Fprintf(os.Stderr, "bridge tests leaked: %v\n", err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/colibri-bus/colibri/config"
 	"github.com/colibri-bus/colibri/internal/seqcheck"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 	"github.com/gorilla/websocket"
 )
 
@@ -64,13 +65,7 @@ type streamEndpoint struct {
 	hears  []string // senders whose series reach it
 	next   atomic.Int64
 	failed atomic.Bool
-	done   chan struct{}
-
-	mu      sync.Mutex
-	got     map[string][]int64
-	ended   map[string]int64
-	bad     []string
-	readErr error
+	st     *testbridge.Stream // what it reads
 }
 
 // startResumeRig starts A and B (resume on each as said), links them with
@@ -132,14 +127,13 @@ func startResumeRig(t *testing.T, resumeA, resumeB bool) *resumeRig {
 		{"b1", "a1", r.b, []string{"a1", "a2", "b2"}},
 		{"b2", "", r.b, []string{"a2"}},
 	} {
-		e := &streamEndpoint{id: s.id, b: s.b, to: s.to, hears: s.hears, done: make(chan struct{}),
-			got: map[string][]int64{}, ended: map[string]int64{}}
+		e := &streamEndpoint{id: s.id, b: s.b, to: s.to, hears: s.hears}
 		e.cl = s.b.dialHello(s.id, urls[s.id])
 		r.eps = append(r.eps, e)
 		r.byID[s.id] = e
 	}
 	for _, e := range r.eps {
-		go e.read()
+		e.st = testbridge.ReadStream(e.cl.c, e.hears, 60*time.Second)
 	}
 	// No sender outlives the test, also when it fails early.
 	t.Cleanup(r.stopSending)
@@ -147,87 +141,7 @@ func startResumeRig(t *testing.T, resumeA, resumeB bool) *resumeRig {
 }
 
 // waitUntil polls cond until it holds or bound passes.
-func waitUntil(t *testing.T, bound time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", bound, what)
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval
-	}
-}
-
-func (e *streamEndpoint) read() {
-	defer close(e.done)
-	for {
-		e.cl.c.SetReadDeadline(time.Now().Add(60 * time.Second))
-		_, raw, err := e.cl.c.ReadMessage()
-		if err != nil {
-			e.mu.Lock()
-			e.readErr = err
-			e.mu.Unlock()
-			return
-		}
-		var m struct {
-			Class      string `json:"colibriClass"`
-			From       string `json:"from"`
-			MsgPayload struct {
-				S   string `json:"s"`
-				N   *int64 `json:"n"`
-				End *int64 `json:"end"`
-			} `json:"msgPayload"`
-		}
-		if json.Unmarshal(raw, &m) != nil || m.Class != "EndpointMessage" {
-			e.mu.Lock()
-			if len(e.bad) < 10 {
-				e.bad = append(e.bad, string(raw))
-			}
-			e.mu.Unlock()
-			continue
-		}
-		p := m.MsgPayload
-		e.mu.Lock()
-		switch {
-		case m.From != p.S || !e.hearsFrom(p.S) || (p.N == nil) == (p.End == nil):
-			if len(e.bad) < 10 {
-				e.bad = append(e.bad, string(raw))
-			}
-		case p.End != nil:
-			if _, twice := e.ended[p.S]; twice {
-				e.bad = append(e.bad, "second end marker: "+string(raw))
-			}
-			e.ended[p.S] = *p.End
-		default:
-			e.got[p.S] = append(e.got[p.S], *p.N)
-		}
-		all := len(e.ended) == len(e.hears)
-		e.mu.Unlock()
-		if all {
-			return
-		}
-	}
-}
-
-func (e *streamEndpoint) hearsFrom(s string) bool {
-	for _, h := range e.hears {
-		if h == s {
-			return true
-		}
-	}
-	return false
-}
-
-// maxFrom returns the highest number read from s, -1 for none.
-func (e *streamEndpoint) maxFrom(s string) int64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	m := int64(-1)
-	for _, n := range e.got[s] {
-		m = max(m, n)
-	}
-	return m
-}
+var waitUntil = testbridge.WaitUntil
 
 func (e *streamEndpoint) write(payload string) bool {
 	m := fmt.Sprintf(`{"colibriClass":"EndpointMessage","to":%q,"msgPayload":%s}`, e.to, payload)
@@ -289,7 +203,7 @@ func (r *resumeRig) pauseRelay(t *testing.T, a1, b1 *streamEndpoint) (sa, sb tim
 		a1.write(fmt.Sprintf(`{"s":"a1","n":%d}`, a1.next.Load()))
 		a1.next.Add(1)
 	}
-	waitUntil(t, wait, "b1 reading a1", func() bool { return b1.maxFrom("a1") == 9 })
+	waitUntil(t, wait, "b1 reading a1", func() bool { return b1.st.MaxFrom("a1") == 9 })
 	if len(r.px.Pause()) != 1 {
 		t.Fatal("no relay connection to pause")
 	}
@@ -342,15 +256,17 @@ func (r *resumeRig) waitFlow(when string) {
 	deadline := time.Now().Add(relayBack)
 	for _, e := range r.eps {
 		for _, s := range e.hears {
-			for e.maxFrom(s) < mark[s] {
-				if time.Now().After(deadline) {
-					t.Fatalf("%s: %s's messages do not reach %s: n=%d is the highest, want %d (sent: %s)",
-						when, s, e.id, e.maxFrom(s), mark[s], r.sentSummary())
+			if !testbridge.Until(time.Until(deadline), func() bool {
+				if e.st.MaxFrom(s) >= mark[s] {
+					return true
 				}
 				if r.byID[s].failed.Load() {
 					t.Fatalf("%s: %s could not send", when, s)
 				}
-				time.Sleep(5 * time.Millisecond) // poll interval
+				return false
+			}) {
+				t.Fatalf("%s: %s's messages do not reach %s: n=%d is the highest, want %d (sent: %s)",
+					when, s, e.id, e.st.MaxFrom(s), mark[s], r.sentSummary())
 			}
 		}
 	}
@@ -378,13 +294,11 @@ func (r *resumeRig) finish() {
 	deadline := time.After(relayBack)
 	for _, e := range r.eps {
 		select {
-		case <-e.done:
+		case <-e.st.Done():
 		case <-deadline:
-			e.mu.Lock()
-			t.Errorf("%s: end markers from %v of %v within %v (read: %v)", e.id, keysOf(e.ended), e.hears, relayBack, e.readErr)
-			e.mu.Unlock()
+			t.Errorf("%s: end markers from %v of %v within %v (read: %v)", e.id, e.st.Ended(), e.hears, relayBack, e.st.Err())
 			e.cl.c.Close() // ends the reader
-			<-e.done
+			<-e.st.Done()
 		}
 	}
 	t.Logf("%d breaks; sent per sender: %s", r.breaks, r.sentSummary())
@@ -416,26 +330,24 @@ type deliveryReport struct {
 func (r *resumeRig) deliveries(exact bool) []deliveryReport {
 	var out []deliveryReport
 	for _, e := range r.eps {
-		e.mu.Lock()
 		for _, s := range e.hears {
 			sender := r.byID[s]
 			d := deliveryReport{receiver: e.id, sender: s, cross: sender.b != e.b, total: sender.next.Load()}
-			rep := seqcheck.Check(e.got[s], d.total)
+			rep := seqcheck.Check(e.st.Got(s), d.total)
 			d.arrived, d.dups, d.disorder, d.never = rep.Arrived, rep.Dups, rep.Disorder, rep.Never
 			from := int64(0)
 			if d.cross && !exact {
 				from = r.back[s]
 			}
 			d.mustHave = rep.NeverFrom(from)
-			if end, ok := e.ended[s]; ok && end != d.total {
+			if end, ok := e.st.End(s); ok && end != d.total {
 				d.mustHave = append(d.mustHave, -1) // the end marker disagrees with what was sent
 			}
 			out = append(out, d)
 		}
-		for _, b := range e.bad {
+		for _, b := range append(e.st.Bad(), e.st.Foreign()...) {
 			r.t.Errorf("%s read a message not of the stream: %s", e.id, b)
 		}
-		e.mu.Unlock()
 	}
 	return out
 }
@@ -523,15 +435,6 @@ func (h *harness) debugRelay(meeting, relayID string) debugRelay {
 
 // ranges prints sorted numbers as runs: "3-7, 12 (6 in all)".
 func ranges(ns []int64) string { return seqcheck.Ranges(ns) }
-
-func keysOf[V any](m map[string]V) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // cut resets the relay's connection through the proxy.
 func (r *resumeRig) cut() {
@@ -973,7 +876,7 @@ func TestRelayResumeSlowConsumer(t *testing.T) {
 		a1.next.Add(1)
 	}
 	total := a1.next.Load()
-	waitUntil(t, relayBack, "b1 reading a1's last message", func() bool { return b1.maxFrom("a1") == total-1 })
+	waitUntil(t, relayBack, "b1 reading a1's last message", func() bool { return b1.st.MaxFrom("a1") == total-1 })
 
 	ds := r.deliveries(true)
 	var d deliveryReport
@@ -1080,7 +983,7 @@ func TestRelayResumeSlowClose4x(t *testing.T) {
 		a1.next.Add(1)
 	}
 	total := a1.next.Load()
-	waitUntil(t, relayBack, "b1 reading a1's last message", func() bool { return b1.maxFrom("a1") == total-1 })
+	waitUntil(t, relayBack, "b1 reading a1's last message", func() bool { return b1.st.MaxFrom("a1") == total-1 })
 
 	var d deliveryReport
 	for _, x := range r.deliveries(true) {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/colibri-bus/colibri/config"
 )
@@ -32,18 +31,6 @@ func relayURL(t *testing.T, resp []byte) string {
 		t.Fatalf("no relay URL in %s (%v)", resp, err)
 	}
 	return r.Relays[0].Transport.Transport.WebSockets[0]
-}
-
-// waitFor polls cond until it holds or the bound passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // link creates meeting on every bridge with its local endpoints and a full

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 	"github.com/gorilla/websocket"
 )
 
@@ -73,8 +74,7 @@ func TestTLSAndPlainInOneConference(t *testing.T) {
 	if err != nil {
 		t.Fatalf("wss dial: %v", err)
 	}
-	defer sc.Close()
-	secure := &client{t: t, name: "secure", c: sc}
+	secure := newClient(t, testbridge.NewClient(t, "secure", sc))
 	if m := secure.recv(); m["colibriClass"] != "ServerHello" {
 		t.Fatalf("secure got %v", m)
 	}

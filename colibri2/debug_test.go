@@ -37,10 +37,10 @@ func TestDebug(t *testing.T) {
 	before := time.Now()
 	a := h.dial("a", conf.URLs["a"])
 	b := h.dial("b", conf.URLs["b"])
-	a.send(endpointMessage("b", `{"x":1}`))
-	b.recv()
-	a.send(`{"colibriClass":"EndpointStats"}`)
-	b.recv()
+	a.Send(endpointMessage("b", `{"x":1}`))
+	b.Recv()
+	a.Send(`{"colibriClass":"EndpointStats"}`)
+	b.Recv()
 
 	var st colibri2.DebugState
 	eventually(t, "a's messages to be counted", func() bool {
@@ -66,8 +66,8 @@ func TestDebug(t *testing.T) {
 	if got := c.Endpoints["b"].Transport; got.Sent["EndpointMessage"] != 1 || got.Sent["EndpointStats"] != 1 {
 		t.Errorf("b's counts: %+v", got)
 	}
-	if ra := ea.RemoteAddress; ra != "" && ra != a.c.LocalAddr().String() {
-		t.Errorf("a's remote address %q, want the client's %s", ra, a.c.LocalAddr())
+	if ra := ea.RemoteAddress; ra != "" && ra != a.Conn.LocalAddr().String() {
+		t.Errorf("a's remote address %q, want the client's %s", ra, a.Conn.LocalAddr())
 	}
 	if v := c.Endpoints["v"]; v.Connected || v.ConnectedSince != nil || !v.Visitor {
 		t.Errorf("v: %+v", v)

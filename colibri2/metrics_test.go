@@ -68,12 +68,12 @@ func TestMetrics(t *testing.T) {
 	c := h.dial("c", conf.URLs["c"])
 	// 32 broadcasts: the routing latency is sampled on one message in 16.
 	for i := 0; i < 32; i++ {
-		a.send(endpointMessage("", `{"i":1}`))
-		b.recv()
-		c.recv()
+		a.Send(endpointMessage("", `{"i":1}`))
+		b.Recv()
+		c.Recv()
 	}
-	a.send(`{"colibriClass":"NoSuchClass"}`)
-	b.c.Close()
+	a.Send(`{"colibriClass":"NoSuchClass"}`)
+	b.Conn.Close()
 
 	var fams map[string]*dto.MetricFamily
 	eventually(t, "the unknown class and b's close to be counted", func() bool {

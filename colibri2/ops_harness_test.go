@@ -1,26 +1,23 @@
 package colibri2_test
 
 import (
-	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/config"
-	"github.com/gorilla/websocket"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 )
 
 // wait bounds every blocking step of these tests; a step that needs it has
 // failed.
-const wait = 5 * time.Second
+const wait = testbridge.Wait
 
-// opsBridge is a real bridge on loopback ports chosen by the kernel.
+// opsBridge is a real bridge on loopback ports chosen by the kernel,
+// advertising the listener it bound (testbridge.Start).
 type opsBridge struct {
 	t    *testing.T
 	b    *bridge.Bridge
@@ -36,52 +33,15 @@ func startBridge(t *testing.T, mutate func(*config.Config), log *slog.Logger) *o
 // startBridgeWith is startBridge with bridge options (hooks).
 func startBridgeWith(t *testing.T, mutate func(*config.Config), opts bridge.Options) *opsBridge {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Public.Host, cfg.Public.Port = "127.0.0.1", 0
-	cfg.Private.Port = 0
-	if mutate != nil {
-		mutate(cfg)
-	}
-	b := bridge.New(cfg, opts)
-	if err := b.Start(); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	// Advertise the listener actually bound, as a deployment's domain does.
-	cfg.WebSockets.Domains = []string{b.PublicAddr()}
-	cfg.WebSockets.RelayDomains = []string{b.PublicAddr()}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		if err := b.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	return &opsBridge{t: t, b: b, rest: "http://" + b.PrivateAddr(), ws: b.PublicAddr()}
+	tb := testbridge.Start(t, mutate, testbridge.Options{Bridge: opts, Advertise: true})
+	return &opsBridge{t: t, b: tb.B, rest: tb.REST, ws: tb.WS}
 }
 
 // do sends a request to the private server and returns the response with
 // its body read.
 func (h *opsBridge) do(method, path, body string, header ...string) (*http.Response, string) {
 	h.t.Helper()
-	req, err := http.NewRequest(method, h.rest+path, strings.NewReader(body))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	client := &http.Client{Timeout: wait, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	}}
-	resp, err := client.Do(req)
-	if err != nil {
-		h.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		h.t.Fatalf("%s %s: reading body: %v", method, path, err)
-	}
+	resp, b := testbridge.Do(h.t, h.rest, method, path, body, header...)
 	return resp, string(b)
 }
 
@@ -155,95 +115,23 @@ func (h *opsBridge) conference(meeting string, ids ...string) created {
 	return h.create(map[string]any{"meeting-id": meeting, "name": meeting, "create": true, "endpoints": eps})
 }
 
-// client is a gorilla/websocket client of the bridge.
-type client struct {
-	t    *testing.T
-	name string
-	c    *websocket.Conn
-}
+// client is the shared WebSocket test client.
+type client = testbridge.Client
 
 // dial connects to u and requires ServerHello first.
 func (h *opsBridge) dial(name, u string) *client {
 	h.t.Helper()
-	c, resp, err := websocket.DefaultDialer.Dial(u, nil)
-	if err != nil {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
-		h.t.Fatalf("dial %s: %v (status %d)", name, err, status)
-	}
-	h.t.Cleanup(func() { c.Close() })
-	cl := &client{t: h.t, name: name, c: c}
-	if m := cl.recv(); m["colibriClass"] != "ServerHello" {
-		h.t.Fatalf("%s: first message %v, want ServerHello", name, m)
-	}
-	return cl
+	return testbridge.DialHello(h.t, name, u)
 }
 
 // dialStatus attempts an upgrade and returns the HTTP status.
 func (h *opsBridge) dialStatus(u string) int {
 	h.t.Helper()
-	c, resp, err := websocket.DefaultDialer.Dial(u, nil)
-	if err == nil {
-		c.Close()
-		return 101
-	}
-	if resp == nil {
-		h.t.Fatalf("dial %s: %v", u, err)
-	}
-	return resp.StatusCode
-}
-
-func (c *client) send(s string) {
-	c.t.Helper()
-	if err := c.c.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
-		c.t.Fatalf("%s send: %v", c.name, err)
-	}
-}
-
-func (c *client) recv() map[string]any {
-	c.t.Helper()
-	c.c.SetReadDeadline(time.Now().Add(wait))
-	_, raw, err := c.c.ReadMessage()
-	if err != nil {
-		c.t.Fatalf("%s recv: %v", c.name, err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		c.t.Fatalf("%s: invalid JSON %q: %v", c.name, raw, err)
-	}
-	return m
-}
-
-// recvClose reads until the bridge closes and returns the close frame.
-func (c *client) recvClose() *websocket.CloseError {
-	c.t.Helper()
-	c.c.SetReadDeadline(time.Now().Add(wait))
-	for {
-		_, _, err := c.c.ReadMessage()
-		if err == nil {
-			continue
-		}
-		ce, ok := err.(*websocket.CloseError)
-		if !ok {
-			c.t.Fatalf("%s: connection ended without a close frame: %v", c.name, err)
-		}
-		return ce
-	}
+	return testbridge.DialStatus(h.t, u)
 }
 
 // eventually polls cond until it holds or wait passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+var eventually = testbridge.WaitFor
 
 // pwdOf returns the pwd of a WebSocket URL.
 func pwdOf(t *testing.T, raw string) string {

@@ -2,7 +2,6 @@ package colibri2_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -10,37 +9,19 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 )
-
-// syncBuffer is a bytes.Buffer safe for the bridge's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestLogsNeverShowPwd drives every logged lifecycle event (connects,
 // replacement, each kind of rejected handshake, bad messages, expiry,
 // relays, drain, shutdown) with a debug-level logger and requires that no
 // URL secret ever appears in the log.
 func TestLogsNeverShowPwd(t *testing.T) {
-	var buf syncBuffer
+	var buf testbridge.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	const remoteSecret = "RemoteSecretRemoteSecret"
 	h := startBridge(t, func(c *config.Config) {
@@ -65,14 +46,14 @@ func TestLogsNeverShowPwd(t *testing.T) {
 
 	a := h.dial("a", conf.URLs["a"])
 	a2 := h.dial("a again", conf.URLs["a"]) // replaces a
-	if ce := a.recvClose(); ce.Code != 1000 {
+	if ce := a.RecvClose(); ce.Code != 1000 {
 		t.Fatalf("replaced socket closed with %d", ce.Code)
 	}
 	b := h.dial("b", conf.URLs["b"])
 	relay := h.dial("jvb-2", conf.URLs["jvb-2"])
-	b.send(`{"colibriClass":"EndpointMessage","to":"a","a":1,"a":2}`) // duplicate key
-	b.send(`{broken`)
-	relay.send(endpointMessage("b", `{"over":"relay"}`))
+	b.Send(`{"colibriClass":"EndpointMessage","to":"a","a":1,"a":2}`) // duplicate key
+	b.Send(`{broken`)
+	relay.Send(endpointMessage("b", `{"over":"relay"}`))
 
 	u, _ := url.Parse(conf.URLs["b"])
 	pwd := u.Query().Get("pwd")
@@ -95,7 +76,7 @@ func TestLogsNeverShowPwd(t *testing.T) {
 	hangingHandshake(t, h.ws, u.Path+"?"+u.RawQuery)
 
 	h.do("PATCH", "/colibri/v2/conferences/m1", `{"endpoints":[{"id":"b","expire":true}]}`)
-	if ce := b.recvClose(); ce.Code != 1001 {
+	if ce := b.RecvClose(); ce.Code != 1001 {
 		t.Fatalf("expired endpoint closed with %d", ce.Code)
 	}
 	h.do("PATCH", "/colibri/v2/conferences/m1", `{"relays":[{"id":"jvb-3","expire":true}]}`)
@@ -103,8 +84,8 @@ func TestLogsNeverShowPwd(t *testing.T) {
 	h.do("POST", "/colibri/drain/disable", "")
 	h.do("PATCH", "/colibri/v2/conferences/m1", `{"expire":true}`)
 	for _, c := range []*client{a2, relay} {
-		if ce := c.recvClose(); ce.Code != 1001 {
-			t.Fatalf("%s: closed with %d at conference expiry, want 1001", c.name, ce.Code)
+		if ce := c.RecvClose(); ce.Code != 1001 {
+			t.Fatalf("%s: closed with %d at conference expiry, want 1001", c.Name, ce.Code)
 		}
 	}
 	h.do("POST", "/colibri/shutdown", `{"graceful-shutdown":true}`)

@@ -71,9 +71,9 @@ func stopAndCheck(t *testing.T, h *opsBridge, clients []*client, timeout time.Du
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.c.SetReadDeadline(time.Now().Add(wait))
+			c.Conn.SetReadDeadline(time.Now().Add(wait))
 			for {
-				_, _, err := c.c.ReadMessage()
+				_, _, err := c.Conn.ReadMessage()
 				if err != nil {
 					codes[i], _ = err.(*websocket.CloseError)
 					return
@@ -91,7 +91,7 @@ func stopAndCheck(t *testing.T, h *opsBridge, clients []*client, timeout time.Du
 	wg.Wait()
 	for i, ce := range codes {
 		if ce == nil || ce.Code != 1001 {
-			t.Errorf("%s: close %v, want 1001", clients[i].name, ce)
+			t.Errorf("%s: close %v, want 1001", clients[i].Name, ce)
 		}
 	}
 	if took >= timeout {

@@ -50,7 +50,7 @@ func TestHealthStalledLoop(t *testing.T) {
 	conf := h.conference("m1", "blocker")
 	c := h.dial("blocker", conf.URLs["blocker"])
 	pinged := make(chan struct{}, 1)
-	c.c.SetPingHandler(func(string) error {
+	c.Conn.SetPingHandler(func(string) error {
 		select {
 		case pinged <- struct{}{}:
 		default:
@@ -59,7 +59,7 @@ func TestHealthStalledLoop(t *testing.T) {
 	})
 	go func() {
 		for {
-			if _, _, err := c.c.ReadMessage(); err != nil {
+			if _, _, err := c.Conn.ReadMessage(); err != nil {
 				return
 			}
 		}
@@ -69,7 +69,7 @@ func TestHealthStalledLoop(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("no ping")
 	}
-	c.send(`{"colibriClass":"LastNChangedEvent","lastN":3}`)
+	c.Send(`{"colibriClass":"LastNChangedEvent","lastN":3}`)
 	select {
 	case <-entered:
 	case <-time.After(wait):
@@ -119,9 +119,9 @@ func TestStats(t *testing.T) {
 	h.conference("m2", "c")
 	a := h.dial("a", conf.URLs["a"])
 	b := h.dial("b", conf.URLs["b"])
-	a.send(endpointMessage("b", `{"n":1}`))
-	b.recv()
-	a.send(`not json`)
+	a.Send(endpointMessage("b", `{"n":1}`))
+	b.Recv()
+	a.Send(`not json`)
 	if got := h.dialStatus(strings.Replace(conf.URLs["a"], "pwd=", "pwd=x", 1)); got != 403 {
 		t.Fatalf("wrong pwd: %d, want 403", got)
 	}

@@ -10,11 +10,12 @@
 // scripts/install-deps.sh installs every client; a missing one fails the
 // tests, it never skips them.
 //
-// The exported helpers (StartBridge, StartNginx, StartDeployment, the
-// Client constructors) are for other packages' deployment tests too, such as
-// relays across two bridges behind nginx. Packages that use them should run
-// their tests through Main, which removes the bridge binary built for them.
+// The package is test code only: its helpers (StartBridge, StartNginx,
+// StartDeployment, the Client constructors) are in its _test.go files, and
+// what other packages' tests share with it (child processes, the built
+// bridge, free ports, polling) is in internal/testbridge.
 //
-// This package depends only on the bridge's external contracts (CLI, jvb.conf,
-// REST, WebSocket URLs); it imports none of the bridge's packages.
+// These tests depend only on the bridge's external contracts (CLI, jvb.conf,
+// REST, WebSocket URLs, colibri2's JSON); they use none of the bridge's Go
+// API.
 package interop

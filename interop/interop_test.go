@@ -5,10 +5,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/colibri-bus/colibri/internal/testbridge"
 )
 
-func TestMain(m *testing.M) { Main(m) }
+func TestMain(m *testing.M) { testbridge.Main(m) }
 
 // connectHello connects socket id and checks what every colibri-ws client
 // sees first: the socket opens and ServerHello is the first message.
@@ -149,21 +150,17 @@ func checkAdvertised(t *testing.T, conf *Conference, nginx *Nginx, serverID stri
 // connection ends).
 func waitAccessLog(t *testing.T, n *Nginx, prefix string, status, count int) {
 	t.Helper()
-	deadline := time.Now().Add(eventTimeout)
-	for {
-		got := 0
+	got := 0
+	if !testbridge.Until(eventTimeout, func() bool {
+		got = 0
 		for _, l := range strings.Split(n.AccessLog(), "\n") {
 			if strings.Contains(l, "GET "+prefix) && strings.Contains(l, fmt.Sprintf("\" %d ", status)) {
 				got++
 			}
 		}
-		if got >= count {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx access log: %d lines for %s with %d, want %d:\n%s", got, prefix, status, count, n.AccessLog())
-		}
-		time.Sleep(50 * time.Millisecond) // poll interval
+		return got >= count
+	}) {
+		t.Fatalf("nginx access log: %d lines for %s with %d, want %d:\n%s", got, prefix, status, count, n.AccessLog())
 	}
 }
 

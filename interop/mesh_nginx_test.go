@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/colibri-bus/colibri/colibri2/client"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 	"github.com/gorilla/websocket"
 )
 
@@ -29,7 +30,7 @@ func TestNginxFourBridgeMesh(t *testing.T) {
 	if _, err := exec.LookPath("nginx"); err != nil {
 		t.Fatal("nginx is not installed: run scripts/install-deps.sh")
 	}
-	port := FreePorts(t, 1)[0]
+	port := testbridge.FreePorts(t, 1)[0]
 	domain := "127.0.0.1:" + strconv.Itoa(port)
 	var bs []*Bridge
 	for i := 1; i <= 4; i++ {

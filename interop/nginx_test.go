@@ -8,13 +8,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/colibri-bus/colibri/internal/testbridge"
 )
 
 // seedDoc reads the seed document from shared/ beside the repository (where
 // CI lays it), or its copy in config/testdata.
 func seedDoc(t *testing.T) string {
 	t.Helper()
-	root := RepoRoot(t)
+	root := testbridge.RepoRoot(t)
 	for _, p := range []string{
 		filepath.Join(root, "..", "shared", "seed", "web-sockets.zh.md"),
 		filepath.Join(root, "config", "testdata", "web-sockets.zh.md"),

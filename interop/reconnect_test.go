@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/colibri-bus/colibri/internal/testbridge"
 )
 
 // No message lost across a reconnect (issue 15): while an endpoint has no
@@ -242,12 +244,8 @@ func endpointConnected(t *testing.T, br *Bridge, confID, id string) bool {
 // want, bounded.
 func waitEndpointConnected(t *testing.T, br *Bridge, confID, id string, want bool) {
 	t.Helper()
-	deadline := time.Now().Add(eventTimeout)
-	for endpointConnected(t, br, confID, id) != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("bridge %s: endpoint %s of %s: connected is not %v within %v", br.ServerID, id, confID, want, eventTimeout)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval
+	if !testbridge.Until(eventTimeout, func() bool { return endpointConnected(t, br, confID, id) == want }) {
+		t.Fatalf("bridge %s: endpoint %s of %s: connected is not %v within %v", br.ServerID, id, confID, want, eventTimeout)
 	}
 }
 
@@ -255,16 +253,12 @@ func waitEndpointConnected(t *testing.T, br *Bridge, confID, id string, want boo
 // messages of class from endpoint id, bounded.
 func waitReceived(t *testing.T, br *Bridge, confID, id, class string, n uint64) {
 	t.Helper()
-	deadline := time.Now().Add(eventTimeout)
-	for {
-		got := br.ReceivedCounts(confID, id)
-		if got[class] >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("bridge %s: %d %s received from %s within %v, want %d", br.ServerID, got[class], class, id, eventTimeout, n)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval
+	var got map[string]uint64
+	if !testbridge.Until(eventTimeout, func() bool {
+		got = br.ReceivedCounts(confID, id)
+		return got[class] >= n
+	}) {
+		t.Fatalf("bridge %s: %d %s received from %s within %v, want %d", br.ServerID, got[class], class, id, eventTimeout, n)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/colibri-bus/colibri/internal/seqcheck"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 	"github.com/gorilla/websocket"
 )
 
@@ -167,13 +168,7 @@ type resumeEndpoint struct {
 	to     string   // "" for broadcast
 	hears  []string // senders whose series it gets
 	next   atomic.Int64
-	done   chan struct{} // the reader ended
-
-	mu      sync.Mutex
-	got     map[string][]int64 // by sender, in arrival order
-	ended   map[string]int64   // sender -> count in its end marker
-	bad     []string           // messages not of the stream
-	readErr error
+	st     *testbridge.Stream // what it reads
 }
 
 func startResumeRig(t *testing.T, p DeploymentParams) *resumeRig {
@@ -206,14 +201,13 @@ func startResumeRig(t *testing.T, p DeploymentParams) *resumeRig {
 		if s.id[0] == 'b' {
 			conf, b = r.p.On2, r.d.JVB2
 		}
-		e := &resumeEndpoint{id: s.id, bridge: b, to: s.to, hears: s.hears, done: make(chan struct{}),
-			got: map[string][]int64{}, ended: map[string]int64{}}
+		e := &resumeEndpoint{id: s.id, bridge: b, to: s.to, hears: s.hears}
 		e.conn = dialDirect(t, conf.URLs[s.id], b)
 		r.eps = append(r.eps, e)
 		r.byID[s.id] = e
 	}
 	for _, e := range r.eps {
-		go e.read()
+		e.st = testbridge.ReadStream(e.conn, e.hears, 2*eventTimeout)
 	}
 	return r
 }
@@ -238,71 +232,6 @@ func dialDirect(t *testing.T, advertised string, b *Bridge) *websocket.Conn {
 		t.Fatalf("%s: no ServerHello: %v %s", u.Path, err, raw)
 	}
 	return c
-}
-
-// read records the stream until every sender e hears has sent its end
-// marker, or the socket fails.
-func (e *resumeEndpoint) read() {
-	defer close(e.done)
-	for {
-		e.conn.SetReadDeadline(time.Now().Add(2 * eventTimeout))
-		_, raw, err := e.conn.ReadMessage()
-		if err != nil {
-			e.mu.Lock()
-			e.readErr = err
-			e.mu.Unlock()
-			return
-		}
-		var m struct {
-			Class      string `json:"colibriClass"`
-			From       string `json:"from"`
-			MsgPayload struct {
-				S   string `json:"s"`
-				N   *int64 `json:"n"`
-				End *int64 `json:"end"`
-			} `json:"msgPayload"`
-		}
-		if json.Unmarshal(raw, &m) != nil || m.Class != "EndpointMessage" {
-			continue // not of the stream (the bridge's own messages)
-		}
-		e.mu.Lock()
-		p := m.MsgPayload
-		switch {
-		case m.From != p.S || !e.hearsFrom(p.S) || (p.N == nil) == (p.End == nil):
-			if len(e.bad) < 10 {
-				e.bad = append(e.bad, string(raw))
-			}
-		case p.End != nil:
-			e.ended[p.S] = *p.End
-		default:
-			e.got[p.S] = append(e.got[p.S], *p.N)
-		}
-		all := len(e.ended) == len(e.hears)
-		e.mu.Unlock()
-		if all {
-			return
-		}
-	}
-}
-
-func (e *resumeEndpoint) hearsFrom(s string) bool {
-	for _, h := range e.hears {
-		if h == s {
-			return true
-		}
-	}
-	return false
-}
-
-// maxFrom returns the highest n received from sender s (-1 if none).
-func (e *resumeEndpoint) maxFrom(s string) int64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	m := int64(-1)
-	for _, n := range e.got[s] {
-		m = max(m, n)
-	}
-	return m
 }
 
 // send writes e's series at resumeRate until stop, then its end marker.
@@ -373,11 +302,8 @@ func (r *resumeRig) run() {
 	}
 	deadline := time.Now().Add(eventTimeout)
 	for _, e := range r.eps {
-		for e.next.Load() < resumeMinSent {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s sent %d messages, want %d within %v", e.id, e.next.Load(), resumeMinSent, eventTimeout)
-			}
-			time.Sleep(20 * time.Millisecond) // poll interval
+		if !testbridge.Until(time.Until(deadline), func() bool { return e.next.Load() >= resumeMinSent }) {
+			t.Fatalf("%s sent %d messages, want %d within %v", e.id, e.next.Load(), resumeMinSent, eventTimeout)
 		}
 	}
 	stop()
@@ -387,19 +313,17 @@ func (r *resumeRig) run() {
 	deadline = time.Now().Add(eventTimeout)
 	for _, e := range r.eps {
 		select {
-		case <-e.done:
+		case <-e.st.Done():
 		case <-time.After(time.Until(deadline)):
 			e.conn.Close() // ends the reader
-			<-e.done
+			<-e.st.Done()
 		}
-		e.mu.Lock()
-		if len(e.ended) != len(e.hears) {
-			t.Errorf("%s: end markers from %v of %v within %v of the end (read: %v)", e.id, resumeKeys(e.ended), e.hears, eventTimeout, e.readErr)
+		if ended := e.st.Ended(); len(ended) != len(e.hears) {
+			t.Errorf("%s: end markers from %v of %v within %v of the end (read: %v)", e.id, ended, e.hears, eventTimeout, e.st.Err())
 		}
-		for _, b := range e.bad {
+		for _, b := range e.st.Bad() {
 			t.Errorf("%s read a message not of the stream: %s", e.id, b)
 		}
-		e.mu.Unlock()
 	}
 	acc, refused, cuts := r.cut.Counts()
 	t.Logf("%d breaks; relayCut: %d connections forwarded, %d refused while nginx was down, %d cut; sent per sender: %s",
@@ -420,18 +344,15 @@ func (r *resumeRig) breakRelay(what string, do func()) {
 	_, since2 := r.relayState(r.d.JVB2, r.p.On2.ID, r.d.JVB1.RelayID)
 	start := time.Now()
 	do()
-	deadline := time.Now().Add(eventTimeout)
-	for {
-		c1, s1 := r.relayState(r.d.JVB1, r.p.On1.ID, r.d.JVB2.RelayID)
-		c2, s2 := r.relayState(r.d.JVB2, r.p.On2.ID, r.d.JVB1.RelayID)
-		if c1 && c2 && s1 != since1 && s2 != since2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: the relay is not back within %v: jvb1 connected=%v since %s (was %s), jvb2 connected=%v since %s (was %s)",
-				what, eventTimeout, c1, s1, since1, c2, s2, since2)
-		}
-		time.Sleep(10 * time.Millisecond) // poll interval
+	var c1, c2 bool
+	var s1, s2 string
+	if !testbridge.Until(eventTimeout, func() bool {
+		c1, s1 = r.relayState(r.d.JVB1, r.p.On1.ID, r.d.JVB2.RelayID)
+		c2, s2 = r.relayState(r.d.JVB2, r.p.On2.ID, r.d.JVB1.RelayID)
+		return c1 && c2 && s1 != since1 && s2 != since2
+	}) {
+		t.Fatalf("%s: the relay is not back within %v: jvb1 connected=%v since %s (was %s), jvb2 connected=%v since %s (was %s)",
+			what, eventTimeout, c1, s1, since1, c2, s2, since2)
 	}
 	// One message may be on its way out of each sender: the first one sent
 	// after the link was back on both sides is the one after it.
@@ -469,12 +390,9 @@ func (r *resumeRig) waitFlow(when string) {
 	deadline := time.Now().Add(eventTimeout)
 	for _, e := range r.eps {
 		for _, s := range e.hears {
-			for e.maxFrom(s) < mark[s] {
-				if time.Now().After(deadline) {
-					t.Fatalf("%s: %s's messages do not reach %s: n=%d is the highest arrived, want %d within %v (sent: %s)",
-						when, s, e.id, e.maxFrom(s), mark[s], eventTimeout, r.sentSummary())
-				}
-				time.Sleep(10 * time.Millisecond) // poll interval
+			if !testbridge.Until(time.Until(deadline), func() bool { return e.st.MaxFrom(s) >= mark[s] }) {
+				t.Fatalf("%s: %s's messages do not reach %s: n=%d is the highest arrived, want %d within %v (sent: %s)",
+					when, s, e.id, e.st.MaxFrom(s), mark[s], eventTimeout, r.sentSummary())
 			}
 		}
 	}
@@ -498,11 +416,10 @@ func (r *resumeRig) checkDelivery(exact bool) {
 	t := r.t
 	t.Helper()
 	for _, e := range r.eps {
-		e.mu.Lock()
 		for _, s := range e.hears {
 			sender := r.byID[s]
 			total := sender.next.Load()
-			if end, ok := e.ended[s]; ok && end != total {
+			if end, ok := e.st.End(s); ok && end != total {
 				t.Errorf("%s: %s's end marker says %d, it sent %d", e.id, s, end, total)
 			}
 			cross := sender.bridge != e.bridge
@@ -510,7 +427,7 @@ func (r *resumeRig) checkDelivery(exact bool) {
 			if cross {
 				path = "across the relay"
 			}
-			rep := seqcheck.Check(e.got[s], total)
+			rep := seqcheck.Check(e.st.Got(s), total)
 			from := int64(0)
 			if cross && !exact {
 				from = r.back[s]
@@ -525,7 +442,6 @@ func (r *resumeRig) checkDelivery(exact bool) {
 				t.Log(desc)
 			}
 		}
-		e.mu.Unlock()
 	}
 }
 
@@ -584,15 +500,6 @@ func (r *resumeRig) stats() map[*Bridge]map[string]any {
 func statNum(m map[string]any, key string) float64 {
 	v, _ := m[key].(float64)
 	return v
-}
-
-func resumeKeys[V any](m map[string]V) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func resumeWaitGroup(wg *sync.WaitGroup, bound time.Duration) bool {

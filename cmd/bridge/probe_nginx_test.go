@@ -1,8 +1,6 @@
 package main
 
 import (
-	"math/rand/v2"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 )
 
 // nginxServers is one nginx server block per deployment mistake, each on its
@@ -136,40 +135,12 @@ func startNginx(t *testing.T, servers string, vars map[string]string, portNames 
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-c", path, "-p", dir, "-e", filepath.Join(dir, "error.log"))
-	out, err := os.Create(filepath.Join(dir, "stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting nginx: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		out.Close()
-	})
+	proc := testbridge.StartProcess(t, "nginx", cmd, nil)
 	deadline := time.Now().Add(wait)
 	for _, n := range portNames {
-		for {
-			c, err := net.DialTimeout("tcp", "127.0.0.1:"+ports[n], time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case err := <-exited:
-				logs, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-				t.Fatalf("nginx exited (%v):\n%s", err, logs)
-			default:
-			}
-			if time.Now().After(deadline) {
-				logs, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-				t.Fatalf("nginx does not listen on %s:\n%s", ports[n], logs)
-			}
-			time.Sleep(10 * time.Millisecond)
+		if err := proc.WaitAccepting("127.0.0.1:"+ports[n], time.Until(deadline)); err != nil {
+			logs, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Fatalf("nginx: %v:\n%s", err, logs)
 		}
 	}
 	t.Logf("nginx %s: %s", strings.Join(portNames, ", "), strconv.Quote(dir))
@@ -177,20 +148,9 @@ func startNginx(t *testing.T, servers string, vars map[string]string, portNames 
 }
 
 // closedPort returns a loopback address where nothing listens, for a
-// server the test starts next. The port is drawn below the kernel's
-// ephemeral range (32768 and up), so that no outgoing connection can take
-// it before the server binds, and checked free by listening once.
+// server the test starts next (testbridge.FreePorts: below the kernel's
+// ephemeral range, checked free by listening once).
 func closedPort(t *testing.T) string {
 	t.Helper()
-	for i := 0; i < 100; i++ {
-		addr := "127.0.0.1:" + strconv.Itoa(20000+rand.IntN(12000))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		return addr
-	}
-	t.Fatal("no free loopback port in 20000-31999")
-	return ""
+	return "127.0.0.1:" + strconv.Itoa(testbridge.FreePorts(t, 1)[0])
 }

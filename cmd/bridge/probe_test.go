@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/pem"
 	"io"
 	"log"
@@ -23,12 +22,14 @@ import (
 
 	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 )
 
 // wait bounds every blocking step of these tests.
 const wait = 10 * time.Second
 
-// testBridge is a real bridge on loopback that advertises its real address.
+// testBridge is a real bridge on loopback that advertises its real address
+// (testbridge.Start).
 type testBridge struct {
 	b    *bridge.Bridge
 	rest string
@@ -36,36 +37,15 @@ type testBridge struct {
 
 func startBridge(t *testing.T, mutate func(*config.Config)) *testBridge {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Public.Host, cfg.Public.Port = "127.0.0.1", 0
-	cfg.Private.Port = 0
-	if mutate != nil {
-		mutate(cfg)
-	}
-	b := bridge.New(cfg, bridge.Options{})
-	if err := b.Start(); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	cfg.WebSockets.Domains = []string{b.PublicAddr()}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		b.Stop(ctx)
-	})
-	return &testBridge{b: b, rest: "http://" + b.PrivateAddr()}
+	tb := testbridge.Start(t, mutate, testbridge.Options{Advertise: true})
+	return &testBridge{b: tb.B, rest: tb.REST}
 }
 
 // rest sends a colibri2 request and returns the first web-sockets URL of
 // endpoint id.
 func (tb *testBridge) rest2(t *testing.T, method, path, body, id string) string {
 	t.Helper()
-	req, _ := http.NewRequest(method, tb.rest+path, strings.NewReader(body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	resp, raw := testbridge.Do(t, tb.rest, method, path, body)
 	if resp.StatusCode != 200 {
 		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
 	}
@@ -321,10 +301,7 @@ func TestProbeClosedDuringListen(t *testing.T) {
 	u := tb.endpointURL(t, "m1", "ep1")
 	conf := tb.b.Table().ConferenceByMeeting("m1")
 	go func() {
-		deadline := time.Now().Add(wait)
-		for !conf.Endpoint("ep1").Connected() && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
+		testbridge.Until(wait, func() bool { return conf.Endpoint("ep1").Connected() })
 		conf.ExpireEndpoint("ep1")
 	}()
 	expect(t, probeClosed, []string{"1001", "endpoint closed", "expired"}, "--listen", "20s", u)

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/colibri-bus/colibri/internal/testbridge"
 	"github.com/gorilla/websocket"
 )
 
@@ -21,63 +20,17 @@ import (
 // process tests.
 const shutdownTimeout = 3 * time.Second
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// bridgeBinary builds cmd/bridge once per test run.
-func bridgeBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "bridge-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "bridge")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // bridgeProcess is cmd/bridge running as a process.
 type bridgeProcess struct {
-	cmd    *exec.Cmd
-	out    *lockedBuffer
-	rest   string
-	exited chan error
+	*testbridge.Process
+	rest string
 }
 
-// startProcess runs the bridge binary on free loopback ports.
+// startProcess runs the bridge binary on free loopback ports and waits
+// until it is healthy.
 func startProcess(t *testing.T) *bridgeProcess {
 	t.Helper()
-	bin := bridgeBinary(t)
+	bin := testbridge.Binary(t, false)
 	pub, priv := closedPort(t), closedPort(t)
 	port := func(a string) string { return a[strings.LastIndex(a, ":")+1:] }
 	conf := fmt.Sprintf(`videobridge {
@@ -95,39 +48,11 @@ func startProcess(t *testing.T) *bridgeProcess {
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := &bridgeProcess{out: &lockedBuffer{}, rest: "http://" + priv, exited: make(chan error, 1)}
-	p.cmd = exec.Command(bin, "--config", path)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	p.cmd.Env = append(os.Environ(), "GNET_LOGGING_LEVEL=2")
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.exited <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.exited
-		t.Logf("bridge output:\n%s", p.out.String())
-	})
-	deadline := time.Now().Add(wait)
-	for {
-		resp, err := http.Get(p.rest + "/about/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		select {
-		case err := <-p.exited:
-			p.exited <- err
-			t.Fatalf("the bridge exited at start-up (%v):\n%s", err, p.out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the bridge is not healthy after %v:\n%s", wait, p.out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	cmd := exec.Command(bin, "--config", path)
+	cmd.Env = append(os.Environ(), "GNET_LOGGING_LEVEL=2")
+	p := &bridgeProcess{rest: "http://" + priv}
+	p.Process = testbridge.StartHealthy(t, "bridge", cmd, p.rest, nil)
+	return p
 }
 
 // clients creates a conference with n endpoints and connects each one.
@@ -138,29 +63,14 @@ func (p *bridgeProcess) clients(t *testing.T, n int) []*websocket.Conn {
 		eps = append(eps, fmt.Sprintf(`{"id":"ep%d","create":true}`, i))
 	}
 	body := `{"meeting-id":"m1","create":true,"endpoints":[` + strings.Join(eps, ",") + `]}`
-	req, _ := http.NewRequest("POST", p.rest+"/colibri/v2/conferences", strings.NewReader(body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_, raw := testbridge.Do(t, p.rest, "POST", "/colibri/v2/conferences", body)
 	var conns []*websocket.Conn
 	for i := 0; i < n; i++ {
 		u, err := urlFromResponse(raw, "endpoints", fmt.Sprintf("ep%d", i))
 		if err != nil {
 			t.Fatalf("%v in %s", err, raw)
 		}
-		c, _, err := websocket.DefaultDialer.Dial(u, nil)
-		if err != nil {
-			t.Fatalf("dial ep%d: %v", i, err)
-		}
-		t.Cleanup(func() { c.Close() })
-		c.SetReadDeadline(time.Now().Add(wait))
-		if _, msg, err := c.ReadMessage(); err != nil || !strings.Contains(string(msg), "ServerHello") {
-			t.Fatalf("ep%d: first message %q, %v", i, msg, err)
-		}
-		conns = append(conns, c)
+		conns = append(conns, testbridge.DialHello(t, fmt.Sprintf("ep%d", i), u).Conn)
 	}
 	return conns
 }
@@ -193,8 +103,8 @@ func readCloses(conns []*websocket.Conn) func() []int {
 func (p *bridgeProcess) waitExit(t *testing.T, start time.Time) {
 	t.Helper()
 	select {
-	case err := <-p.exited:
-		p.exited <- err
+	case <-p.Exited():
+		err := p.Err()
 		took := time.Since(start)
 		if err != nil {
 			t.Errorf("the bridge exited with %v", err)
@@ -212,7 +122,7 @@ func TestProcessSIGTERM(t *testing.T) {
 	p := startProcess(t)
 	codes := readCloses(p.clients(t, 3))
 	start := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	p.waitExit(t, start)
@@ -221,7 +131,7 @@ func TestProcessSIGTERM(t *testing.T) {
 			t.Errorf("ep%d: close %d, want 1001", i, code)
 		}
 	}
-	if out := p.out.String(); !strings.Contains(out, "signal received") || !strings.Contains(out, "bridge stopped") {
+	if out := p.Output(); !strings.Contains(out, "signal received") || !strings.Contains(out, "bridge stopped") {
 		t.Errorf("the log lacks the signal and the stop")
 	}
 }
@@ -244,7 +154,7 @@ func TestProcessRESTShutdown(t *testing.T) {
 			t.Errorf("ep%d: close %d, want 1001", i, code)
 		}
 	}
-	if out := p.out.String(); !strings.Contains(out, "shutdown requested") || !strings.Contains(out, "bridge stopped") {
+	if out := p.Output(); !strings.Contains(out, "shutdown requested") || !strings.Contains(out, "bridge stopped") {
 		t.Errorf("the log lacks the request and the stop")
 	}
 }
@@ -256,7 +166,7 @@ func TestProcessShutdownUnansweredClose(t *testing.T) {
 	conns := p.clients(t, 2)
 	codes := readCloses(conns[:1]) // conns[1] never reads
 	start := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	p.waitExit(t, start)

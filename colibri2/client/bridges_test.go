@@ -9,6 +9,7 @@ import (
 	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/colibri2/client"
 	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 )
 
 // testBridge is a real bridge on loopback ports the kernel chose, with
@@ -20,11 +21,10 @@ type testBridge struct {
 }
 
 func startTestBridge(name string) (*testBridge, error) {
-	cfg := config.Default()
-	cfg.Public.Host, cfg.Public.Port = "127.0.0.1", 0
-	cfg.Private.Port = 0
-	cfg.Relay.Enabled, cfg.Relay.RelayID = true, name
-	cfg.WebSockets.ServerID = name
+	cfg := testbridge.Config(func(cfg *config.Config) {
+		cfg.Relay.Enabled, cfg.Relay.RelayID = true, name
+		cfg.WebSockets.ServerID = name
+	})
 	b := bridge.New(cfg, bridge.Options{})
 	if err := b.Start(); err != nil {
 		return nil, fmt.Errorf("start bridge %s: %w", name, err)
@@ -54,11 +54,8 @@ func (b *testBridge) local(advertised string) string {
 func relaysUp(bs []*testBridge, want int64, bound time.Duration) error {
 	deadline := time.Now().Add(bound)
 	for _, b := range bs {
-		for b.Engine().Stats().Relays.Load() != want {
-			if time.Now().After(deadline) {
-				return fmt.Errorf("bridge %s: %d relays attached, want %d", b.name, b.Engine().Stats().Relays.Load(), want)
-			}
-			time.Sleep(time.Millisecond)
+		if !testbridge.Until(time.Until(deadline), func() bool { return b.Engine().Stats().Relays.Load() == want }) {
+			return fmt.Errorf("bridge %s: %d relays attached, want %d", b.name, b.Engine().Stats().Relays.Load(), want)
 		}
 	}
 	return nil

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,9 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/colibri2"
-	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 )
 
 // requireTools fails (never skips) when the browser stack is missing:
@@ -60,30 +58,14 @@ func outDir(t *testing.T) string {
 func TestDashboardInChromium(t *testing.T) {
 	node, chromium := requireTools(t)
 
-	cfg := config.Default()
-	cfg.Public.Host, cfg.Public.Port = "127.0.0.1", 0
-	cfg.Private.Port = 0
-	b := bridge.New(cfg, bridge.Options{})
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		b.Stop(ctx)
-	}()
 	// The page connects to the advertised URL as given: advertise the
 	// listener actually bound.
-	cfg.WebSockets.Domains = []string{b.PublicAddr()}
-	rest := "http://" + b.PrivateAddr()
+	tb := testbridge.Start(t, nil, testbridge.Options{Advertise: true})
+	rest := tb.REST
 
-	resp, err := http.Post(rest+"/colibri/v2/conferences", "application/json", strings.NewReader(
-		`{"meeting-id":"made-by-the-api","name":"api","create":true,"endpoints":[{"id":"x","create":true},{"id":"y","create":true}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, body := tb.Do("POST", "/colibri/v2/conferences",
+		`{"meeting-id":"made-by-the-api","name":"api","create":true,"endpoints":[{"id":"x","create":true},{"id":"y","create":true}]}`,
+		"Content-Type", "application/json")
 	if resp.StatusCode != 200 {
 		t.Fatalf("create: %d %s", resp.StatusCode, body)
 	}
@@ -126,7 +108,7 @@ func TestDashboardInChromium(t *testing.T) {
 
 	// The bridge saw the browser's endpoints and messages too.
 	var st colibri2.DebugState
-	resp, err = http.Get(rest + "/debug?full=true")
+	resp, err := http.Get(rest + "/debug?full=true")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 """python3-websockets (Debian's 10.4) speaking the interop line protocol.
 
-JSON commands on stdin, JSON events on stdout (see interop/client.go). Run
+JSON commands on stdin, JSON events on stdout (see interop/client_test.go). Run
 it with /usr/bin/python3: Debian's dist-packages hold the websockets module.
 
 Extra commands: "send" with "fragments" (a list) sends one message in that

@@ -1,7 +1,6 @@
 package load_test
 
 import (
-	"context"
 	"io"
 	"os"
 	"testing"
@@ -9,28 +8,15 @@ import (
 
 	"github.com/colibri-bus/colibri/bench/internal/load"
 	"github.com/colibri-bus/colibri/bridge"
-	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 )
 
 // startBridge starts the real bridge in this process on its defaults,
-// except for the listeners: loopback, ports chosen by the kernel.
+// except for the listeners: loopback, ports chosen by the kernel
+// (testbridge.Start).
 func startBridge(t *testing.T) *bridge.Bridge {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Public.Host, cfg.Public.Port = "127.0.0.1", 0
-	cfg.Private.Host, cfg.Private.Port = "127.0.0.1", 0
-	b := bridge.New(cfg, bridge.Options{})
-	if err := b.Start(); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := b.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	return b
+	return testbridge.Start(t, nil, testbridge.Options{}).B
 }
 
 // TestLoadAgainstBridge runs short scenarios of the generator against the

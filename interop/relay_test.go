@@ -6,9 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/colibri-bus/colibri/colibri2/client"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 )
 
 // RelayPair is one meeting across jvb1 and jvb2 of a Deployment, linked by
@@ -118,21 +118,16 @@ func (b *Bridge) createWithRelay(meeting string, endpoints []string, relay map[s
 // WebSocket is connected, bounded.
 func (b *Bridge) WaitRelayConnected(confID, relayID string) {
 	b.t.Helper()
-	deadline := time.Now().Add(eventTimeout)
 	var last []byte
-	for {
+	if !testbridge.Until(eventTimeout, func() bool {
 		status, raw := b.Do("GET", "/debug/"+confID+"/"+relayID, nil)
 		var st struct {
 			Connected bool `json:"connected"`
 		}
-		if status == http.StatusOK && json.Unmarshal(raw, &st) == nil && st.Connected {
-			return
-		}
 		last = raw
-		if time.Now().After(deadline) {
-			b.t.Fatalf("bridge %s: relay %s of %s not connected within %v: %s", b.ServerID, relayID, confID, eventTimeout, last)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval
+		return status == http.StatusOK && json.Unmarshal(raw, &st) == nil && st.Connected
+	}) {
+		b.t.Fatalf("bridge %s: relay %s of %s not connected within %v: %s", b.ServerID, relayID, confID, eventTimeout, last)
 	}
 }
 

@@ -1,4 +1,4 @@
-package interop
+package testbridge
 
 import (
 	"strings"
@@ -11,7 +11,7 @@ import (
 func TestRaceReports(t *testing.T) {
 	sep := "=================="
 	report := []string{"WARNING: DATA RACE", "Write at 0x00c000012345 by goroutine 7:", "  engine.(*conn).enqueue()", sep}
-	p := &process{lines: []string{`{"level":"INFO","msg":"listening"}`, sep}}
+	p := &Process{lines: []string{`{"level":"INFO","msg":"listening"}`, sep}}
 	if got := p.raceReports(); got != "" {
 		t.Errorf("a clean log: got %q, want none", got)
 	}

@@ -19,7 +19,28 @@ import (
 
 	"github.com/colibri-bus/colibri/colibri2"
 	"github.com/colibri-bus/colibri/colibri2/client"
+	"github.com/colibri-bus/colibri/internal/testbridge"
 )
+
+// Bounds on every wait in this package. A wait that needs more has failed.
+const (
+	startTimeout = testbridge.StartTimeout // a process to become ready
+	eventTimeout = 10 * time.Second        // one expected event or log line
+	stopTimeout  = 5 * time.Second         // a client to exit
+)
+
+// BridgeBinary returns cmd/bridge built for these tests (testbridge.Binary),
+// with -race when they run under the race detector, so that the bridges
+// they start are checked too: a race a bridge reports fails the test that
+// started it. INTEROP_BRIDGE_BIN, if set, names a binary to use instead
+// (e.g. a release build).
+func BridgeBinary(t testing.TB) string {
+	t.Helper()
+	if bin := os.Getenv("INTEROP_BRIDGE_BIN"); bin != "" {
+		return bin
+	}
+	return testbridge.Binary(t, testbridge.Race)
+}
 
 // BridgeParams configure one bridge process.
 type BridgeParams struct {
@@ -51,7 +72,7 @@ type Bridge struct {
 	params BridgeParams
 	bin    string
 	conf   string
-	proc   *process
+	proc   *testbridge.Process
 
 	ServerID    string
 	RelayID     string
@@ -75,7 +96,7 @@ func StartBridge(t testing.TB, p BridgeParams) *Bridge {
 		p.RelayID = p.ServerID
 	}
 	if p.PublicPort == 0 || p.PrivatePort == 0 {
-		ports := FreePorts(t, 2)
+		ports := testbridge.FreePorts(t, 2)
 		if p.PublicPort == 0 {
 			p.PublicPort = ports[0]
 		}
@@ -147,19 +168,19 @@ func (b *Bridge) start() {
 	b.t.Helper()
 	cmd := exec.Command(b.bin, "--config", b.conf, "--log-level", b.params.LogLevel)
 	cmd.Env = append(os.Environ(), "GNET_LOGGING_LEVEL=2")
-	b.proc = startProcess(b.t, "bridge "+b.ServerID, cmd, nil)
+	b.proc = testbridge.StartProcess(b.t, "bridge "+b.ServerID, cmd, nil)
 	for _, port := range []int{b.PublicPort, b.PrivatePort} {
-		if err := waitAccepting("127.0.0.1:"+strconv.Itoa(port), b.proc.exited, startTimeout); err != nil {
-			b.t.Fatalf("bridge %s: %v\n%s", b.ServerID, err, b.proc.tail(40))
+		if err := b.proc.WaitAccepting("127.0.0.1:"+strconv.Itoa(port), startTimeout); err != nil {
+			b.t.Fatalf("bridge %s: %v\n%s", b.ServerID, err, b.proc.Tail(40))
 		}
 	}
 }
 
 // Kill ends the bridge with SIGKILL: no close frames, sockets reset by the kernel.
-func (b *Bridge) Kill() { b.proc.kill() }
+func (b *Bridge) Kill() { b.proc.Kill() }
 
 // Stop ends the bridge with SIGTERM (graceful: close 1001 to every socket).
-func (b *Bridge) Stop() error { return b.proc.signal(syscall.SIGTERM) }
+func (b *Bridge) Stop() error { return b.proc.Signal(syscall.SIGTERM) }
 
 // Restart starts the bridge again with the same config and ports, after
 // Kill or Stop. Its conferences are gone: it is a new bridge instance.
@@ -169,13 +190,13 @@ func (b *Bridge) Restart() {
 }
 
 // LogMark returns a position in the bridge's log for WaitLog.
-func (b *Bridge) LogMark() int { return b.proc.lineCount() }
+func (b *Bridge) LogMark() int { return b.proc.LineCount() }
 
 // WaitLog waits for a log line, from mark on, that contains every one of
 // parts, and returns it.
 func (b *Bridge) WaitLog(mark int, parts ...string) string {
 	b.t.Helper()
-	line, _, err := b.proc.waitLine(mark, func(l string) bool {
+	line, _, err := b.proc.WaitLine(mark, func(l string) bool {
 		for _, p := range parts {
 			if !strings.Contains(l, p) {
 				return false
@@ -184,13 +205,13 @@ func (b *Bridge) WaitLog(mark int, parts ...string) string {
 		return true
 	}, eventTimeout)
 	if err != nil {
-		b.t.Fatalf("bridge %s log: waiting for %q: %v\n%s", b.ServerID, parts, err, b.proc.tail(40))
+		b.t.Fatalf("bridge %s log: waiting for %q: %v\n%s", b.ServerID, parts, err, b.proc.Tail(40))
 	}
 	return line
 }
 
 // LogLines returns the log lines from mark on.
-func (b *Bridge) LogLines(mark int) []string { return b.proc.linesFrom(mark) }
+func (b *Bridge) LogLines(mark int) []string { return b.proc.LinesFrom(mark) }
 
 // Do sends a REST request to the private server; body is JSON-encoded
 // unless it is a string or nil.
@@ -318,16 +339,15 @@ func URLConferenceID(t testing.TB, raw string) string {
 // WaitREST polls until the private server answers (any status), bounded.
 func (b *Bridge) WaitREST() {
 	b.t.Helper()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		resp, err := http.Get(b.REST + "/")
-		if err == nil {
-			resp.Body.Close()
-			return
+	var err error
+	if !testbridge.Until(startTimeout, func() bool {
+		var resp *http.Response
+		if resp, err = http.Get(b.REST + "/"); err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("bridge %s REST not answering: %v", b.ServerID, err)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval
+		resp.Body.Close()
+		return true
+	}) {
+		b.t.Fatalf("bridge %s REST not answering: %v", b.ServerID, err)
 	}
 }

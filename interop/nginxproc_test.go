@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"text/template"
+
+	"github.com/colibri-bus/colibri/internal/testbridge"
 )
 
 // colibriLocations is the seed's nginx configuration for two bridges, with
@@ -34,7 +36,7 @@ type Nginx struct {
 	t      testing.TB
 	dir    string
 	conf   string
-	proc   *process
+	proc   *testbridge.Process
 	Port   int
 	Params NginxParams
 	// Addr is 127.0.0.1:Port, the domain the bridges advertise.
@@ -102,7 +104,7 @@ func StartNginx(t testing.TB, p NginxParams) *Nginx {
 		t.Fatal("nginx is not installed: run scripts/install-deps.sh")
 	}
 	if p.Port == 0 {
-		p.Port = FreePorts(t, 1)[0]
+		p.Port = testbridge.FreePorts(t, 1)[0]
 	}
 	n := &Nginx{t: t, dir: t.TempDir(), Port: p.Port, Params: p, Addr: "127.0.0.1:" + strconv.Itoa(p.Port)}
 	for _, sub := range []string{"logs", "temp"} {
@@ -126,16 +128,16 @@ func (n *Nginx) start() {
 	n.t.Helper()
 	// -e: the error log before the config is read (the default is under /var/log).
 	cmd := exec.Command("nginx", "-c", n.conf, "-p", n.dir, "-e", filepath.Join(n.dir, "logs/error.log"))
-	n.proc = startProcess(n.t, "nginx", cmd, nil)
-	if err := waitAccepting(n.Addr, n.proc.exited, startTimeout); err != nil {
+	n.proc = testbridge.StartProcess(n.t, "nginx", cmd, nil)
+	if err := n.proc.WaitAccepting(n.Addr, startTimeout); err != nil {
 		errLog, _ := os.ReadFile(filepath.Join(n.dir, "logs/error.log"))
-		n.t.Fatalf("nginx: %v\n%s\n%s", err, n.proc.tail(20), errLog)
+		n.t.Fatalf("nginx: %v\n%s\n%s", err, n.proc.Tail(20), errLog)
 	}
 }
 
 // Kill ends nginx (master and workers) with SIGKILL: every proxied
 // connection drops without a close frame, as when a proxy crashes.
-func (n *Nginx) Kill() { n.proc.kill() }
+func (n *Nginx) Kill() { n.proc.Kill() }
 
 // Restart starts nginx again on the same port with the same config.
 func (n *Nginx) Restart() {
@@ -182,7 +184,7 @@ type DeploymentParams struct {
 // free loopback ports.
 func StartDeployment(t testing.TB, p DeploymentParams) *Deployment {
 	t.Helper()
-	ports := FreePorts(t, 2)
+	ports := testbridge.FreePorts(t, 2)
 	nginxPort, jvb2Port := ports[0], ports[1]
 	domain := "127.0.0.1:" + strconv.Itoa(nginxPort)
 	d := &Deployment{}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/colibri-bus/colibri/internal/testbridge"
 )
 
 // Client is a third-party WebSocket client running as a subprocess that
@@ -40,7 +42,7 @@ type Client struct {
 
 type clientState struct {
 	name string
-	proc *process
+	proc *testbridge.Process
 	in   *os.File
 
 	mu     sync.Mutex
@@ -96,7 +98,7 @@ func startClient(t testing.TB, name string, argv []string, env []string) *Client
 	}
 	cmd.Stdin = r
 	c.in = w
-	c.proc = startProcess(t, name, cmd, c.handle)
+	c.proc = testbridge.StartProcess(t, name, cmd, c.handle)
 	r.Close()
 	t.Cleanup(func() { w.Close() })
 	c.Wait("", func(e Event) bool { return e.Ev == "ready" }, startTimeout)
@@ -110,9 +112,7 @@ func (c *clientState) handle(line string) {
 	var e Event
 	if err := json.Unmarshal([]byte(line), &e); err != nil || e.Ev == "" {
 		// not an event: keep it with the diagnostics
-		c.proc.mu.Lock()
-		c.proc.lines = append(c.proc.lines, "stdout: "+line)
-		c.proc.mu.Unlock()
+		c.proc.Note("stdout: " + line)
 		return
 	}
 	e.Raw, e.At = line, time.Now()
@@ -186,11 +186,11 @@ func (c *Client) wait(id string, match func(Event) bool, bound time.Duration) (E
 		c.mu.Unlock()
 		if exited {
 			// the process is gone and every line it printed was scanned
-			return Event{}, fmt.Errorf("process exited (%v) before the expected event", c.proc.err)
+			return Event{}, fmt.Errorf("process exited (%v) before the expected event", c.proc.Err())
 		}
 		select {
 		case <-grew:
-		case <-c.proc.exited:
+		case <-c.proc.Exited():
 			exited = true // exited closes after stdout is read to the end: scan once more
 		case <-timer.C:
 			return Event{}, fmt.Errorf("no expected event within %v", bound)
@@ -269,19 +269,19 @@ func (c *Client) WaitClose(id string) Event {
 func (c *Client) Exit() {
 	c.Send(map[string]any{"op": "exit"})
 	select {
-	case <-c.proc.exited:
+	case <-c.proc.Exited():
 	case <-time.After(stopTimeout):
 		c.t.Errorf("%s did not exit within %v", c.name, stopTimeout)
 	}
 }
 
 // Stderr returns the client's diagnostics so far.
-func (c *Client) Stderr() string { return c.proc.tail(1 << 20) }
+func (c *Client) Stderr() string { return c.proc.Tail(1 << 20) }
 
 // depsDir returns interop/.deps, failing if install-deps has not filled it.
 func depsDir(t testing.TB, marker string) string {
 	t.Helper()
-	dir := filepath.Join(RepoRoot(t), "interop", ".deps")
+	dir := filepath.Join(testbridge.RepoRoot(t), "interop", ".deps")
 	if _, err := os.Stat(filepath.Join(dir, marker)); err != nil {
 		t.Fatalf("interop dependency missing (%v): run scripts/install-deps.sh", err)
 	}
@@ -301,7 +301,7 @@ func lookPath(t testing.TB, file string) string {
 func StartNodeWS(t testing.TB) *Client {
 	t.Helper()
 	deps := depsDir(t, "node_modules/ws/package.json")
-	script := filepath.Join(RepoRoot(t), "interop", "node", "client.js")
+	script := filepath.Join(testbridge.RepoRoot(t), "interop", "node", "client.js")
 	return startClient(t, "node-ws", []string{lookPath(t, "node"), script},
 		[]string{"NODE_PATH=" + filepath.Join(deps, "node_modules")})
 }
@@ -319,7 +319,7 @@ func StartPython(t testing.TB) *Client {
 	if out, err := exec.Command(PythonInterpreter, "-c", "import websockets").CombinedOutput(); err != nil {
 		t.Fatalf("python3-websockets is not installed (%v: %s): run scripts/install-deps.sh", err, out)
 	}
-	script := filepath.Join(RepoRoot(t), "interop", "python", "client.py")
+	script := filepath.Join(testbridge.RepoRoot(t), "interop", "python", "client.py")
 	return startClient(t, "python-websockets", []string{PythonInterpreter, "-u", script}, nil)
 }
 
@@ -336,7 +336,7 @@ func StartChromium(t testing.TB, pageURL string) *Client {
 	if _, err := os.Stat(ChromiumPath); err != nil {
 		t.Fatalf("%s missing: run scripts/install-deps.sh", ChromiumPath)
 	}
-	script := filepath.Join(RepoRoot(t), "interop", "chromium", "driver.js")
+	script := filepath.Join(testbridge.RepoRoot(t), "interop", "chromium", "driver.js")
 	return startClient(t, "chromium", []string{lookPath(t, "node"), script, pageURL, t.TempDir()},
 		[]string{"NODE_PATH=" + filepath.Join(deps, "node_modules"), "CHROMIUM=" + ChromiumPath})
 }
@@ -344,7 +344,7 @@ func StartChromium(t testing.TB, pageURL string) *Client {
 // ChromiumPage returns the page StartChromium loads (interop/chromium/page.html).
 func ChromiumPage(t testing.TB) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(RepoRoot(t), "interop", "chromium", "page.html"))
+	b, err := os.ReadFile(filepath.Join(testbridge.RepoRoot(t), "interop", "chromium", "page.html"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,7 +368,7 @@ func StartBridgeChannel(t testing.TB) *Client {
 	t.Helper()
 	deps := depsDir(t, "lib-jitsi-meet/dist/modules/RTC/BridgeChannel.js")
 	depsDir(t, "node_modules/@jitsi/logger/package.json")
-	script := filepath.Join(RepoRoot(t), "interop", "bridgechannel", "client.js")
+	script := filepath.Join(testbridge.RepoRoot(t), "interop", "bridgechannel", "client.js")
 	return startClient(t, "bridgechannel", []string{lookPath(t, "node"), script},
 		[]string{"NODE_PATH=" + filepath.Join(deps, "node_modules"), "LIB_JITSI_MEET=" + filepath.Join(deps, "lib-jitsi-meet")})
 }

@@ -1,6 +1,0 @@
-//go:build !race
-
-package interop
-
-// raceBuild: see race.go.
-const raceBuild = false
