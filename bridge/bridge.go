@@ -15,6 +15,7 @@ import (
 	"github.com/colibri-bus/colibri/colibri2"
 	"github.com/colibri-bus/colibri/config"
 	"github.com/colibri-bus/colibri/engine"
+	"github.com/colibri-bus/colibri/internal/seam"
 )
 
 // Options customise a bridge beyond its config.
@@ -23,6 +24,11 @@ type Options struct {
 	Hooks route.Hooks
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
+	// App serves the WebSocket upgrades of the public port whose path is
+	// not a Colibri one (an SFU's own signalling socket), on the same
+	// reactor, with the same budgets; nil refuses them with 404. See
+	// engine.Application.
+	App engine.Application
 	// NoPrivateServer skips the REST listener (an embedder that drives the
 	// table directly).
 	NoPrivateServer bool
@@ -33,6 +39,7 @@ type Bridge struct {
 	cfg    *config.Config
 	table  *route.Table
 	engine *engine.Engine
+	colib  seam.Colibri
 	api    *colibri2.Server
 	ops    *colibri2.Ops
 	log    *slog.Logger
@@ -49,10 +56,11 @@ func New(cfg *config.Config, opts Options) *Bridge {
 	}
 	t := route.NewTable()
 	t.MaxConferences = cfg.Limits.MaxConferences
-	e := engine.New(cfg, t, opts.Hooks, log)
-	e.Router().SetStatsFilter(cfg.StatsFilterThreshold)
-	b := &Bridge{cfg: cfg, table: t, engine: e, log: log, opts: opts, done: make(chan struct{})}
-	b.api = colibri2.New(cfg, t, e.Router(), e, log)
+	e := engine.New(cfg, engine.Options{App: opts.App, Logger: log})
+	col := seam.ServeColibri(e, t, opts.Hooks)
+	col.Router().SetStatsFilter(cfg.StatsFilterThreshold)
+	b := &Bridge{cfg: cfg, table: t, engine: e, colib: col, log: log, opts: opts, done: make(chan struct{})}
+	b.api = colibri2.New(cfg, t, col.Router(), col, log)
 	b.ops = b.api.EnableOps(engineOps{e}, b.requestStop)
 	return b
 }
@@ -89,7 +97,7 @@ func (b *Bridge) Config() *config.Config { return b.cfg }
 func (b *Bridge) Table() *route.Table { return b.table }
 
 // Router returns the router, for bridge-originated messages.
-func (b *Bridge) Router() *route.Router { return b.engine.Router() }
+func (b *Bridge) Router() *route.Router { return b.colib.Router() }
 
 // Engine returns the WebSocket engine.
 func (b *Bridge) Engine() *engine.Engine { return b.engine }
@@ -129,19 +137,19 @@ func (e engineOps) SocketStats() colibri2.SocketStats {
 	s := e.Stats()
 	tr := e.Traffic()
 	ts := colibri2.SocketStats{
-		Conns: s.Conns.Load(), Handshaking: s.Handshaking.Load(), Open: s.Open.Load(),
-		Endpoints: s.Endpoints.Load(), Relays: s.Relays.Load(), QueuedBytes: e.QueuedBytes(),
+		Conns: s.Conns, Handshaking: s.Handshaking, Open: s.Open,
+		Endpoints: s.Endpoints, Relays: s.Relays, QueuedBytes: e.QueuedBytes(),
 		MessagesReceived: tr.MessagesReceived, MessagesSent: tr.MessagesSent,
 		Dropped: tr.Dropped, BacklogClosed: tr.BacklogClosed,
-		PingsSent: s.PingsSent.Load(), Replaced: s.Replaced.Load(), AuthFailures: s.AuthFailures.Load(),
-		HandshakeTimeouts: s.HandshakeTimeouts.Load(), IdleClosed: s.IdleClosed.Load(),
-		SlowClosed: s.SlowClosed.Load(), ProtocolErrors: s.ProtocolErrors.Load(),
-		TLSFailures: s.TLSHandshakeFailures.Load(),
-		CloseNormal: s.CloseNormal.Load(), CloseAbnormal: s.CloseAbnormal.Load(),
+		PingsSent: s.PingsSent, Replaced: s.Replaced, AuthFailures: s.AuthFailures,
+		HandshakeTimeouts: s.HandshakeTimeouts, IdleClosed: s.IdleClosed,
+		SlowClosed: s.SlowClosed, ProtocolErrors: s.ProtocolErrors,
+		TLSFailures: s.TLSHandshakeFailures,
+		CloseNormal: s.CloseNormal, CloseAbnormal: s.CloseAbnormal,
 		Rejects: make(map[string]uint64, len(s.Rejects)),
 	}
 	for i, status := range engine.RejectStatuses {
-		ts.Rejects[status] = s.Rejects[i].Load()
+		ts.Rejects[status] = s.Rejects[i]
 	}
 	return ts
 }

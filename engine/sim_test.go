@@ -131,7 +131,8 @@ func newSim(seed uint64, knobs *simKnobs, replay []simStep) *sim {
 	cfg.Relay.Resume = s.knobs.resume
 	s.table = route.NewTable()
 	s.table.SetClock(func() int64 { return s.now })
-	s.e = New(cfg, s.table, route.Hooks{}, nil)
+	s.e = New(cfg, Options{})
+	serveColibri(s.e, s.table, route.Hooks{})
 	s.e.clock = func() int64 { return s.now }
 	s.e.observe = s.observe
 	s.flight = map[*simLoop][]func(){}

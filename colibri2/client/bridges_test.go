@@ -54,9 +54,9 @@ func (b *testBridge) local(advertised string) string {
 func relaysUp(bs []*testBridge, want int64, bound time.Duration) error {
 	deadline := time.Now().Add(bound)
 	for _, b := range bs {
-		for b.Engine().Stats().Relays.Load() != want {
+		for b.Engine().Stats().Relays != want {
 			if time.Now().After(deadline) {
-				return fmt.Errorf("bridge %s: %d relays attached, want %d", b.name, b.Engine().Stats().Relays.Load(), want)
+				return fmt.Errorf("bridge %s: %d relays attached, want %d", b.name, b.Engine().Stats().Relays, want)
 			}
 			time.Sleep(time.Millisecond)
 		}

@@ -189,7 +189,7 @@ func TestMeshOneLinkDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(wait)
-	for m.bridges[1].Engine().Stats().Relays.Load() != 2 || m.bridges[2].Engine().Stats().Relays.Load() != 2 {
+	for m.bridges[1].Engine().Stats().Relays != 2 || m.bridges[2].Engine().Stats().Relays != 2 {
 		if time.Now().After(deadline) {
 			t.Fatal("the jvb2-jvb3 link did not go down")
 		}
