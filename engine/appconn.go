@@ -48,7 +48,9 @@ func (c *conn) acceptApp(req *wsproto.Request, end int) bool {
 	c.e.stats.Open.Add(1)
 	c.e.log.Info("websocket connected", "kind", c.kindName(), "path", req.Path, "remote", c.remote,
 		"deflate", deflate != nil)
+	c.loop.in.claim()
 	h.OnOpen(c.sock)
+	c.queueSends()
 	return true
 }
 
@@ -85,8 +87,19 @@ func (c *conn) appMessage(msg wsproto.Message) int {
 		return 1 // after our close frame, data is ignored
 	}
 	c.loop.count.received.Add(1)
+	c.loop.in.claim()
 	c.sock.h.OnMessage(c.sock, msg.Op, msg.Payload)
+	c.queueSends()
 	return 1
+}
+
+// queueSends queues what the handler sent during the call that just returned
+// (and what other goroutines put on the loop's inbox meanwhile), in order,
+// before anything the engine writes next for c: a message echoed before a
+// close frame, or a protocol error, that follows in the same read leaves
+// first. The caller claimed the inbox's drain before the call.
+func (c *conn) queueSends() {
+	c.loop.in.drain((*conn).enqueue)
 }
 
 // appClosed tells c's handler that the socket closed, with the code and
