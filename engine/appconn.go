@@ -109,6 +109,24 @@ func (c *conn) appClosed(code uint16) {
 	c.sock.h.OnClose(c.sock, code, c.closeReason)
 }
 
+// appPeerClosed answers the peer's close frame on an application socket.
+// The socket closes at once, as a Colibri one does, unless gnet still
+// holds bytes for it, which closing would lose (gnet tries one write): a
+// large echo the peer has not read yet, before our close frame. Then c
+// lingers, closing: the sweep shuts its write side once gnet has written
+// them (timers.go), the peer reads the end of the stream and closes, or
+// closeWait ends it.
+func (c *conn) appPeerClosed(msg wsproto.Message) bool {
+	c.peerClosed(msg)
+	return !c.forgotten() && c.gc.OutboundBuffered() > 0
+}
+
+// lingers reports whether c is an application socket that answered the
+// peer's close frame and waits for gnet to write what it holds.
+func (c *conn) lingers() bool {
+	return c.sock != nil && c.reader.CloseReceived()
+}
+
 // maxMessage is the largest message c reads, decompressed.
 func (c *conn) maxMessage() int {
 	if c.sock != nil {

@@ -210,6 +210,9 @@ func (c *conn) handle(msg wsproto.Message) (cost int, ok bool) {
 	case wsproto.OpPong:
 		// lastReadNS was refreshed: the peer is alive.
 	case wsproto.OpClose:
+		if c.sock != nil {
+			return 1, c.appPeerClosed(msg)
+		}
 		return 1, c.peerClosed(msg)
 	}
 	return 1, true
