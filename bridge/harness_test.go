@@ -33,6 +33,12 @@ const wait = 5 * time.Second
 
 func startBridge(t *testing.T, mutate func(*config.Config)) *harness {
 	t.Helper()
+	return startBridgeWith(t, mutate, bridge.Options{})
+}
+
+// startBridgeWith is startBridge with options (an Application).
+func startBridgeWith(t *testing.T, mutate func(*config.Config), opts bridge.Options) *harness {
+	t.Helper()
 	checkLeaks(t) // first: its cleanup runs after every other
 	cfg := config.Default()
 	cfg.Public.Host, cfg.Public.Port = "127.0.0.1", 0
@@ -40,7 +46,7 @@ func startBridge(t *testing.T, mutate func(*config.Config)) *harness {
 	if mutate != nil {
 		mutate(cfg)
 	}
-	b := bridge.New(cfg, bridge.Options{})
+	b := bridge.New(cfg, opts)
 	if err := b.Start(); err != nil {
 		t.Fatalf("start: %v", err)
 	}
