@@ -20,9 +20,12 @@ type Application interface {
 }
 
 // Handler is what one application socket means. Its methods run on the
-// socket's event loop, one at a time, and must not block: every socket of
-// the loop waits while they run. A handler that has slow work to do hands
-// it to a goroutine of its own, which answers with Socket.Send.
+// socket's event loop, one at a time for a socket, and must not block:
+// every socket of the loop waits while they run. A handler that has slow
+// work to do hands it to a goroutine of its own, which answers with
+// Socket.Send. A call may run inside another socket's call on the same
+// loop (a Send whose write fails closes that socket, and its OnClose runs
+// then).
 type Handler interface {
 	// OnOpen runs once the upgrade response is written, before any
 	// OnMessage.
