@@ -340,7 +340,7 @@ func TestAppSlowConsumer(t *testing.T) {
 	budget := config.Default().Limits.OutboundBudget
 	// Far more than the budget's 4x and what the kernel buffers of the
 	// connection (the client's receive buffer is made small) can hold.
-	app := &floodApp{echoApp: echoApp{closed: make(chan closed, 1)}, count: 64, size: budget / 4}
+	app := &floodApp{echoApp: echoApp{closed: make(chan closed, 1)}, count: 128, size: budget / 4}
 	e := startApp(t, app)
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) {
