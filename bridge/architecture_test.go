@@ -60,7 +60,7 @@ func TestImportDirections(t *testing.T) {
 	}
 	// Every non-test package outside bench/ and interop/ (test harnesses
 	// with modules or roles of their own) is in the table.
-	for _, dir := range []string{"wsproto", "routing", "config", "engine", "colibri2", "bridge", "cmd", "internal"} {
+	for _, dir := range []string{"wsproto", "routing", "config", "engine", "colibri2", "bridge", "cmd", "internal", "examples"} {
 		filepath.WalkDir(filepath.Join("..", dir), func(path string, d os.DirEntry, err error) error {
 			if err != nil || !d.IsDir() {
 				return err

@@ -19,13 +19,15 @@ package bridge
 import (
 	"context"
 	"errors"
-	"github.com/colibri-bus/colibri/internal/route"
 	"log/slog"
 	"sync"
+
+	"github.com/colibri-bus/colibri/internal/route"
 
 	"github.com/colibri-bus/colibri/colibri2"
 	"github.com/colibri-bus/colibri/config"
 	"github.com/colibri-bus/colibri/engine"
+	"github.com/colibri-bus/colibri/internal/seam"
 	"github.com/colibri-bus/colibri/routing"
 )
 
@@ -35,6 +37,11 @@ type Options struct {
 	Hooks routing.Hooks
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
+	// App serves the WebSocket upgrades of the public port whose path is
+	// not a Colibri one (an SFU's own signalling socket), on the same
+	// reactor, with the same budgets; nil refuses them with 404. See
+	// engine.Application.
+	App engine.Application
 	// NoPrivateServer skips the REST listener (an embedder that drives the
 	// table directly).
 	NoPrivateServer bool
@@ -45,6 +52,7 @@ type Bridge struct {
 	cfg    *config.Config
 	table  *route.Table
 	engine *engine.Engine
+	colib  seam.Colibri
 	api    *colibri2.Server
 	ops    *colibri2.Ops
 	log    *slog.Logger
@@ -60,10 +68,11 @@ func New(cfg *config.Config, opts Options) *Bridge {
 		log = slog.New(slog.DiscardHandler)
 	}
 	t := route.NewTable(route.LimitsOf(cfg.Limits))
-	e := engine.New(cfg, t, opts.Hooks, log)
-	e.Router().SetStatsFilter(cfg.StatsFilterThreshold)
-	b := &Bridge{cfg: cfg, table: t, engine: e, log: log, opts: opts, done: make(chan struct{})}
-	b.api = colibri2.New(cfg, t, e.Router(), e, log)
+	e := engine.New(cfg, engine.Options{App: opts.App, Logger: log})
+	col := seam.ServeColibri(e, t, opts.Hooks)
+	col.Router().SetStatsFilter(cfg.StatsFilterThreshold)
+	b := &Bridge{cfg: cfg, table: t, engine: e, colib: col, log: log, opts: opts, done: make(chan struct{})}
+	b.api = colibri2.New(cfg, t, col.Router(), col, log)
 	b.ops = b.api.EnableOps(engineOps{e}, b.requestStop)
 	return b
 }
@@ -100,7 +109,7 @@ func (b *Bridge) Config() *config.Config { return b.cfg }
 func (b *Bridge) Table() routing.Table { return route.PublicTable(b.table) }
 
 // Router returns the router, for the embedder's messages.
-func (b *Bridge) Router() routing.Router { return route.PublicRouter(b.engine.Router()) }
+func (b *Bridge) Router() routing.Router { return route.PublicRouter(b.colib.Router()) }
 
 // Engine returns the WebSocket engine.
 func (b *Bridge) Engine() *engine.Engine { return b.engine }
@@ -124,7 +133,7 @@ func (b *Bridge) EndpointURLs(ep routing.Endpoint) []string {
 // does nothing for a handle the bridge did not make.
 func (b *Bridge) DialRelay(r routing.Relay, url string) {
 	if rec := route.RelayOf(r); rec != nil {
-		b.engine.DialRelay(rec, url)
+		b.colib.DialRelay(rec, url)
 	}
 }
 
@@ -144,19 +153,19 @@ func (e engineOps) SocketStats() colibri2.SocketStats {
 	s := e.Stats()
 	tr := e.Traffic()
 	ts := colibri2.SocketStats{
-		Conns: s.Conns.Load(), Handshaking: s.Handshaking.Load(), Open: s.Open.Load(),
-		Endpoints: s.Endpoints.Load(), Relays: s.Relays.Load(), QueuedBytes: e.QueuedBytes(),
+		Conns: s.Conns, Handshaking: s.Handshaking, Open: s.Open,
+		Endpoints: s.Endpoints, Relays: s.Relays, QueuedBytes: e.QueuedBytes(),
 		MessagesReceived: tr.MessagesReceived, MessagesSent: tr.MessagesSent,
 		Dropped: tr.Dropped, BacklogClosed: tr.BacklogClosed,
-		PingsSent: s.PingsSent.Load(), Replaced: s.Replaced.Load(), AuthFailures: s.AuthFailures.Load(),
-		HandshakeTimeouts: s.HandshakeTimeouts.Load(), IdleClosed: s.IdleClosed.Load(),
-		SlowClosed: s.SlowClosed.Load(), ProtocolErrors: s.ProtocolErrors.Load(),
-		TLSFailures: s.TLSHandshakeFailures.Load(),
-		CloseNormal: s.CloseNormal.Load(), CloseAbnormal: s.CloseAbnormal.Load(),
+		PingsSent: s.PingsSent, Replaced: s.Replaced, AuthFailures: s.AuthFailures,
+		HandshakeTimeouts: s.HandshakeTimeouts, IdleClosed: s.IdleClosed,
+		SlowClosed: s.SlowClosed, ProtocolErrors: s.ProtocolErrors,
+		TLSFailures: s.TLSHandshakeFailures,
+		CloseNormal: s.CloseNormal, CloseAbnormal: s.CloseAbnormal,
 		Rejects: make(map[string]uint64, len(s.Rejects)),
 	}
 	for i, status := range engine.RejectStatuses {
-		ts.Rejects[status] = s.Rejects[i].Load()
+		ts.Rejects[status] = s.Rejects[i]
 	}
 	return ts
 }

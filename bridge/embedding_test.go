@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/colibri-bus/colibri/bridge"
 	"github.com/colibri-bus/colibri/routing"
 )
 
@@ -17,12 +18,12 @@ func TestEmbedderHandles(t *testing.T) {
 	var mu sync.Mutex
 	var connected []routing.Endpoint
 	hookDone := make(chan struct{}, 4)
-	h := startBridgeWith(t, nil, routing.Hooks{EndpointConnected: func(ep routing.Endpoint) {
+	h := startBridgeWith(t, nil, bridge.Options{Hooks: routing.Hooks{EndpointConnected: func(ep routing.Endpoint) {
 		mu.Lock()
 		connected = append(connected, ep)
 		mu.Unlock()
 		hookDone <- struct{}{}
-	}})
+	}}})
 	table := h.b.Table()
 	conf, err := table.CreateConference("handles", "")
 	if err != nil {

@@ -10,4 +10,4 @@ import "github.com/colibri-bus/colibri/internal/route"
 func TableOf(b *Bridge) *route.Table { return b.table }
 
 // RouterOf returns b's router itself.
-func RouterOf(b *Bridge) *route.Router { return b.engine.Router() }
+func RouterOf(b *Bridge) *route.Router { return b.colib.Router() }

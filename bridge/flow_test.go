@@ -400,7 +400,7 @@ func TestProtocolErrorPastWindow(t *testing.T) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	// What followed the bad frame was discarded, not parsed: one error.
-	if n := h.b.Engine().Stats().ProtocolErrors.Load(); n != 1 {
+	if n := h.b.Engine().Stats().ProtocolErrors; n != 1 {
 		t.Errorf("%d protocol errors counted, want 1: the input after the close was parsed", n)
 	}
 	if b.next["a"] != before || len(b.errs) > 0 || b.ends["a"] {

@@ -221,7 +221,7 @@ func TestRelayPeerNeverAnswers(t *testing.T) {
 	}
 	waitFor(t, "dialler stopped", func() bool { return dialers() == 0 })
 	h.settled(t, 2)
-	if n := h.b.Engine().Stats().HandshakeTimeouts.Load(); n < 3 {
+	if n := h.b.Engine().Stats().HandshakeTimeouts; n < 3 {
 		t.Errorf("HandshakeTimeouts = %d, want at least 3", n)
 	}
 }
@@ -243,24 +243,24 @@ func TestRelayPeerStopsReading(t *testing.T) {
 	a1 := h.dialHello("a1", urls["a1"])
 	r2 := startReader(h.dialHello("a2", urls["a2"]))
 	h.dialRelay("m", "peer", peer.url(), "remote1")
-	es := h.b.Engine().Stats()
-	waitFor(t, "relay up", func() bool { return es.Relays.Load() == 1 })
+	es := h.b.Engine()
+	waitFor(t, "relay up", func() bool { return es.Stats().Relays == 1 })
 	relay := bridge.TableOf(h.b).ConferenceByMeeting("m").Relay("peer")
 
 	sent := 0
 	deadline := time.Now().Add(30 * time.Second)
 	tk := time.NewTicker(10 * time.Millisecond)
 	defer tk.Stop()
-	for (es.SlowClosed.Load() == 0 || peer.count() < 2) && time.Now().Before(deadline) {
+	for (es.Stats().SlowClosed == 0 || peer.count() < 2) && time.Now().Before(deadline) {
 		<-tk.C
 		for i := 0; i < 10; i++ { // 1,000 messages/s of 1 KiB
 			a1.send(`{"colibriClass":"EndpointMessage","to":"","seq":` + fmt.Sprint(sent) + `,"msgPayload":` + pad(1024) + `}`)
 			sent++
 		}
 	}
-	if es.SlowClosed.Load() == 0 || peer.count() < 2 {
+	if es.Stats().SlowClosed == 0 || peer.count() < 2 {
 		t.Fatalf("after %d messages: SlowClosed %d, peer saw %d connections; want the relay closed and redialled",
-			sent, es.SlowClosed.Load(), peer.count())
+			sent, es.Stats().SlowClosed, peer.count())
 	}
 	waitFor(t, "a2 received all", func() bool { return r2.count.Load() == int64(sent) })
 	if bad := r2.bad.Load(); bad != nil {
@@ -270,7 +270,7 @@ func TestRelayPeerStopsReading(t *testing.T) {
 		t.Error("no drop counted for the relay")
 	}
 	t.Logf("%d messages: relay closed for slowness %d time(s), redialled (%d connections), %d relay drops; a2 received all",
-		sent, es.SlowClosed.Load(), peer.count(), relay.Dropped.Load())
+		sent, es.Stats().SlowClosed, peer.count(), relay.Dropped.Load())
 	status, resp := h.do("PATCH", "/colibri/v2/conferences/m", `{"relays":[{"id":"peer","expire":true}]}`)
 	if status != 200 {
 		t.Fatalf("expire relay: %d %s", status, resp)
@@ -298,7 +298,7 @@ func TestAbruptPeerDeath(t *testing.T) {
 	dies := h.rawDial(urls["dies"], false)
 	dies.readText()
 	ep := bridge.TableOf(h.b).ConferenceByMeeting("m").Endpoint("dies")
-	es := h.b.Engine().Stats()
+	es := h.b.Engine()
 	for i := 0; i < 400; i++ {
 		if i == 200 {
 			resetClose(dies.c)
@@ -308,7 +308,7 @@ func TestAbruptPeerDeath(t *testing.T) {
 	waitFor(t, "b received all", func() bool { return rb.count.Load() == 400 })
 	waitFor(t, "dead socket detached", func() bool { return ep.Conn() == nil })
 	h.settled(t, 2)
-	if n := es.CloseAbnormal.Load(); n != 1 {
+	if n := es.Stats().CloseAbnormal; n != 1 {
 		t.Errorf("CloseAbnormal = %d, want 1", n)
 	}
 	// The endpoint can come back.
@@ -458,8 +458,8 @@ func TestKillPeerBridge(t *testing.T) {
 	urls := h.conference("m", "a1", "a2")
 	a1, a2 := h.dialHello("a1", urls["a1"]), h.dialHello("a2", urls["a2"])
 	h.dialRelay("m", "jvb2", relayURL, "b1")
-	es := h.b.Engine().Stats()
-	waitFor(t, "relay up", func() bool { return es.Relays.Load() == 1 })
+	es := h.b.Engine()
+	waitFor(t, "relay up", func() bool { return es.Stats().Relays == 1 })
 	b1 := h.dialHello("b1", peerConf.EndpointURLs()["b1"]) // on the peer process
 	a1.send(msg("", `{"n":1}`))
 	if m := a2.recv(); m["from"] != "a1" {
@@ -544,7 +544,7 @@ func TestKillPeerBridge(t *testing.T) {
 	killed = true
 	// The dead peer's port now drops every attempt: the redials are seen.
 	rec := newAttemptRecorder(t, fmt.Sprintf("127.0.0.1:%d", pub))
-	waitFor(t, "relay detached", func() bool { return es.Relays.Load() == 0 })
+	waitFor(t, "relay detached", func() bool { return es.Stats().Relays == 0 })
 	close(stop)
 	wg.Wait()
 	// Everything the relay delivered to a1 precedes a marker a2 sends now.

@@ -24,10 +24,10 @@ import (
 // gauges agree: the counters of a bridge with nobody connected are zero.
 func (h *harness) settled(t *testing.T, keep int64) {
 	t.Helper()
-	s := h.b.Engine().Stats()
 	waitFor(t, "connections settled", func() bool {
-		return s.Conns.Load() == keep && s.Handshaking.Load() == 0 && s.Open.Load() == keep &&
-			s.Endpoints.Load()+s.Relays.Load() == keep
+		s := h.b.Engine().Stats()
+		return s.Conns == keep && s.Handshaking == 0 && s.Open == keep &&
+			s.Endpoints+s.Relays == keep
 	})
 }
 
@@ -90,12 +90,12 @@ func TestSlowloris(t *testing.T) {
 	const timeout = 8 * time.Second
 	h := startBridge(t, func(c *config.Config) { c.Limits.HandshakeTimeout = timeout })
 	urls := h.conference("loris", "a", "b")
-	es := h.b.Engine().Stats()
+	es := h.b.Engine()
 
 	start := time.Now()
 	conns := halfOpen(t, h.ws, n, 64)
-	if !testbridge.Until(timeout/2, func() bool { return es.Handshaking.Load() == int64(n) }) {
-		t.Fatalf("%d of %d half-open connections accepted", es.Handshaking.Load(), n)
+	if !testbridge.Until(timeout/2, func() bool { return es.Stats().Handshaking == int64(n) }) {
+		t.Fatalf("%d of %d half-open connections accepted", es.Stats().Handshaking, n)
 	}
 	opened := time.Since(start)
 
@@ -108,7 +108,7 @@ func TestSlowloris(t *testing.T) {
 		t.Errorf("b got %v", m)
 	}
 	normal := time.Since(t0)
-	if held := es.Handshaking.Load(); held != int64(n) {
+	if held := es.Stats().Handshaking; held != int64(n) {
 		t.Fatalf("only %d half-open connections were still held when the normal client finished (the test measured nothing)", held)
 	}
 	t.Logf("%d half-open handshakes opened in %v; a normal client connected and exchanged a message in %v meanwhile",
@@ -140,7 +140,7 @@ func TestSlowloris(t *testing.T) {
 	if bad.Load() != 0 || early.Load() != 0 {
 		t.Errorf("%d half-open connections got data or stayed open, %d closed before the timeout", bad.Load(), early.Load())
 	}
-	if got := es.HandshakeTimeouts.Load(); got != uint64(n) {
+	if got := es.Stats().HandshakeTimeouts; got != uint64(n) {
 		t.Errorf("HandshakeTimeouts = %d, want %d", got, n)
 	}
 	t.Logf("all closed %v after the first was opened", time.Since(start).Round(time.Millisecond))
@@ -181,7 +181,7 @@ func TestTricklingHeaderTimesOut(t *testing.T) {
 	if d := time.Since(start); d < timeout {
 		t.Errorf("closed after %v, before the %v timeout", d, timeout)
 	}
-	if n := h.b.Engine().Stats().HandshakeTimeouts.Load(); n != 1 {
+	if n := h.b.Engine().Stats().HandshakeTimeouts; n != 1 {
 		t.Errorf("HandshakeTimeouts = %d, want 1", n)
 	}
 	h.settled(t, 0)
@@ -243,7 +243,7 @@ func TestMaxConnections(t *testing.T) {
 		t.Errorf("503 rejects = %d, want 1", n)
 	}
 	open[0].c.Close()
-	waitFor(t, "slot freed", func() bool { return h.b.Engine().Stats().Open.Load() == 2 })
+	waitFor(t, "slot freed", func() bool { return h.b.Engine().Stats().Open == 2 })
 	h.dialHello("d", urls["d"])
 }
 
@@ -307,7 +307,7 @@ func TestHandshakeGaugesAfterRejects(t *testing.T) {
 	}
 	defer c.Close()
 	io.WriteString(c, "GET / HTTP/1.1\r\n")
-	waitFor(t, "handshake timeout", func() bool { return h.b.Engine().Stats().HandshakeTimeouts.Load() == 1 })
+	waitFor(t, "handshake timeout", func() bool { return h.b.Engine().Stats().HandshakeTimeouts == 1 })
 	h.settled(t, 0)
 }
 
@@ -384,8 +384,8 @@ func TestCloseWaitDetaches(t *testing.T) {
 	if ep.Conn() != nil {
 		t.Error("the endpoint still has the closed socket attached")
 	}
-	es := h.b.Engine().Stats()
-	if n := es.CloseNormal.Load() + es.CloseAbnormal.Load(); n != 1 {
+	es := h.b.Engine()
+	if n := es.Stats().CloseNormal + es.Stats().CloseAbnormal; n != 1 {
 		t.Errorf("%d closes counted, want 1", n)
 	}
 }
@@ -395,7 +395,7 @@ func TestCloseWaitDetaches(t *testing.T) {
 func (h *harness) rejects(status string) uint64 {
 	for i, s := range engine.RejectStatuses {
 		if s == status {
-			return h.b.Engine().Stats().Rejects[i].Load()
+			return h.b.Engine().Stats().Rejects[i]
 		}
 	}
 	h.t.Fatalf("no reject slot %q", status)

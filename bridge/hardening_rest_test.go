@@ -170,7 +170,7 @@ func TestConcurrentCreateExpire(t *testing.T) {
 
 	// Agreement: the endpoints with a socket in the table, the engine's
 	// gauges, and the client sockets the bridge has not closed.
-	es := h.b.Engine().Stats()
+	es := h.b.Engine()
 	var attached, open int
 	waitFor(t, "table, counters and sockets agree", func() bool {
 		attached, open = 0, 0
@@ -189,8 +189,8 @@ func TestConcurrentCreateExpire(t *testing.T) {
 				open++
 			}
 		}
-		return int64(attached) == es.Endpoints.Load() && int64(attached) == es.Open.Load() &&
-			attached == open && es.Handshaking.Load() == 0 && int64(open) == es.Conns.Load()
+		return int64(attached) == es.Stats().Endpoints && int64(attached) == es.Stats().Open &&
+			attached == open && es.Stats().Handshaking == 0 && int64(open) == es.Stats().Conns
 	})
 	t.Logf("after the storm: %d conferences, %d endpoints attached, %d client sockets open", bridge.TableOf(h.b).Len(), attached, open)
 	// Every conference in the table is live and every live one is in it.

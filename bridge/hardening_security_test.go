@@ -226,7 +226,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 	waitFor(t, "relay attempts", func() bool {
 		return strings.Contains(logs.String(), "relay dial failed") && peer.count() >= 1 &&
-			h.b.Engine().Stats().HandshakeTimeouts.Load() >= 1
+			h.b.Engine().Stats().HandshakeTimeouts >= 1
 	})
 	h.do("PATCH", "/colibri/v2/conferences/m", `{"endpoints":[{"id":"b","expire":true}]}`)
 	b.recvClose()

@@ -131,7 +131,7 @@ func testSlowConsumer(t *testing.T, class string) {
 	drops := func(reason route.DropReason) uint64 {
 		return h.b.Engine().Traffic().Dropped[reason.String()] + bridge.RouterOf(h.b).Stats().Dropped(reason)
 	}
-	es := h.b.Engine().Stats()
+	es := h.b.Engine()
 
 	// Sample the bridge's queued bytes while the sender runs.
 	var maxQueued atomic.Int64
@@ -166,7 +166,7 @@ func testSlowConsumer(t *testing.T, class string) {
 	drainDone := make(chan drained, 1)
 	go func() {
 		var d drained
-		if !testbridge.Until(60*time.Second, func() bool { return es.SlowClosed.Load() != 0 }) {
+		if !testbridge.Until(60*time.Second, func() bool { return es.Stats().SlowClosed != 0 }) {
 			d.err = errors.New("never closed")
 			drainDone <- d
 			return
@@ -216,7 +216,7 @@ func testSlowConsumer(t *testing.T, class string) {
 	if d.code != 1008 || d.reason != "slow consumer" {
 		t.Errorf("slow: close %d %q, want 1008 \"slow consumer\"", d.code, d.reason)
 	}
-	if n := es.SlowClosed.Load(); n != 1 {
+	if n := es.Stats().SlowClosed; n != 1 {
 		t.Errorf("SlowClosed = %d, want 1", n)
 	}
 	slow.write(rawFrame(fin|opCls, closeBody(1008, "")))
@@ -311,7 +311,7 @@ func TestGlobalOutbound(t *testing.T) {
 		rc.readText()
 		slow = append(slow, rc)
 	}
-	es := h.b.Engine().Stats()
+	es := h.b.Engine()
 	var maxQueued atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -335,7 +335,7 @@ func TestGlobalOutbound(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	tk := time.NewTicker(10 * time.Millisecond)
 	defer tk.Stop()
-	for es.SlowClosed.Load() < slowN && time.Now().Before(deadline) {
+	for es.Stats().SlowClosed < slowN && time.Now().Before(deadline) {
 		<-tk.C
 		for i := 0; i < 10; i++ { // 1,000 messages/s
 			sender.send(`{"colibriClass":"EndpointMessage","to":"","seq":` + strconv.Itoa(sent) + `,"msgPayload":` + pad(size) + `}`)
@@ -344,7 +344,7 @@ func TestGlobalOutbound(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	if n := es.SlowClosed.Load(); n != slowN {
+	if n := es.Stats().SlowClosed; n != slowN {
 		t.Fatalf("SlowClosed = %d after %d messages, want %d", n, sent, slowN)
 	}
 	waitFor(t, "fast reader received all", func() bool { return fast.count.Load() == int64(sent) })
@@ -399,13 +399,13 @@ func TestPingFloodWithoutReading(t *testing.T) {
 	urls := h.conference("ping", "p")
 	rc := h.rawDialSmall(urls["p"])
 	rc.readText()
-	es := h.b.Engine().Stats()
+	es := h.b.Engine()
 	ping := rawFrame(fin|opPing, []byte(strings.Repeat("p", 125)))
 	batch := []byte(strings.Repeat(string(ping), 64))
 	var maxQueued int64
 	sent := 0
 	deadline := time.Now().Add(20 * time.Second)
-	for es.SlowClosed.Load() == 0 && time.Now().Before(deadline) {
+	for es.Stats().SlowClosed == 0 && time.Now().Before(deadline) {
 		rc.c.SetWriteDeadline(time.Now().Add(time.Second))
 		if _, err := rc.c.Write(batch); err != nil {
 			break // the bridge closed the connection
@@ -413,8 +413,8 @@ func TestPingFloodWithoutReading(t *testing.T) {
 		sent += 64
 		maxQueued = max(maxQueued, h.b.Engine().QueuedBytes())
 	}
-	if es.SlowClosed.Load() != 1 {
-		t.Fatalf("after %d pings: SlowClosed = %d, want 1", sent, es.SlowClosed.Load())
+	if es.Stats().SlowClosed != 1 {
+		t.Fatalf("after %d pings: SlowClosed = %d, want 1", sent, es.Stats().SlowClosed)
 	}
 	t.Logf("%d pings (%d KiB of pongs asked for); max queued %d bytes", sent, sent*127>>10, maxQueued)
 	if maxQueued > budget+pendMaxSlack {

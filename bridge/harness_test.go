@@ -12,7 +12,6 @@ import (
 	"github.com/colibri-bus/colibri/colibri2"
 	"github.com/colibri-bus/colibri/config"
 	"github.com/colibri-bus/colibri/internal/testbridge"
-	"github.com/colibri-bus/colibri/routing"
 	"github.com/gorilla/websocket"
 )
 
@@ -33,14 +32,15 @@ const wait = testbridge.Wait
 
 func startBridge(t *testing.T, mutate func(*config.Config)) *harness {
 	t.Helper()
-	return startBridgeWith(t, mutate, routing.Hooks{})
+	return startBridgeWith(t, mutate, bridge.Options{})
 }
 
-// startBridgeWith is startBridge with an embedder's hooks.
-func startBridgeWith(t *testing.T, mutate func(*config.Config), hooks routing.Hooks) *harness {
+// startBridgeWith is startBridge with an embedder's options (hooks, an
+// Application).
+func startBridgeWith(t *testing.T, mutate func(*config.Config), opts bridge.Options) *harness {
 	t.Helper()
 	checkLeaks(t) // first: its cleanup runs after every other
-	return newHarness(t, testbridge.Start(t, mutate, testbridge.Options{Bridge: bridge.Options{Hooks: hooks}}))
+	return newHarness(t, testbridge.Start(t, mutate, testbridge.Options{Bridge: opts}))
 }
 
 // newHarness wraps tb, started by t.

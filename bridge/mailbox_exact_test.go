@@ -497,7 +497,7 @@ func testSlowConsumerClose(t *testing.T, mode slowCloseMode) {
 	budget := h.b.Config().Limits.OutboundBudget
 	a := h.dialHello("a", urls["a"])
 	aEP := conf.Endpoint("a")
-	es := h.b.Engine().Stats()
+	es := h.b.Engine()
 
 	resume := make(chan struct{})
 	var once sync.Once
@@ -528,7 +528,7 @@ func testSlowConsumerClose(t *testing.T, mode slowCloseMode) {
 	}
 	// a sends until the bridge closes b; each batch routed before the
 	// next, so that a runs at most a batch past the close.
-	for es.SlowClosed.Load() == 0 {
+	for es.Stats().SlowClosed == 0 {
 		if sent >= maxBefore {
 			t.Fatalf("b not closed after %d messages of %d bytes (gnet holds %d)", sent, size, h.b.Engine().QueuedBytes())
 		}
@@ -591,7 +591,7 @@ func testSlowConsumerClose(t *testing.T, mode slowCloseMode) {
 		closedAt, queued, 4*budget, post, len(old.got), old.code, old.reason, old.err, len(nw.got))
 	t.Logf("slow_closed %v, dropped_slow_receiver %v, mailbox_queued %v, mailbox_recovered %v, dropped_mailbox_full %v, dropped_messages %v",
 		num(st, "slow_closed"), num(st, "dropped_slow_receiver"), num(st, "mailbox_queued"), num(st, "mailbox_recovered"), num(st, "dropped_mailbox_full"), num(st, "dropped_messages"))
-	if n := es.SlowClosed.Load(); n != 1 {
+	if n := es.Stats().SlowClosed; n != 1 {
 		t.Errorf("slow_closed = %d, want b's one", n)
 	}
 	switch {

@@ -389,14 +389,14 @@ func testReplacedTwiceAtOnce(t *testing.T) {
 	a := h.dialHello("a", urls["a"])
 	first := newSockReader(0, nil)
 	go first.run(gorillaSource(h.dial("b", urls["b"]).c))
-	es := h.b.Engine().Stats()
+	es := h.b.Engine()
 	var count atomic.Int64
 	sent := make(chan int, 1)
 	go func() {
 		left := -1
 		i := 0
 		for ; left != 0 && i < 400000; i++ {
-			if left < 0 && es.Replaced.Load() == 2 {
+			if left < 0 && es.Stats().Replaced == 2 {
 				left = after
 			}
 			if left > 0 {
@@ -474,7 +474,7 @@ func testReplacedRepeatedly(t *testing.T) {
 	a := h.dialHello("a", urls["a"])
 	readers := []*sockReader{newSockReader(0, nil)}
 	go readers[0].run(gorillaSource(h.dial("b", urls["b"]).c))
-	es := h.b.Engine().Stats()
+	es := h.b.Engine()
 	var count atomic.Int64
 	type outcome struct {
 		n   int
@@ -485,7 +485,7 @@ func testReplacedRepeatedly(t *testing.T) {
 		left := -1
 		i := 0
 		for ; left != 0 && i < most; i++ {
-			if left < 0 && es.Replaced.Load() == sockets-1 {
+			if left < 0 && es.Stats().Replaced == sockets-1 {
 				left = after
 			}
 			if left > 0 {
@@ -550,7 +550,7 @@ func testReplacedRepeatedly(t *testing.T) {
 		t.Fatalf("b: %d messages across its sockets, want %d", len(all), o.n)
 	}
 	t.Logf("%d messages over %d sockets (%d closed without a close frame)", o.n, sockets, abrupt)
-	if r := es.Replaced.Load(); r != sockets-1 {
+	if r := es.Stats().Replaced; r != sockets-1 {
 		t.Errorf("Replaced = %d, want %d", r, sockets-1)
 	}
 	if d := h.dropped(); d != 0 {
@@ -620,7 +620,7 @@ func testReplacedMidStream(t *testing.T, tc replaceCase) {
 	// case: what is routed to b while its socket is closing and no other
 	// is open goes to its mailbox, which keeps only 256 KiB).
 	var gate sync.RWMutex
-	es := h.b.Engine().Stats()
+	es := h.b.Engine()
 	sentAt := make(chan struct{})
 	type outcome struct {
 		n   int // the series' length
@@ -639,7 +639,7 @@ func testReplacedMidStream(t *testing.T, tc replaceCase) {
 			if i == at {
 				close(sentAt)
 			}
-			if left < 0 && es.Replaced.Load() > 0 {
+			if left < 0 && es.Stats().Replaced > 0 {
 				left = after
 			}
 			if left > 0 {
@@ -682,7 +682,7 @@ func testReplacedMidStream(t *testing.T, tc replaceCase) {
 	if tc.closing {
 		gate.Lock()
 		rc.write(rawFrame(fin|0x3, []byte("reserved")))
-		waitFor(t, "the bridge failing b's first socket", func() bool { return es.ProtocolErrors.Load() == 1 })
+		waitFor(t, "the bridge failing b's first socket", func() bool { return es.Stats().ProtocolErrors == 1 })
 	}
 	if tc.spacer {
 		h.dialHello("spacer", urls["spacer"])
@@ -693,7 +693,7 @@ func testReplacedMidStream(t *testing.T, tc replaceCase) {
 		gate.Unlock()
 		// b's first socket reads nothing until the bridge closed it (at
 		// the handover, or 2 s after its close frame).
-		waitFor(t, "b's first socket closed", func() bool { return es.Replaced.Load() == 1 && es.Open.Load() == 3 })
+		waitFor(t, "b's first socket closed", func() bool { return es.Stats().Replaced == 1 && es.Stats().Open == 3 })
 	}
 	if tc.stalls {
 		resumeOld()
@@ -761,7 +761,7 @@ func testReplacedMidStream(t *testing.T, tc replaceCase) {
 	if len(nw.got) == 0 {
 		t.Fatalf("the series ended before b's second socket took over: the test measured nothing")
 	}
-	if r := es.Replaced.Load(); r != 1 {
+	if r := es.Stats().Replaced; r != 1 {
 		t.Errorf("Replaced = %d, want 1", r)
 	}
 	if d := h.dropped(); d != float64(full) {

@@ -208,7 +208,7 @@ func (r *resumeRig) pauseRelay(t *testing.T, a1, b1 *streamEndpoint) (sa, sb tim
 		t.Fatal("no relay connection to pause")
 	}
 	sa, sb = r.relaysSince()
-	return sa, sb, r.b.b.Engine().Stats().Replaced.Load()
+	return sa, sb, r.b.b.Engine().Stats().Replaced
 }
 
 func (r *resumeRig) relaysSince() (a, b time.Time) {
@@ -572,7 +572,7 @@ func TestRelayResumeReplaced(t *testing.T) {
 	r := startResumeRig(t, true, true)
 	r.startSending()
 	r.waitFlow("the start")
-	replaced := r.b.b.Engine().Stats().Replaced.Load()
+	replaced := r.b.b.Engine().Stats().Replaced
 	for i := 1; i <= 3; i++ {
 		var old []*proxyPair
 		r.breakRelay(fmt.Sprintf("replace %d", i), func() {
@@ -583,7 +583,7 @@ func TestRelayResumeReplaced(t *testing.T) {
 			waitUntil(t, wait, "the proxy holding what the dialler wrote", func() bool { return old[0].Held() > 4<<10 })
 			r.px.Abandon()
 		})
-		if got := r.b.b.Engine().Stats().Replaced.Load(); got != replaced+uint64(i) {
+		if got := r.b.b.Engine().Stats().Replaced; got != replaced+uint64(i) {
 			t.Errorf("replace %d: B replaced %d sockets, want %d: its old socket was not open when the new one came", i, got-replaced, i)
 		}
 		// Late: what A wrote on the old socket reaches B after the new
@@ -850,10 +850,10 @@ func TestRelayResumeSlowConsumer(t *testing.T) {
 	a1, b1 := r.byID["a1"], r.byID["b1"]
 	cfg := r.a.b.Config().Limits
 	over := int64(cfg.OutboundBudget)
-	es := r.a.b.Engine().Stats()
+	es := r.a.b.Engine()
 	sa, sb, replaced := r.pauseRelay(t, a1, b1)
 	pad := strings.Repeat("x", 32<<10)
-	for es.SlowClosed.Load() == 0 && r.a.b.Engine().QueuedBytes() < over+(256<<10) {
+	for es.Stats().SlowClosed == 0 && r.a.b.Engine().QueuedBytes() < over+(256<<10) {
 		if a1.next.Load() > 2000 { // 64 MiB
 			t.Fatalf("A queues %d bytes after %d messages of 32 KiB, never over %d", r.a.b.Engine().QueuedBytes(), a1.next.Load(), over)
 		}
@@ -865,9 +865,9 @@ func TestRelayResumeSlowConsumer(t *testing.T) {
 	queuedAt := a1.next.Load()
 	t.Logf("A's relay over its %d-byte budget after %d messages: %d bytes queued", over, queuedAt, r.a.b.Engine().QueuedBytes())
 	grace := cfg.OutboundGrace + 2*r.a.b.Engine().TickInterval() + wait
-	waitUntil(t, grace, "A closing its relay as a slow consumer", func() bool { return es.SlowClosed.Load() > 0 })
+	waitUntil(t, grace, "A closing its relay as a slow consumer", func() bool { return es.Stats().SlowClosed > 0 })
 	r.waitBack("slow-consumer close", sa, sb)
-	if got := r.b.b.Engine().Stats().Replaced.Load(); got != replaced+1 {
+	if got := r.b.b.Engine().Stats().Replaced; got != replaced+1 {
 		t.Errorf("B replaced %d sockets, want 1 (its old socket was open when A came back)", got-replaced)
 	}
 	// The link works again: 20 more, then the last one to wait for.
@@ -941,7 +941,7 @@ func TestRelayResumeSlowClose4x(t *testing.T) {
 	r := startResumeRig(t, true, true)
 	a1, b1 := r.byID["a1"], r.byID["b1"]
 	budget := int64(r.a.b.Config().Limits.OutboundBudget)
-	es := r.a.b.Engine().Stats()
+	es := r.a.b.Engine()
 	sa, sb, replaced := r.pauseRelay(t, a1, b1)
 	pad := strings.Repeat("x", 32<<10)
 	write := func() {
@@ -951,7 +951,7 @@ func TestRelayResumeSlowClose4x(t *testing.T) {
 		}
 		a1.next.Add(1)
 	}
-	for es.SlowClosed.Load() == 0 {
+	for es.Stats().SlowClosed == 0 {
 		if a1.next.Load() > 4000 { // 128 MiB
 			t.Fatalf("A not closing its relay after %d messages of 32 KiB (%d bytes queued)", a1.next.Load(), r.a.b.Engine().QueuedBytes())
 		}
@@ -974,7 +974,7 @@ func TestRelayResumeSlowClose4x(t *testing.T) {
 		t.Errorf("A dropped %v frames for the slow relay: the frame that crosses 4x its budget must be kept", v)
 	}
 	r.waitBack("4× slow-consumer close", sa, sb)
-	if got := r.b.b.Engine().Stats().Replaced.Load(); got != replaced+1 {
+	if got := r.b.b.Engine().Stats().Replaced; got != replaced+1 {
 		t.Errorf("B replaced %d sockets, want 1 (its old socket was open when A came back)", got-replaced)
 	}
 	// The link works again: 20 more, then the last one to wait for.

@@ -92,7 +92,7 @@ func link(t *testing.T, meeting string, bridges []*harness, ids [][]string) map[
 	_ = others
 	for i, h := range bridges {
 		want := int64(len(bridges) - 1)
-		waitFor(t, fmt.Sprintf("bridge %d relays up", i), func() bool { return h.b.Engine().Stats().Relays.Load() == want })
+		waitFor(t, fmt.Sprintf("bridge %d relays up", i), func() bool { return h.b.Engine().Stats().Relays == want })
 	}
 	return urls
 }
@@ -151,7 +151,7 @@ func TestRelayTwoBridges(t *testing.T) {
 		t.Fatalf("expire relay: %d %s", status, resp)
 	}
 	waitFor(t, "relays down", func() bool {
-		return a.b.Engine().Stats().Relays.Load() == 0 && b.b.Engine().Stats().Relays.Load() == 0
+		return a.b.Engine().Stats().Relays == 0 && b.b.Engine().Stats().Relays == 0
 	})
 }
 

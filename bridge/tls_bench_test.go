@@ -119,9 +119,9 @@ func BenchmarkTLSPath(b *testing.B) {
 				for _, c := range conns {
 					c.Close()
 				}
-				for deadline := time.Now().Add(10 * time.Second); br.Engine().Stats().Open.Load() > 0; {
+				for deadline := time.Now().Add(10 * time.Second); br.Engine().Stats().Open > 0; {
 					if time.Now().After(deadline) {
-						b.Fatalf("%d connections still open", br.Engine().Stats().Open.Load())
+						b.Fatalf("%d connections still open", br.Engine().Stats().Open)
 					}
 					time.Sleep(time.Millisecond) // bounded wait for the bridge to see the closes
 				}

@@ -23,6 +23,7 @@ type conn struct {
 
 	kind   route.PeerKind // what the path names, before authentication
 	peer   *route.Peer    // the endpoint or relay, once authenticated
+	sock   *Socket        // an application socket's (appconn.go); nil for Colibri
 	dial   *relayDial     // set on the dialling side of a relay
 	reader wsproto.Reader
 	flate  *wsproto.Deflate
@@ -66,9 +67,9 @@ type conn struct {
 // of the TLS peer, not of the internal socket pair).
 func (c *conn) RemoteAddr() string { return c.remote }
 
-// OnOpen sets up the connection record. Connections enrolled by the relay
+// onOpen sets up the connection record. Connections enrolled by the relay
 // dialer or the TLS listener carry their context already.
-func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+func (e *Engine) onOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if b, ok := gc.Context().(*doorbell); ok {
 		b.open(gc)
 		return nil, gnet.None
@@ -97,8 +98,8 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	return nil, gnet.None
 }
 
-// OnTraffic runs the state machine over the bytes gnet has buffered.
-func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
+// onTraffic runs the state machine over the bytes gnet has buffered.
+func (e *Engine) onTraffic(gc gnet.Conn) gnet.Action {
 	c, ok := gc.Context().(*conn)
 	if !ok {
 		if b, ok := gc.Context().(*doorbell); ok {
@@ -130,9 +131,9 @@ func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
 	return c.readFrames()
 }
 
-// OnClose tears the connection down: detach from its peer, return
+// onClose tears the connection down: detach from its peer, return
 // buffers, count and log.
-func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
+func (e *Engine) onClose(gc gnet.Conn, err error) gnet.Action {
 	c, ok := gc.Context().(*conn)
 	if !ok {
 		if b, ok := gc.Context().(*doorbell); ok {
@@ -159,9 +160,14 @@ func (e *Engine) OnClose(gc gnet.Conn, err error) gnet.Action {
 			code = wsproto.CloseAbnormal
 		}
 		e.stats.countClose(code)
-		e.stats.peers(c.peer.Kind()).Add(-1)
-		e.log.Info("websocket closed", "kind", c.kind.String(), "conf", c.confID, "id", c.id,
+		if c.peer != nil {
+			e.stats.peers(c.peer.Kind()).Add(-1)
+		}
+		e.log.Info("websocket closed", "kind", c.kindName(), "conf", c.confID, "id", c.id,
 			"remote", c.remote, "code", code, "reason", c.closeReason, "err", errString(err))
+		if c.sock != nil {
+			c.appClosed(code)
+		}
 	}
 	if c.dial != nil {
 		c.dial.closed(c.closeCode, c.closeReason, wasOpen)
@@ -180,7 +186,7 @@ func errString(err error) string {
 // attach makes it its peer's.
 func (c *conn) opened(deflate *wsproto.Deflate, role wsproto.Role) {
 	c.flate = deflate
-	c.reader.Init(role, c.e.cfg.Limits.MaxMessageSize, deflate)
+	c.reader.Init(role, c.maxMessage(), deflate)
 	now := c.e.now()
 	c.lastReadNS, c.pingSentNS = now, now
 }
@@ -188,6 +194,9 @@ func (c *conn) opened(deflate *wsproto.Deflate, role wsproto.Role) {
 // handle acts on one message or control frame and returns what it cost
 // the loop in deliveries (at least 1); ok false closes the socket.
 func (c *conn) handle(msg wsproto.Message) (cost int, ok bool) {
+	if c.sock != nil && (msg.Op == wsproto.OpText || msg.Op == wsproto.OpBinary) {
+		return c.appMessage(msg), true
+	}
 	switch msg.Op {
 	case wsproto.OpText:
 		if !c.state.routes() {
@@ -201,6 +210,9 @@ func (c *conn) handle(msg wsproto.Message) (cost int, ok bool) {
 	case wsproto.OpPong:
 		// lastReadNS was refreshed: the peer is alive.
 	case wsproto.OpClose:
+		if c.sock != nil {
+			return 1, c.appPeerClosed(msg)
+		}
 		return 1, c.peerClosed(msg)
 	}
 	return 1, true

@@ -20,8 +20,8 @@ func (k *counters) drop(d route.DropReason) { k.dropped[d].Add(1) }
 // Traffic is a snapshot of the engine's hot-path counters, summed over
 // its loops.
 type Traffic struct {
-	MessagesReceived uint64 // text messages read and routed
-	MessagesSent     uint64 // text frames queued for writing, ServerHello included
+	MessagesReceived uint64 // Colibri text messages read and routed, and application messages read
+	MessagesSent     uint64 // Colibri text frames queued for writing (ServerHello included), and application messages
 	// Dropped counts the frames the engine decided not to queue, by
 	// routing.DropReason name: a receiver's socket closing, a slow
 	// receiver, binary messages. The router counts its own drops.

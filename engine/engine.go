@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/colibri-bus/colibri/internal/route"
-	"github.com/colibri-bus/colibri/routing"
 	"log/slog"
 	"net"
 	"slices"
@@ -14,22 +12,25 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/colibri-bus/colibri/internal/route"
+
 	"github.com/colibri-bus/colibri/config"
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 )
 
-// Engine is the public WebSocket server of one bridge: a gnet reactor that
-// accepts /colibri-ws and /colibri-relay-ws connections, authenticates them
-// against the conference table and feeds their messages to the router.
+// Engine is a WebSocket server on a gnet reactor. A bridge's engine serves
+// /colibri-ws and /colibri-relay-ws (authenticated against the conference
+// table, their messages fed to the router); every other upgrade goes to the
+// Application of its Options, if there is one.
 type Engine struct {
-	gnet.BuiltinEventEngine
-
 	cfg    *config.Config
-	table  *route.Table
-	router *route.Router
+	app    Application
+	appMax int           // the largest message of an application socket
+	table  *route.Table  // nil: the engine does not serve Colibri
+	router *route.Router // nil with table
 	log    *slog.Logger
-	stats  Stats
+	stats  counts
 
 	eng       gnet.Engine
 	addr      string // the listener's address once started
@@ -76,31 +77,43 @@ func (e *Engine) now() int64 {
 	return int64(time.Since(e.born))
 }
 
-// New builds an engine for cfg over table. hooks connect an embedder to the
-// messages the bridge consumes. log receives one line per connection
-// lifecycle event; it never sees a URL secret.
-func New(cfg *config.Config, table *route.Table, hooks routing.Hooks, log *slog.Logger) *Engine {
+// Options customise an engine beyond its config.
+type Options struct {
+	// App serves the WebSocket upgrades whose path is not a Colibri one;
+	// nil refuses them with 404.
+	App Application
+	// MaxMessageSize bounds a message of an application socket, in bytes
+	// after decompression; 0 means DefaultMaxMessageSize. Colibri sockets
+	// keep the config's limits.max-message-size.
+	MaxMessageSize int
+	// Logger receives one line per connection lifecycle event; it never
+	// sees a URL secret. nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultMaxMessageSize is the largest message of an application socket
+// unless Options.MaxMessageSize says otherwise: 16 MiB.
+const DefaultMaxMessageSize = 16 << 20
+
+// New builds an engine for cfg; nothing listens until Start. It serves
+// opts.App only: the bridge package adds the Colibri paths.
+func New(cfg *config.Config, opts Options) *Engine {
+	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{cfg: cfg, table: table, log: log, loops: map[gnet.EventLoop]*loop{}, born: time.Now()}
+	e := &Engine{cfg: cfg, app: opts.App, appMax: opts.MaxMessageSize, log: log,
+		loops: map[gnet.EventLoop]*loop{}, born: time.Now()}
 	e.sends.init()
-	e.router = route.NewRouter(hooks, e, log)
+	if e.appMax <= 0 {
+		e.appMax = DefaultMaxMessageSize
+	}
 	e.tick = tickInterval(cfg)
 	e.dialCtx, e.dialStop = context.WithCancel(context.Background())
 	empty := []*loop{}
 	e.loopList.Store(&empty)
 	return e
 }
-
-// Router returns the router the engine feeds.
-func (e *Engine) Router() *route.Router { return e.router }
-
-// Table returns the conference table.
-func (e *Engine) Table() *route.Table { return e.table }
-
-// Stats returns the engine's counters.
-func (e *Engine) Stats() *Stats { return &e.stats }
 
 // Addr returns the plain listener's host:port once Start returned.
 func (e *Engine) Addr() string { return e.addr }
@@ -164,7 +177,7 @@ func (e *Engine) startReactor(host string, port int) error {
 	e.done = make(chan error, 1)
 	addr := "tcp://" + net.JoinHostPort(host, strconv.Itoa(port))
 	go func() {
-		e.done <- gnet.Run(e, addr,
+		e.done <- gnet.Run(&events{e: e}, addr,
 			gnet.WithMulticore(true),
 			gnet.WithReuseAddr(true),
 			gnet.WithLoadBalancing(gnet.LeastConnections), // Register is called off-loop
@@ -228,8 +241,8 @@ func listenerAddr(eng gnet.Engine) (string, error) {
 	return "", fmt.Errorf("engine: unexpected listener address %T", sa)
 }
 
-// OnBoot records the gnet engine and releases Start.
-func (e *Engine) OnBoot(eng gnet.Engine) gnet.Action {
+// onBoot records the gnet engine and releases Start.
+func (e *Engine) onBoot(eng gnet.Engine) gnet.Action {
 	e.eng = eng
 	close(e.booted)
 	return gnet.None
@@ -307,8 +320,8 @@ func (e *Engine) loopOf(el gnet.EventLoop) *loop {
 	return l
 }
 
-// OnTick schedules a timer sweep on every loop.
-func (e *Engine) OnTick() (time.Duration, gnet.Action) {
+// onTick schedules a timer sweep on every loop.
+func (e *Engine) onTick() (time.Duration, gnet.Action) {
 	e.tickOnce.Do(func() { close(e.ticked) })
 	e.resumeAccepts()
 	now := e.now()
@@ -317,6 +330,19 @@ func (e *Engine) OnTick() (time.Duration, gnet.Action) {
 	}
 	return e.tick, gnet.None
 }
+
+// events is the engine as gnet sees it: gnet's callbacks stay out of the
+// engine's exported API.
+type events struct {
+	gnet.BuiltinEventEngine
+	e *Engine
+}
+
+func (v *events) OnBoot(eng gnet.Engine) gnet.Action                { return v.e.onBoot(eng) }
+func (v *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action)         { return v.e.onOpen(gc) }
+func (v *events) OnTraffic(gc gnet.Conn) gnet.Action                { return v.e.onTraffic(gc) }
+func (v *events) OnClose(gc gnet.Conn, err error) gnet.Action       { return v.e.onClose(gc, err) }
+func (v *events) OnTick() (delay time.Duration, action gnet.Action) { return v.e.onTick() }
 
 // gnetLogger sends gnet's own log lines to slog (never to stdout, where
 // they would corrupt `go test -bench` output).

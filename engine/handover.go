@@ -20,7 +20,7 @@ import (
 // is sent, and the old one hands over only after a fence: every loop puts a
 // marker on the old loop's inbox from its own goroutine, between two of its
 // callbacks, so behind everything it put there before. An embedder's
-// sends are routed on a loop too (Engine.Run), so the fence covers them
+// sends are routed on a loop too (Engine.run), so the fence covers them
 // and no loop ever waits for an embedder's goroutine. When the old loop
 // has drained the last
 // marker, no frame for the old socket is still on its way: it gives up

@@ -60,6 +60,9 @@ func (c *conn) serverHandshake() bool {
 		c.rejectErr(err)
 		return false
 	}
+	if c.e.table == nil || kind == route.PeerNone && c.e.app != nil {
+		return c.acceptApp(&req, end)
+	}
 	if !ok || !c.e.cfg.WebSockets.Enabled {
 		c.reject(404, "invalid path", "")
 		return false
@@ -69,12 +72,7 @@ func (c *conn) serverHandshake() bool {
 		c.reject(404, "server ID mismatch", "")
 		return false
 	}
-	if max := c.e.cfg.Limits.MaxConnections; max > 0 && int(c.e.stats.Open.Load()) >= max {
-		c.reject(503, "too many connections", "Retry-After: 5\r\n")
-		return false
-	}
-	if c.e.stopping.Load() {
-		c.reject(503, "shutting down", "")
+	if !c.admitOpen() {
 		return false
 	}
 	pwd := queryPassword(req.RawQuery)
@@ -90,12 +88,7 @@ func (c *conn) serverHandshake() bool {
 	// Name the connection with the peer's own strings, so it does not keep
 	// the whole request line alive.
 	c.confID, c.id = c.peer.Conference().ID(), c.peer.ID()
-	var deflate *wsproto.Deflate
-	if c.e.cfg.WebSockets.EnableCompression {
-		if d, ok := wsproto.NegotiateDeflate(req.Extensions); ok {
-			deflate = &d
-		}
-	}
+	deflate := c.negotiate(&req)
 	var extra string
 	if c.kind == route.PeerRelay {
 		extra = c.answerResume(req.RelayResume)

@@ -62,6 +62,15 @@ func (in *inbox) putControl(run func()) bool {
 	return schedule
 }
 
+// claim promises a drain by the caller, on the loop, before it returns to
+// gnet: puts until then schedule none (appconn.go calls it around an
+// application's handler, whose sends then need no task and no wake-up).
+func (in *inbox) claim() {
+	in.mu.Lock()
+	in.scheduled = true
+	in.mu.Unlock()
+}
+
 // drain hands every frame put so far to deliver, receiver by receiver, in
 // order, and releases the inbox's references.
 func (in *inbox) drain(deliver func(c *conn, f *wsproto.SharedFrame, class route.Class)) {

@@ -53,7 +53,7 @@ func (c *conn) keep(f *wsproto.SharedFrame, class route.Class) {
 // socket goes on holding until its handover completes (handover.go).
 func (c *conn) socketClosed() {
 	was := c.state
-	if !c.set(evGone) {
+	if !c.set(evGone) || c.sock != nil { // an application socket has no peer
 		return
 	}
 	switch {

@@ -234,9 +234,9 @@ func (l *loop) schedule(drain bool) {
 	}
 }
 
-// Deliver is the engine's sink for messages that originate off the loops
+// deliver is the engine's sink for messages that originate off the loops
 // (REST calls, an embedder's goroutines): every receiver's loop gets one task.
-func (e *Engine) Deliver(f *wsproto.SharedFrame, class route.Class, to []route.Conn) {
+func (e *Engine) deliver(f *wsproto.SharedFrame, class route.Class, to []route.Conn) {
 	var groups []remoteGroup // in the order of to's first receiver on each loop
 	for _, rc := range to {
 		c := rc.(*conn)

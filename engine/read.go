@@ -116,13 +116,13 @@ func (c *conn) weight() int {
 // largest size when that is larger: a sender must be able to wait with one
 // complete message.
 func (c *conn) backlogBound() int {
-	return max(c.e.cfg.Limits.InboundBacklog, c.e.cfg.Limits.MaxMessageSize+maxFrameHeader)
+	return max(c.e.cfg.Limits.InboundBacklog, c.maxMessage()+maxFrameHeader)
 }
 
 // window returns how much input one Peek covers: at least one whole frame
 // of the largest size the reader accepts.
 func (c *conn) window() int {
-	return max(peekWindow, c.e.cfg.Limits.MaxMessageSize+maxFrameHeader)
+	return max(peekWindow, c.maxMessage()+maxFrameHeader)
 }
 
 // backlogClose closes a sender that left more than the bound unparsed: it
@@ -130,8 +130,10 @@ func (c *conn) window() int {
 // absorbs. Its unread input is discarded with the socket; it is told why.
 func (c *conn) backlogClose(unread int) {
 	c.loop.count.backlogClosed.Add(1)
-	c.peer.BacklogClosed.Add(1)
-	c.e.log.Warn("inbound backlog over its bound: closing the sender", "kind", c.kind.String(),
+	if c.peer != nil {
+		c.peer.BacklogClosed.Add(1)
+	}
+	c.e.log.Warn("inbound backlog over its bound: closing the sender", "kind", c.kindName(),
 		"conf", c.confID, "id", c.id, "remote", c.remote, "unread", unread,
 		"bound", c.backlogBound())
 	// Closed, and what it still sends is discarded until it closes.

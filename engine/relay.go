@@ -45,10 +45,10 @@ type dialEvent struct {
 	reason string
 }
 
-// DialRelay starts dialling rawURL for r, replacing any previous dialer of
+// dialRelay starts dialling rawURL for r, replacing any previous dialer of
 // r, and keeps the link up until r expires or the engine stops
-// (colibri2.RelayDialer).
-func (e *Engine) DialRelay(r *route.Relay, rawURL string) {
+// (colibri2.RelayDialer, through seam.Colibri).
+func (e *Engine) dialRelay(r *route.Relay, rawURL string) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 		// Never log the URL: its query holds the relay's secret, and

@@ -60,10 +60,10 @@ func (q *sendQueue) drain() {
 	}
 }
 
-// Run runs fn, an embedder's send (route.Runner), on the first loop, after
+// run runs fn, an embedder's send (route.Runner), on the first loop, after
 // every send before it; it never waits. With no loop yet there is no
 // socket either (nothing to fence), and fn runs at once.
-func (e *Engine) Run(fn func()) {
+func (e *Engine) run(fn func()) {
 	loops := *e.loopList.Load()
 	if len(loops) == 0 {
 		fn()

@@ -136,7 +136,8 @@ func newSim(seed uint64, knobs *simKnobs, replay []simStep) *sim {
 	cfg.Relay.Resume = s.knobs.resume
 	s.table = route.NewTable(route.LimitsOf(cfg.Limits))
 	s.table.SetClock(func() int64 { return s.now })
-	s.e = New(cfg, s.table, routing.Hooks{}, nil)
+	s.e = New(cfg, Options{})
+	serveColibri(s.e, s.table, routing.Hooks{})
 	s.e.clock = func() int64 { return s.now }
 	s.e.observe = s.observe
 	s.flight = map[*simLoop][]func(){}

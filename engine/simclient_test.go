@@ -90,7 +90,7 @@ func (ep *simEndpoint) connect(sl *simLoop, kcap int) *simSocket {
 	}
 	sl.trigger(func() {
 		sc.opened = true
-		if _, action := s.e.OnOpen(sc); action != 0 {
+		if _, action := s.e.onOpen(sc); action != 0 {
 			sc.closeNow(nil)
 		}
 	})

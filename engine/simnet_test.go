@@ -191,7 +191,7 @@ func (sc *simConn) closeNow(err error) {
 		return
 	}
 	sc.closed = true
-	sc.s.e.OnClose(sc, err)
+	sc.s.e.onClose(sc, err)
 	if !sc.reset && !sc.shutWr {
 		k := min(len(sc.out), sc.kcap-len(sc.kern))
 		sc.kern = append(sc.kern, sc.out[:k]...)
@@ -231,7 +231,7 @@ func (sc *simConn) readable(n int) {
 		sc.closeNow(nil)
 		return
 	}
-	if sc.s.e.OnTraffic(sc) == gnet.Close {
+	if sc.s.e.onTraffic(sc) == gnet.Close {
 		sc.closeNow(nil)
 	}
 }

@@ -15,7 +15,7 @@ func (c *conn) checkTimers(now int64) {
 		c.openTimers(now)
 	case stClosing, stFailing, stHandedOff, stHoldingClosing, stHoldingFailing:
 		c.syncOut()
-		if c.state.discards() {
+		if c.state.discards() || c.lingers() {
 			c.shutdownWrite()
 		}
 		if now-c.closeSentNS > int64(closeWait) {

@@ -8,6 +8,10 @@ package wsproto
 // the close code with which to fail the connection. Subtests are named
 // after the case numbers. Each case runs with the wire delivered whole,
 // frame by frame and octet by octet, unless the case fixes a delivery.
+//
+// The cases of the table (autobahnCases) also run over real sockets
+// against the engine's echo server, examples/echo (autobahn_echo_test.go):
+// what the Reader must report is what the server must answer.
 
 import (
 	"strings"
@@ -19,49 +23,85 @@ type abCase struct {
 	frames []rawFrame
 	want   []event
 	code   uint16 // close code the server fails the connection with; 0: none
+	// maxMessage is the Reader's limit; 0: the default (64 KiB).
+	maxMessage int
+	// chops are the deliveries the Reader is driven with (whole,
+	// frameWise, n octets); nil: whole, frame-wise and octet-wise.
+	chops []int
 }
 
-func runCases(t *testing.T, cfg readerConfig, cases []abCase) {
+func runCases(t *testing.T, cases []abCase) {
 	t.Helper()
 	for _, c := range cases {
 		t.Run(c.id, func(t *testing.T) {
-			checkModes(t, cfg, c.frames, c.want, c.code)
+			cfg := readerConfig{role: Server, maxMessage: c.maxMessage}
+			if c.chops == nil {
+				checkModes(t, cfg, c.frames, c.want, c.code)
+				return
+			}
+			for _, chop := range c.chops {
+				check(t, chopName(chop), drive(t, cfg, c.frames, chop), c.want, c.code)
+			}
 		})
 	}
+}
+
+func chopName(chop int) string {
+	switch chop {
+	case whole:
+		return "whole"
+	case frameWise:
+		return "frame-wise"
+	case 1:
+		return "octet-wise"
+	}
+	return "chop " + itoa(chop)
 }
 
 var serverCfg = readerConfig{role: Server}
 
+// autobahnCases is the table: every case of every section but those that
+// watch the Reader itself (6.4, fail fast; 7.1.6 at the default limit).
+// Section 9, large messages, is left out in -short runs.
+func autobahnCases() []abCase {
+	var cases []abCase
+	for _, section := range []func() []abCase{autobahn1, autobahn2, autobahn3, autobahn4, autobahn5, autobahn6, autobahn7} {
+		cases = append(cases, section()...)
+	}
+	if !testing.Short() {
+		cases = append(cases, autobahn9()...)
+	}
+	return cases
+}
+
 // Section 1: framing of text and binary messages around the length
 // encodings. 1.1.8 and 1.2.8 send in chops of 997 octets.
-func TestAutobahn1(t *testing.T) {
-	cfg := readerConfig{role: Server, maxMessage: 1 << 20}
-	sizes := []int{0, 125, 126, 127, 128, 65535, 65536}
-	for i, n := range sizes {
+func TestAutobahn1(t *testing.T) { runCases(t, autobahn1()) }
+
+func autobahn1() []abCase {
+	var text, binary []abCase
+	for i, n := range []int{0, 125, 126, 127, 128, 65535, 65536} {
 		p := strings.Repeat("*", n)
-		t.Run("1.1."+itoa(i+1), func(t *testing.T) {
-			check(t, "whole", drive(t, cfg, []rawFrame{textFrame(p)}, whole), []event{msgText(p)}, 0)
-			check(t, "octet-wise", drive(t, cfg, []rawFrame{textFrame(p)}, 1), []event{msgText(p)}, 0)
-		})
+		text = append(text, abCase{id: "1.1." + itoa(i+1), frames: []rawFrame{textFrame(p)}, want: []event{msgText(p)},
+			maxMessage: 1 << 20, chops: []int{whole, 1}})
 		b := strings.Repeat("\xfe", n)
-		t.Run("1.2."+itoa(i+1), func(t *testing.T) {
-			check(t, "whole", drive(t, cfg, []rawFrame{binFrame([]byte(b))}, whole), []event{msgBinary(b)}, 0)
-			check(t, "octet-wise", drive(t, cfg, []rawFrame{binFrame([]byte(b))}, 1), []event{msgBinary(b)}, 0)
-		})
+		binary = append(binary, abCase{id: "1.2." + itoa(i+1), frames: []rawFrame{binFrame([]byte(b))}, want: []event{msgBinary(b)},
+			maxMessage: 1 << 20, chops: []int{whole, 1}})
 	}
 	p := strings.Repeat("*", 65536)
-	t.Run("1.1.8", func(t *testing.T) {
-		check(t, "chop 997", drive(t, cfg, []rawFrame{textFrame(p)}, 997), []event{msgText(p)}, 0)
-	})
+	text = append(text, abCase{id: "1.1.8", frames: []rawFrame{textFrame(p)}, want: []event{msgText(p)},
+		maxMessage: 1 << 20, chops: []int{997}})
 	b := strings.Repeat("\xfe", 65536)
-	t.Run("1.2.8", func(t *testing.T) {
-		check(t, "chop 997", drive(t, cfg, []rawFrame{binFrame([]byte(b))}, 997), []event{msgBinary(b)}, 0)
-	})
+	binary = append(binary, abCase{id: "1.2.8", frames: []rawFrame{binFrame([]byte(b))}, want: []event{msgBinary(b)},
+		maxMessage: 1 << 20, chops: []int{997}})
+	return append(text, binary...)
 }
 
 // Section 2: pings and pongs. The Reader hands every ping to the caller
 // (which answers with a pong) and every pong, solicited or not.
-func TestAutobahn2(t *testing.T) {
+func TestAutobahn2(t *testing.T) { runCases(t, autobahn2()) }
+
+func autobahn2() []abCase {
 	bin := "\x00\xff\xfe\xfd\xfc\xfb\x00\xff"
 	p125 := strings.Repeat("\xfe", 125)
 	var tenPings []rawFrame
@@ -71,7 +111,7 @@ func TestAutobahn2(t *testing.T) {
 		tenPings = append(tenPings, pingFrame(p))
 		tenPongs = append(tenPongs, evPing(p))
 	}
-	runCases(t, serverCfg, []abCase{
+	return []abCase{
 		{id: "2.1", frames: []rawFrame{pingFrame("")}, want: []event{evPing("")}},
 		{id: "2.2", frames: []rawFrame{pingFrame("Hello, world!")}, want: []event{evPing("Hello, world!")}},
 		{id: "2.3", frames: []rawFrame{pingFrame(bin)}, want: []event{evPing(bin)}},
@@ -95,16 +135,18 @@ func TestAutobahn2(t *testing.T) {
 		},
 		{id: "2.10", frames: tenPings, want: tenPongs},
 		{id: "2.11", frames: tenPings, want: tenPongs},
-	})
+	}
 }
 
 // Section 3: reserved bits without a negotiated extension fail with 1002.
 // The frames before the bad one are delivered.
-func TestAutobahn3(t *testing.T) {
+func TestAutobahn3(t *testing.T) { runCases(t, autobahn3()) }
+
+func autobahn3() []abCase {
 	hello := "Hello, world!"
 	withRSV := func(f rawFrame, rsv byte) rawFrame { f.rsv = rsv; return f }
 	bin := []byte("\x00\xff\xfe\xfd\xfc\xfb\x00\xff")
-	runCases(t, serverCfg, []abCase{
+	return []abCase{
 		{id: "3.1", frames: []rawFrame{withRSV(textFrame(hello), 1)}, code: CloseProtocolError},
 		{
 			id:     "3.2",
@@ -127,12 +169,14 @@ func TestAutobahn3(t *testing.T) {
 		{id: "3.5", frames: []rawFrame{withRSV(binFrame(bin), 5)}, code: CloseProtocolError},
 		{id: "3.6", frames: []rawFrame{withRSV(pingFrame(hello), 6)}, code: CloseProtocolError},
 		{id: "3.7", frames: []rawFrame{withRSV(closeFrame(1000, ""), 7)}, code: CloseProtocolError},
-	})
+	}
 }
 
 // Section 4: reserved opcodes fail with 1002; the ping after them is never
 // reported.
-func TestAutobahn4(t *testing.T) {
+func TestAutobahn4(t *testing.T) { runCases(t, autobahn4()) }
+
+func autobahn4() []abCase {
 	hello := "Hello, world!"
 	reserved := func(op byte, p string) rawFrame { return rawFrame{op: op, fin: true, payload: []byte(p)} }
 	var cases []abCase
@@ -142,7 +186,7 @@ func TestAutobahn4(t *testing.T) {
 	for i, op := range []byte{11, 12, 13, 14, 15} {
 		cases = append(cases, reservedOpcodeCase("4.2."+itoa(i+1), reserved(op, []string{"", "reserved opcode payload", "", hello, hello}[i]), i >= 2))
 	}
-	runCases(t, serverCfg, cases)
+	return cases
 }
 
 // reservedOpcodeCase: cases x.x.1-2 send only the reserved frame; x.x.3-5
@@ -163,7 +207,9 @@ func reservedOpcodeCase(id string, bad rawFrame, framed bool) abCase {
 // Section 5: fragmentation. Control frames may not be fragmented; a
 // continuation needs a message to continue; a new data frame may not start
 // inside a message; control frames may be interleaved.
-func TestAutobahn5(t *testing.T) {
+func TestAutobahn5(t *testing.T) { runCases(t, autobahn5()) }
+
+func autobahn5() []abCase {
 	f1, f2 := "fragment1", "fragment2"
 	interleaved := []rawFrame{frag(1, false, f1), pingFrame("ping payload"), frag(0, true, f2)}
 	lonelyTrue := []rawFrame{frag(0, true, "non-continuation payload"), textFrame("Hello, world!")}
@@ -174,7 +220,7 @@ func TestAutobahn5(t *testing.T) {
 		frag(0, true, "fragment5"),
 	}
 	longWant := []event{evPing("pongme 1!"), evPing("pongme 2!"), msgText("fragment1fragment2fragment3fragment4fragment5")}
-	runCases(t, serverCfg, []abCase{
+	return []abCase{
 		{id: "5.1", frames: []rawFrame{frag(9, false, f1), frag(0, true, f2)}, code: CloseProtocolError},
 		{id: "5.2", frames: []rawFrame{frag(10, false, f1), frag(0, true, f2)}, code: CloseProtocolError},
 		{id: "5.3", frames: []rawFrame{frag(1, false, f1), frag(0, true, f2)}, want: []event{msgText(f1 + f2)}},
@@ -217,7 +263,7 @@ func TestAutobahn5(t *testing.T) {
 		{id: "5.18", frames: []rawFrame{frag(1, false, f1), frag(1, true, f2)}, code: CloseProtocolError},
 		{id: "5.19", frames: long, want: longWant},
 		{id: "5.20", frames: long, want: longWant},
-	})
+	}
 }
 
 // fragments splits p into frames of size octets (Autobahn's fragmentSize).
@@ -239,10 +285,18 @@ func fragments(op byte, p string, size int) []rawFrame {
 // fragment by fragment (fail fast), even where a fragment ends inside a
 // code point.
 func TestAutobahn6(t *testing.T) {
+	runCases(t, autobahn6())
+	t.Run("fail-fast", testAutobahn6FailFast)
+	t.Run("fragments", testAutobahn6Fragments)
+}
+
+// autobahn6 is the table of section 6: 6.1-6.3, and each sequence of
+// 6.5-6.23 as one text frame.
+func autobahn6() []abCase {
 	hello := "Hello-µ@ßöäüàá-UTF-8!!"
 	kosme := "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"
 	invalid631 := kosme + "\xed\xa0\x80" + "\x65\x64\x69\x74\x65\x64"
-	runCases(t, serverCfg, []abCase{
+	cases := []abCase{
 		{id: "6.1.1", frames: []rawFrame{textFrame("")}, want: []event{msgText("")}},
 		{id: "6.1.2", frames: []rawFrame{frag(1, false, ""), frag(0, false, ""), frag(0, true, "")}, want: []event{msgText("")}},
 		{
@@ -256,8 +310,24 @@ func TestAutobahn6(t *testing.T) {
 		{id: "6.2.4", frames: fragments(1, kosme, 1), want: []event{msgText(kosme)}},
 		{id: "6.3.1", frames: []rawFrame{textFrame(invalid631)}, code: CloseInvalidPayload},
 		{id: "6.3.2", frames: fragments(1, invalid631, 1), code: CloseInvalidPayload},
-	})
+	}
+	// 6.5-6.23: the UTF-8 decoder test sequences (Markus Kuhn's
+	// UTF-8-test.txt as Autobahn groups them), each sent as one text frame.
+	for gi, g := range utf8Sequences() {
+		for j, u := range g.cases {
+			c := abCase{id: "6." + itoa(gi+5) + "." + itoa(j+1), frames: []rawFrame{textFrame(u.p)}, code: CloseInvalidPayload}
+			if u.valid {
+				c.want, c.code = []event{msgText(u.p)}, 0
+			}
+			cases = append(cases, c)
+		}
+	}
+	return cases
+}
 
+// testAutobahn6FailFast: 6.4 watches when the Reader fails.
+func testAutobahn6FailFast(t *testing.T) {
+	kosme := "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"
 	// 6.4: fail fast. The frame that makes the text invalid must fail the
 	// connection before the frame after it arrives.
 	p1, p2, p3 := kosme, "\xf4\x90\x80\x80", "\x65\x64\x69\x74\x65\x64"
@@ -310,14 +380,17 @@ func TestAutobahn6(t *testing.T) {
 		})
 	}
 
-	// 6.5-6.23: the UTF-8 decoder test sequences (Markus Kuhn's
-	// UTF-8-test.txt as Autobahn groups them), each sent as one text frame.
-	// Every sequence is also sent in 1-octet fragments, which must give the
-	// same verdict.
+}
+
+// testAutobahn6Fragments sends each sequence of 6.5-6.23 in 1-octet
+// fragments, which must give the verdict of the whole frame.
+func testAutobahn6Fragments(t *testing.T) {
 	for gi, g := range utf8Sequences() {
 		for j, s := range g.cases {
-			id := "6." + itoa(gi+5) + "." + itoa(j+1)
-			t.Run(id, func(t *testing.T) {
+			if len(s.p) == 0 {
+				continue
+			}
+			t.Run("6."+itoa(gi+5)+"."+itoa(j+1), func(t *testing.T) {
 				var want []event
 				var code uint16
 				if s.valid {
@@ -325,10 +398,7 @@ func TestAutobahn6(t *testing.T) {
 				} else {
 					code = CloseInvalidPayload
 				}
-				checkModes(t, serverCfg, []rawFrame{textFrame(s.p)}, want, code)
-				if len(s.p) > 0 {
-					check(t, "1-octet fragments", drive(t, serverCfg, fragments(1, s.p, 1), whole), want, code)
-				}
+				check(t, "1-octet fragments", drive(t, serverCfg, fragments(1, s.p, 1), whole), want, code)
 			})
 		}
 	}
@@ -428,6 +498,21 @@ func utf8Sequences() []utf8Group {
 // Section 7: closing. After a close frame nothing else is accepted; close
 // bodies are checked (length, code, UTF-8 reason).
 func TestAutobahn7(t *testing.T) {
+	runCases(t, autobahn7())
+	// 7.1.6 with the default 64 KiB limit: the big message fails with 1009
+	// as soon as its header is read.
+	hello := "Hello World!"
+	big := repeatTo("BAsd7&jh23", 256<<10)
+	frames := []rawFrame{textFrame(big), textFrame(hello), closeFrame(1000, ""), pingFrame("")}
+	t.Run("7.1.6/default-limit", func(t *testing.T) {
+		res := drive(t, serverCfg, frames, frameWise)
+		if res.code != CloseMessageTooBig || res.failedAt != 0 {
+			t.Fatalf("default limit: failed with %d at frame %d, want 1009 at frame 0", res.code, res.failedAt)
+		}
+	})
+}
+
+func autobahn7() []abCase {
 	hello := "Hello World!"
 	kosmeBad := "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80\x65\x64\x69\x74\x65\x64"
 	cases := []abCase{
@@ -459,21 +544,15 @@ func TestAutobahn7(t *testing.T) {
 	for i, c := range []uint16{0, 999, 1004, 1005, 1006, 1016, 1100, 2000, 2999} {
 		cases = append(cases, abCase{id: "7.9." + itoa(i+1), frames: []rawFrame{closeFrame(c, "")}, code: CloseProtocolError})
 	}
-	runCases(t, serverCfg, cases)
-
 	// 7.1.6: a 256 KiB message, a small one, a close and a ping. With a
 	// limit that admits it, both messages and the close arrive and the ping
-	// fails; with the default 64 KiB limit the big message fails with 1009
-	// as soon as its header is read.
+	// fails.
 	big := repeatTo("BAsd7&jh23", 256<<10)
-	frames := []rawFrame{textFrame(big), textFrame(hello), closeFrame(1000, ""), pingFrame("")}
-	t.Run("7.1.6", func(t *testing.T) {
-		check(t, "whole", drive(t, readerConfig{role: Server, maxMessage: 1 << 20}, frames, whole),
-			[]event{msgText(big), msgText(hello), evClose(1000, "")}, CloseProtocolError)
-		res := drive(t, serverCfg, frames, frameWise)
-		if res.code != CloseMessageTooBig || res.failedAt != 0 {
-			t.Fatalf("default limit: failed with %d at frame %d, want 1009 at frame 0", res.code, res.failedAt)
-		}
+	return append(cases, abCase{
+		id:     "7.1.6",
+		frames: []rawFrame{textFrame(big), textFrame(hello), closeFrame(1000, ""), pingFrame("")},
+		want:   []event{msgText(big), msgText(hello), evClose(1000, "")}, code: CloseProtocolError,
+		maxMessage: 1 << 20, chops: []int{whole},
 	})
 }
 
@@ -484,54 +563,50 @@ func TestAutobahn9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large messages")
 	}
-	cfg := readerConfig{role: Server, maxMessage: 16 << 20}
+	runCases(t, autobahn9())
+}
+
+func autobahn9() []abCase {
+	const limit = 16 << 20
+	one := func(id string, f rawFrame, chop int) abCase {
+		ev := event{op: OpCode(f.op), payload: string(f.payload)}
+		return abCase{id: id, frames: []rawFrame{f}, want: []event{ev}, maxMessage: limit, chops: []int{chop}}
+	}
+	var cases []abCase
 	sizes := []int{64 << 10, 256 << 10, 1 << 20, 4 << 20, 8 << 20, 16 << 20}
 	for i, n := range sizes {
-		p := repeatTo("BAsd7&jh23", n)
-		t.Run("9.1."+itoa(i+1), func(t *testing.T) {
-			check(t, "whole", drive(t, cfg, []rawFrame{textFrame(p)}, whole), []event{msgText(p)}, 0)
-		})
-		b := repeatTo("\x00\xfe\x23\xfa\xf0", n)
-		t.Run("9.2."+itoa(i+1), func(t *testing.T) {
-			check(t, "whole", drive(t, cfg, []rawFrame{binFrame([]byte(b))}, whole), []event{msgBinary(b)}, 0)
-		})
+		cases = append(cases, one("9.1."+itoa(i+1), textFrame(repeatTo("BAsd7&jh23", n)), whole))
+	}
+	for i, n := range sizes {
+		cases = append(cases, one("9.2."+itoa(i+1), binFrame([]byte(repeatTo("\x00\xfe\x23\xfa\xf0", n))), whole))
 	}
 	fragSizes := []int{64, 256, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20}
 	p4m := strings.Repeat("*", 4<<20)
-	for i, fs := range fragSizes {
-		t.Run("9.3."+itoa(i+1), func(t *testing.T) {
-			check(t, "whole", drive(t, cfg, fragments(1, p4m, fs), whole), []event{msgText(p4m)}, 0)
-		})
-		t.Run("9.4."+itoa(i+1), func(t *testing.T) {
-			check(t, "whole", drive(t, cfg, fragments(2, p4m, fs), whole), []event{msgBinary(p4m)}, 0)
-		})
-	}
-	for i, chop := range []int{64, 128, 256, 512, 1024, 2048} {
-		p := repeatTo("BAsd7&jh23", 1<<20)
-		t.Run("9.5."+itoa(i+1), func(t *testing.T) {
-			check(t, "chop "+itoa(chop), drive(t, cfg, []rawFrame{textFrame(p)}, chop), []event{msgText(p)}, 0)
-		})
-		b := repeatTo("\x00\xfe\x23\xfa\xf0", 1<<20)
-		t.Run("9.6."+itoa(i+1), func(t *testing.T) {
-			check(t, "chop "+itoa(chop), drive(t, cfg, []rawFrame{binFrame([]byte(b))}, chop), []event{msgBinary(b)}, 0)
-		})
-	}
-	for i, n := range []int{0, 16, 64, 256, 1024, 4096} {
-		for _, bin := range []bool{false, true} {
-			id, op, ch := "9.7.", OpText, "*"
-			if bin {
-				id, op, ch = "9.8.", OpBinary, "\xfe"
-			}
-			p := strings.Repeat(ch, n)
-			frames := make([]rawFrame, 1000)
-			want := make([]event, 1000)
-			for k := range frames {
-				frames[k] = rawFrame{op: byte(op), fin: true, payload: []byte(p)}
-				want[k] = event{op: op, payload: p}
-			}
-			t.Run(id+itoa(i+1), func(t *testing.T) {
-				check(t, "whole", drive(t, cfg, frames, whole), want, 0)
-			})
+	for k, op := range []OpCode{OpText, OpBinary} {
+		for i, fs := range fragSizes {
+			cases = append(cases, abCase{id: "9." + itoa(k+3) + "." + itoa(i+1), frames: fragments(byte(op), p4m, fs),
+				want: []event{{op: op, payload: p4m}}, maxMessage: limit, chops: []int{whole}})
 		}
 	}
+	chops := []int{64, 128, 256, 512, 1024, 2048}
+	for i, chop := range chops {
+		cases = append(cases, one("9.5."+itoa(i+1), textFrame(repeatTo("BAsd7&jh23", 1<<20)), chop))
+	}
+	for i, chop := range chops {
+		cases = append(cases, one("9.6."+itoa(i+1), binFrame([]byte(repeatTo("\x00\xfe\x23\xfa\xf0", 1<<20))), chop))
+	}
+	for k, op := range []OpCode{OpText, OpBinary} {
+		ch := []string{"*", "\xfe"}[k]
+		for i, n := range []int{0, 16, 64, 256, 1024, 4096} {
+			p := strings.Repeat(ch, n)
+			c := abCase{id: "9." + itoa(k+7) + "." + itoa(i+1), frames: make([]rawFrame, 1000),
+				want: make([]event, 1000), maxMessage: limit, chops: []int{whole}}
+			for j := range c.frames {
+				c.frames[j] = rawFrame{op: byte(op), fin: true, payload: []byte(p)}
+				c.want[j] = event{op: op, payload: p}
+			}
+			cases = append(cases, c)
+		}
+	}
+	return cases
 }

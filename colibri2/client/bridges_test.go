@@ -54,8 +54,8 @@ func (b *testBridge) local(advertised string) string {
 func relaysUp(bs []*testBridge, want int64, bound time.Duration) error {
 	deadline := time.Now().Add(bound)
 	for _, b := range bs {
-		if !testbridge.Until(time.Until(deadline), func() bool { return b.Engine().Stats().Relays.Load() == want }) {
-			return fmt.Errorf("bridge %s: %d relays attached, want %d", b.name, b.Engine().Stats().Relays.Load(), want)
+		if !testbridge.Until(time.Until(deadline), func() bool { return b.Engine().Stats().Relays == want }) {
+			return fmt.Errorf("bridge %s: %d relays attached, want %d", b.name, b.Engine().Stats().Relays, want)
 		}
 	}
 	return nil

@@ -190,7 +190,7 @@ func TestMeshOneLinkDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !testbridge.Until(wait, func() bool {
-		return m.bridges[1].Engine().Stats().Relays.Load() == 2 && m.bridges[2].Engine().Stats().Relays.Load() == 2
+		return m.bridges[1].Engine().Stats().Relays == 2 && m.bridges[2].Engine().Stats().Relays == 2
 	}) {
 		t.Fatal("the jvb2-jvb3 link did not go down")
 	}
