@@ -20,13 +20,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
 
 	"github.com/colibri-bus/colibri/internal/route"
 
-	"github.com/colibri-bus/colibri/colibri2"
 	"github.com/colibri-bus/colibri/config"
 	"github.com/colibri-bus/colibri/engine"
+	"github.com/colibri-bus/colibri/internal/colibri2"
 	"github.com/colibri-bus/colibri/internal/seam"
 	"github.com/colibri-bus/colibri/routing"
 )
@@ -114,8 +115,9 @@ func (b *Bridge) Router() routing.Router { return route.PublicRouter(b.colib.Rou
 // Engine returns the WebSocket engine.
 func (b *Bridge) Engine() *engine.Engine { return b.engine }
 
-// API returns the private server, to register more handlers before Start.
-func (b *Bridge) API() *colibri2.Server { return b.api }
+// Handle registers h for pattern on the private server, beside the REST
+// API, before Start (an SFU's own operations endpoints).
+func (b *Bridge) Handle(pattern string, h http.Handler) { b.api.Handle(pattern, h) }
 
 // PublicAddr returns the plain WebSocket listener's address.
 func (b *Bridge) PublicAddr() string { return b.engine.Addr() }
@@ -136,9 +138,6 @@ func (b *Bridge) DialRelay(r routing.Relay, url string) {
 		b.colib.DialRelay(rec, url)
 	}
 }
-
-// Ops returns the operations endpoints' state (health, drain, metrics).
-func (b *Bridge) Ops() *colibri2.Ops { return b.ops }
 
 // Done is closed once a stop was requested: POST /colibri/shutdown, or Stop.
 // After a REST shutdown, the bridge's owner must call Stop (cmd/bridge does).

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/colibri-bus/colibri/colibri2"
+	"github.com/colibri-bus/colibri/internal/colibri2"
 	"github.com/colibri-bus/colibri/config"
 	"github.com/colibri-bus/colibri/internal/testbridge"
 	"github.com/colibri-bus/colibri/wsproto"

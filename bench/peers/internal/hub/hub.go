@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/colibri-bus/colibri/colibri2"
+	"github.com/colibri-bus/colibri/internal/colibri2"
 	"github.com/colibri-bus/colibri/config"
 	"github.com/colibri-bus/colibri/wsproto"
 )

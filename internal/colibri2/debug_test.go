@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/colibri-bus/colibri/colibri2"
+	"github.com/colibri-bus/colibri/internal/colibri2"
 	"github.com/colibri-bus/colibri/config"
 )
 
