@@ -186,18 +186,20 @@ func (x *sfuTest) lastN() {
 	// more audio between them
 	var prev map[string]stat
 	var prevAt time.Time
+	desc := "first sample"
 	waitFor(x.t, 8*time.Second, "a's video stops while its audio goes on", func() (bool, string) {
 		if !prevAt.IsZero() && time.Since(prevAt) < time.Second {
-			return false, "sampling"
+			return false, desc
 		}
 		cur := x.stats("a")
 		defer func() { prev, prevAt = cur, time.Now() }()
 		if prev == nil {
-			return false, "first sample"
+			return false, desc
 		}
 		for _, id := range from {
 			if cur[id].FramesDecoded != prev[id].FramesDecoded || cur[id].TotalSamplesReceived <= prev[id].TotalSamplesReceived {
-				return false, fmt.Sprintf("from %s: %v then %v", id, prev[id], cur[id])
+				desc = fmt.Sprintf("a second apart, from %s: %+v then %+v", id, prev[id], cur[id])
+				return false, desc
 			}
 		}
 		return true, ""
@@ -387,11 +389,15 @@ func (x *sfuTest) screenshot() {
 	x.t.Logf("screenshot of a (top) and b (bottom): %s", path)
 }
 
-// dominantSpeaker: with b and c muted, a's fake microphone makes a the
-// dominant speaker on every page; then b speaks alone and takes over.
+// dominantSpeaker: the one unmuted fake microphone makes its page the
+// dominant speaker on every page: first b's (a, the first to join, was
+// dominant while everyone beeped alike), then a's.
 func (x *sfuTest) dominantSpeaker() {
 	pages := []string{"a", "b", "c"}
-	wait := func(who string) {
+	speak := func(who string) {
+		for _, p := range pages {
+			x.b.eval(p, fmt.Sprintf(`sfu.mute("audio", %v)`, p != who), nil)
+		}
 		for _, p := range pages {
 			waitFor(x.t, 15*time.Second, fmt.Sprintf("%s sees %s as dominant speaker", p, who), func() (bool, string) {
 				var d string
@@ -400,12 +406,8 @@ func (x *sfuTest) dominantSpeaker() {
 			})
 		}
 	}
-	x.b.eval("b", `sfu.mute("audio", true)`, nil)
-	x.b.eval("c", `sfu.mute("audio", true)`, nil)
-	wait("a")
-	x.b.eval("a", `sfu.mute("audio", true)`, nil)
-	x.b.eval("b", `sfu.mute("audio", false)`, nil)
-	wait("b")
+	speak("b")
+	speak("a")
 	for _, p := range pages {
 		x.b.eval(p, `sfu.mute("audio", false)`, nil)
 	}
