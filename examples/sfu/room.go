@@ -194,7 +194,9 @@ func (s *SFU) leave(p *participant) {
 	if p.pc != nil {
 		go p.pc.Close()
 	}
-	s.log.Info("sfu: participant left", "room", r.name, "endpoint", p.id)
+	if joined {
+		s.log.Info("sfu: participant left", "room", r.name, "endpoint", p.id)
+	}
 }
 
 // participantOf returns the participant of ep, or nil.

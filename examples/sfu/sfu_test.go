@@ -92,6 +92,7 @@ func TestSFU(t *testing.T) {
 	}{
 		{"media", (*sfuTest).media},
 		{"lastN", (*sfuTest).lastN},
+		{"constraints", (*sfuTest).constraints},
 		{"endpointMessage", (*sfuTest).endpointMessage},
 		{"reconnect", (*sfuTest).reconnect},
 		{"screenshot", (*sfuTest).screenshot},
@@ -182,16 +183,42 @@ func (x *sfuTest) lastN() {
 	from := x.others("a", "a", "b", "c")
 	x.b.eval("a", `sfu.setLastN(0)`, nil)
 	x.waitForwarded("a", nil)
-	// stopped: two samples a second apart with the same frame counts, and
-	// more audio between them
+	x.waitStalled("a", from)
+	// b and c still get each other's video
+	x.waitGrowing("b", []string{x.ids["c"]}, true, 5*time.Second)
+
+	x.b.eval("a", `sfu.setLastN(-1)`, nil)
+	x.waitForwarded("a", []string{videoSource(x.ids["b"]), videoSource(x.ids["c"])})
+	x.waitGrowing("a", from, true, 10*time.Second)
+}
+
+// constraints: a's ReceiverVideoConstraints with maxHeight 0 for b's
+// source stops b's video at a, not c's; without it, b's comes back.
+func (x *sfuTest) constraints() {
+	b, c := x.ids["b"], x.ids["c"]
+	x.b.eval("a", fmt.Sprintf(`sfu.setConstraints({lastN: -1, constraints: {%q: {maxHeight: 0}}})`, videoSource(b)), nil)
+	x.waitForwarded("a", []string{videoSource(c)})
+	x.waitStalled("a", []string{b})
+	x.waitGrowing("a", []string{c}, true, 5*time.Second)
+
+	x.b.eval("a", `sfu.setConstraints({lastN: -1, defaultConstraints: {maxHeight: 720}})`, nil)
+	x.waitForwarded("a", []string{videoSource(b), videoSource(c)})
+	x.waitGrowing("a", []string{b, c}, true, 10*time.Second)
+}
+
+// waitStalled waits until page's video from each of from stops while its
+// audio goes on: two samples a second apart with the same frame counts and
+// more audio samples.
+func (x *sfuTest) waitStalled(page string, from []string) {
+	x.t.Helper()
 	var prev map[string]stat
 	var prevAt time.Time
 	desc := "first sample"
-	waitFor(x.t, 8*time.Second, "a's video stops while its audio goes on", func() (bool, string) {
+	waitFor(x.t, 8*time.Second, fmt.Sprintf("%s's video from %v stops while its audio goes on", page, from), func() (bool, string) {
 		if !prevAt.IsZero() && time.Since(prevAt) < time.Second {
 			return false, desc
 		}
-		cur := x.stats("a")
+		cur := x.stats(page)
 		defer func() { prev, prevAt = cur, time.Now() }()
 		if prev == nil {
 			return false, desc
@@ -204,12 +231,6 @@ func (x *sfuTest) lastN() {
 		}
 		return true, ""
 	})
-	// b and c still get each other's video
-	x.waitGrowing("b", []string{x.ids["c"]}, true, 5*time.Second)
-
-	x.b.eval("a", `sfu.setLastN(-1)`, nil)
-	x.waitForwarded("a", []string{videoSource(x.ids["b"]), videoSource(x.ids["c"])})
-	x.waitGrowing("a", from, true, 10*time.Second)
 }
 
 // waitForwarded waits until page's last ForwardedSources lists want.
@@ -233,8 +254,9 @@ func (x *sfuTest) messages(page string) []message {
 	return m
 }
 
-// endpointMessage: a unicast from b reaches c, and a broadcast from a
-// reaches b and c, each with from set by the bridge.
+// endpointMessage: a unicast from b reaches c, a broadcast from a reaches
+// b and c, and b's EndpointStats reach a and c, each with from set by the
+// bridge.
 func (x *sfuTest) endpointMessage() {
 	x.b.eval("b", fmt.Sprintf(`sfu.send(%q, {type: "hello", n: 1})`, x.ids["c"]), nil)
 	x.b.eval("a", `sfu.send("", {type: "everyone", n: 2})`, nil)
@@ -247,6 +269,23 @@ func (x *sfuTest) endpointMessage() {
 			for _, m := range got {
 				if m.Payload["n"] == w.n {
 					return m.From == x.ids[w.from], fmt.Sprintf("from %q, want %q", m.From, x.ids[w.from])
+				}
+			}
+			return false, fmt.Sprintf("%v", got)
+		})
+	}
+	// EndpointStats from b reach a and c, from set by the bridge
+	x.b.eval("b", `sfu.sendStats({connectionQuality: 98.5, jvbRTT: 12})`, nil)
+	for _, p := range []string{"a", "c"} {
+		waitFor(x.t, 5*time.Second, p+" gets b's EndpointStats", func() (bool, string) {
+			var got []struct {
+				From  string
+				Stats map[string]any
+			}
+			x.b.eval(p, `sfu.endpointStats`, &got)
+			for _, e := range got {
+				if e.From == x.ids["b"] && e.Stats["jvbRTT"] == 12.0 && e.Stats["from"] == x.ids["b"] {
+					return true, ""
 				}
 			}
 			return false, fmt.Sprintf("%v", got)
@@ -390,8 +429,9 @@ func (x *sfuTest) screenshot() {
 }
 
 // dominantSpeaker: the one unmuted fake microphone makes its page the
-// dominant speaker on every page: first b's (a, the first to join, was
-// dominant while everyone beeped alike), then a's.
+// dominant speaker on every page, twice: first a page that is not the
+// dominant speaker now (while all beeped alike, one of them was), then
+// another.
 func (x *sfuTest) dominantSpeaker() {
 	pages := []string{"a", "b", "c"}
 	speak := func(who string) {
@@ -406,8 +446,14 @@ func (x *sfuTest) dominantSpeaker() {
 			})
 		}
 	}
-	speak("b")
-	speak("a")
+	var cur string
+	x.b.eval("a", `sfu.dominant || ""`, &cur)
+	first, second := "a", "b"
+	if x.ids["a"] == cur {
+		first, second = "b", "a"
+	}
+	speak(first)
+	speak(second)
 	for _, p := range pages {
 		x.b.eval(p, `sfu.mute("audio", false)`, nil)
 	}
