@@ -119,6 +119,7 @@ func (t *inTrack) requestKeyframe() {
 func (o *outTrack) write(pkt *rtp.Packet, resync bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	jump := true // the stream's newest packet, whatever lastSeq was
 	switch {
 	case !o.started:
 		o.started, o.src = true, pkt.SSRC
@@ -129,6 +130,8 @@ func (o *outTrack) write(pkt *rtp.Packet, resync bool) {
 		o.tsOff = o.lastTS + o.tsStep - pkt.Timestamp
 	case resync:
 		o.seqOff = o.lastSeq + 1 - pkt.SequenceNumber
+	default:
+		jump = false
 	}
 	out := *pkt
 	out.Header.SequenceNumber += o.seqOff
@@ -136,7 +139,7 @@ func (o *outTrack) write(pkt *rtp.Packet, resync bool) {
 	// the publisher's extension ids mean nothing on the receiver's
 	// connection
 	out.Header.Extension, out.Header.Extensions, out.Header.ExtensionProfile = false, nil, 0
-	if d := out.Header.SequenceNumber - o.lastSeq; d != 0 && d < 1<<15 {
+	if d := out.Header.SequenceNumber - o.lastSeq; jump || (d != 0 && d < 1<<15) {
 		o.lastSeq, o.lastTS = out.Header.SequenceNumber, out.Header.Timestamp
 	}
 	o.track.WriteRTP(&out)

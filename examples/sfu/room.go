@@ -43,7 +43,9 @@ type participant struct {
 	forwarded []string
 	// level measures its voice, for the dominant speaker.
 	level speech
-	left  bool
+	// left is set while p is not a member: reserved but not yet admitted,
+	// or gone.
+	left bool
 }
 
 // slot is one pair of outgoing tracks (audio, video) on a receiver's peer

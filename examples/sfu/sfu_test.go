@@ -8,6 +8,7 @@ import (
 	"image/draw"
 	"image/png"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -98,6 +99,7 @@ func TestSFU(t *testing.T) {
 		{"screenshot", (*sfuTest).screenshot},
 		{"dominantSpeaker", (*sfuTest).dominantSpeaker},
 		{"leave", (*sfuTest).leave},
+		{"expireREST", (*sfuTest).expireREST},
 	}
 	for _, st := range steps {
 		t0 := time.Now()
@@ -500,4 +502,33 @@ func (w testWriter) Write(p []byte) (int, error) {
 		w.t.Log(strings.TrimSpace(string(p)))
 	}
 	return len(p), nil
+}
+
+// expireREST: b's endpoint is expired through the bus's REST API, as
+// Jicofo would; the SFU lets b leave, and a sees it go.
+func (x *sfuTest) expireREST() {
+	body := fmt.Sprintf(`{"endpoints":[{"id":%q,"expire":true}]}`, x.ids["b"])
+	req, err := http.NewRequest(http.MethodPatch, "http://"+x.s.Bus().PrivateAddr()+"/colibri/v2/conferences/standup", strings.NewReader(body))
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		x.t.Fatalf("PATCH: %s", resp.Status)
+	}
+	waitFor(x.t, 5*time.Second, "a sees b go", func() (bool, string) {
+		var owners []string
+		x.b.eval("a", `Object.keys(sfu.owners)`, &owners)
+		return len(owners) == 0, fmt.Sprintf("owners %v", owners)
+	})
+	x.s.mu.Lock()
+	n := len(x.s.rooms["standup"].parts)
+	x.s.mu.Unlock()
+	if n != 1 {
+		x.t.Errorf("the room has %d participants, want a alone", n)
+	}
 }
