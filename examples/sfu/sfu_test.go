@@ -36,6 +36,7 @@ type sfuTest struct {
 	s     *SFU
 	b     *browser
 	proxy *cutProxy
+	url   string            // the page server's
 	ids   map[string]string // page -> endpoint id
 }
 
@@ -68,7 +69,7 @@ func TestSFU(t *testing.T) {
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 
-	x := &sfuTest{t: t, s: s, b: b, proxy: proxy, ids: map[string]string{}}
+	x := &sfuTest{t: t, s: s, b: b, proxy: proxy, url: srv.URL, ids: map[string]string{}}
 	for _, p := range []string{"a", "b", "c"} {
 		b.open(p, srv.URL+"/?room=standup")
 	}
@@ -417,7 +418,7 @@ func (x *sfuTest) screenshot() {
 	draw.Draw(out, image.Rect(0, h+8, w, 2*h+8), imgs[1], imgs[1].Bounds().Min, draw.Src)
 	path := *screenshotPath
 	if path == "" {
-		path = filepath.Join(os.TempDir(), "colibri-sfu-screenshot.png")
+		path = filepath.Join(dir, "screenshot.png")
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -465,6 +466,19 @@ func (x *sfuTest) dominantSpeaker() {
 // and keep receiving each other.
 func (x *sfuTest) leave() {
 	ep := x.endpoint("c")
+	// a leave without c's pwd is refused
+	resp, err := http.Post(x.url+"/leave", "application/json",
+		strings.NewReader(fmt.Sprintf(`{"endpoint":%q,"room":"standup","pwd":"guess"}`, x.ids["c"])))
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		x.t.Errorf("a leave with a wrong pwd: %s, want 404", resp.Status)
+	}
+	if x.s.Bus().Table().ConferenceByMeeting("standup").Endpoint(x.ids["c"]) == nil {
+		x.t.Fatal("a leave with a wrong pwd expired c's endpoint")
+	}
 	x.b.eval("c", `sfu.leave()`, nil)
 	conf := x.s.Bus().Table().ConferenceByMeeting("standup")
 	waitFor(x.t, 5*time.Second, "c's endpoint expires", func() (bool, string) {

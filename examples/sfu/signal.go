@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +17,7 @@ import (
 //
 //	POST /join  {"room":"R","sdp":"<offer>"}
 //	         -> {"endpoint":"id","sdp":"<answer>","colibriWs":"ws://..."}
-//	POST /leave {"endpoint":"id","room":"R"} -> 204
+//	POST /leave {"endpoint":"id","room":"R","pwd":"<the URL's pwd>"} -> 204
 //
 // The offer publishes one audio and one video track (sendonly) and brings
 // MaxParticipants-1 pairs of recvonly audio and video m-lines: the slots.
@@ -59,9 +60,9 @@ func (s *SFU) handleJoin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *SFU) handleLeave(w http.ResponseWriter, r *http.Request) {
-	var req struct{ Endpoint, Room string }
+	var req struct{ Endpoint, Room, Pwd string }
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
-		http.Error(w, "want {endpoint, room}", http.StatusBadRequest)
+		http.Error(w, "want {endpoint, room, pwd}", http.StatusBadRequest)
 		return
 	}
 	s.mu.Lock()
@@ -70,7 +71,7 @@ func (s *SFU) handleLeave(w http.ResponseWriter, r *http.Request) {
 		p = rm.parts[req.Endpoint]
 	}
 	s.mu.Unlock()
-	if p == nil {
+	if p == nil || subtle.ConstantTimeCompare([]byte(req.Pwd), []byte(p.ep.Password())) != 1 {
 		http.Error(w, "no such participant", http.StatusNotFound)
 		return
 	}
