@@ -46,6 +46,7 @@ func (s *SFU) onConnected(ep routing.Endpoint) {
 	}
 }
 
+// onLastN records ep's lastN and re-allocates its room's video.
 func (s *SFU) onLastN(ep routing.Endpoint, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -55,6 +56,8 @@ func (s *SFU) onLastN(ep routing.Endpoint, n int) {
 	}
 }
 
+// onConstraints records ep's constraints (their lastN, if any, replaces
+// the endpoint's) and re-allocates its room's video.
 func (s *SFU) onConstraints(ep routing.Endpoint, c *routing.ReceiverVideoConstraints) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

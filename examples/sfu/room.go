@@ -87,6 +87,8 @@ func (p *participant) assign(owner *participant) bool {
 func (p *participant) free(owner *participant) {
 	if sl := p.slotOf(owner); sl != nil {
 		sl.owner, sl.audioSink, sl.videoSink = nil, nil, nil
+		sl.audio.feeder.Store(nil)
+		sl.video.feeder.Store(nil)
 	}
 }
 
@@ -188,7 +190,9 @@ func (s *SFU) leave(p *participant) {
 	r.conf.ExpireEndpoint(p.id)
 	if len(r.parts) == 0 {
 		s.bus.Table().ExpireConference(r.conf)
-		delete(s.rooms, r.name)
+		if s.rooms[r.name] == r {
+			delete(s.rooms, r.name)
+		}
 	} else if joined {
 		s.changed(r, true)
 	}

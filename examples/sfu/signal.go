@@ -89,6 +89,9 @@ func (s *SFU) join(ctx context.Context, req joinRequest, pageHost string) (*join
 	defer func() {
 		if !admitted {
 			s.leave(p)
+			if p.pc != nil { // leave closes it only if p was still in the room
+				p.pc.Close()
+			}
 		}
 	}()
 	wsURL, err := s.busURL(p.ep, pageHost)
