@@ -20,6 +20,8 @@ fi
 go mod download
 # bench/ is its own module (its peers' dependencies stay out of the root's).
 (cd bench && go mod download)
+# examples/sfu, the reference embedding, is one more (it brings pion/webrtc).
+(cd examples/sfu && go mod download)
 # config tests generate key stores with openssl and keytool (a JDK's key tool).
 command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl; }
 command -v keytool >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless; }

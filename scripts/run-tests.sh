@@ -9,6 +9,10 @@ go test -count=1 $(go list ./... | grep -v '/interop')
 # bench/ is a module of its own (load generator, peers, plots, the
 # in-process check of the generator against the bridge).
 (cd bench && go vet ./... && go test -count=1 ./...)
+# examples/sfu is a module of its own too (pion stays out of the root's
+# go.mod): the reference embedding, tested with three headless Chromium
+# pages (about 10 s).
+(cd examples/sfu && go vet ./... && go test -count=1 ./...)
 # wsproto: short fuzz runs of the handshake parser, the frame reader and the deflate reader.
 go test ./wsproto -run='^$' -fuzz='^FuzzHandshake$' -fuzztime=3s
 go test ./wsproto -run='^$' -fuzz='^FuzzReader$' -fuzztime=3s
