@@ -69,6 +69,9 @@ func New(cfg *config.Config, opts Options) *Bridge {
 		log = slog.New(slog.DiscardHandler)
 	}
 	t := route.NewTable(route.LimitsOf(cfg.Limits))
+	if h := opts.Hooks.EndpointExpired; h != nil {
+		t.OnEndpointExpired(func(ep *route.Endpoint) { h(route.PublicEndpoint(ep)) })
+	}
 	e := engine.New(cfg, engine.Options{App: opts.App, Logger: log})
 	col := seam.ServeColibri(e, t, opts.Hooks)
 	col.Router().SetStatsFilter(cfg.StatsFilterThreshold)

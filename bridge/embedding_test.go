@@ -16,14 +16,21 @@ import (
 // handles the table gives, and stats are snapshots.
 func TestEmbedderHandles(t *testing.T) {
 	var mu sync.Mutex
-	var connected []routing.Endpoint
+	var connected, expired []routing.Endpoint
 	hookDone := make(chan struct{}, 4)
-	h := startBridgeWith(t, nil, bridge.Options{Hooks: routing.Hooks{EndpointConnected: func(ep routing.Endpoint) {
-		mu.Lock()
-		connected = append(connected, ep)
-		mu.Unlock()
-		hookDone <- struct{}{}
-	}}})
+	h := startBridgeWith(t, nil, bridge.Options{Hooks: routing.Hooks{
+		EndpointConnected: func(ep routing.Endpoint) {
+			mu.Lock()
+			connected = append(connected, ep)
+			mu.Unlock()
+			hookDone <- struct{}{}
+		},
+		EndpointExpired: func(ep routing.Endpoint) {
+			mu.Lock()
+			expired = append(expired, ep)
+			mu.Unlock()
+		},
+	}})
 	table := h.b.Table()
 	conf, err := table.CreateConference("handles", "")
 	if err != nil {
@@ -101,15 +108,25 @@ func TestEmbedderHandles(t *testing.T) {
 	if got := rl.Endpoints(); len(got) != 2 || conf.Relay("jvb2") != rl || len(conf.Relays()) != 1 {
 		t.Errorf("relay endpoints %v, relays %d", got, len(conf.Relays()))
 	}
-	if !conf.ExpireRelay("jvb2") || conf.Relay("jvb2") != nil {
+	if !conf.ExpireRelay("jvb2") || conf.Relay("jvb2") != nil || !rl.Expired() {
 		t.Errorf("ExpireRelay left the relay")
 	}
-	if !conf.ExpireEndpoint("a") || c.recvClose().Code != 1001 {
-		t.Errorf("ExpireEndpoint did not close the socket with 1001")
+	other, _ := conf.CreateEndpoint("b", routing.EndpointOptions{})
+	if ep.Expired() || other.Expired() {
+		t.Errorf("an endpoint in its conference reports expired")
+	}
+	if !conf.ExpireEndpoint("a") || c.recvClose().Code != 1001 || !ep.Expired() {
+		t.Errorf("ExpireEndpoint did not expire a and close its socket with 1001")
 	}
 	table.ExpireConference(conf)
-	if !conf.Expired() || table.Conference(conf.ID()) != nil {
-		t.Errorf("the conference is not expired")
+	if !conf.Expired() || table.Conference(conf.ID()) != nil || !other.Expired() {
+		t.Errorf("the conference and its endpoints are not expired")
+	}
+	// The hook ran once for each, on the expiring goroutine: this one.
+	mu.Lock()
+	defer mu.Unlock()
+	if len(expired) != 2 || expired[0] != ep || expired[1] != other {
+		t.Errorf("EndpointExpired got %v, want a then b, once each", expired)
 	}
 }
 

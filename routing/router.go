@@ -36,6 +36,12 @@ type Hooks struct {
 	EndpointConnected func(ep Endpoint)
 	// RelayConnected runs when a relay's socket became its current one.
 	RelayConnected func(r Relay)
+	// EndpointExpired runs once for every endpoint that is expired, by the
+	// REST API (Jicofo), by Conference.ExpireEndpoint or with its
+	// conference, after its socket was told to close (1001). It runs on
+	// the goroutine that expired it, not on an event loop: the place to
+	// tear down the endpoint's media.
+	EndpointExpired func(ep Endpoint)
 	// LastN reports an endpoint's LastNChangedEvent.
 	LastN func(ep Endpoint, m *LastNChangedEvent)
 	// ReceiverVideoConstraints reports an endpoint's bandwidth allocation

@@ -73,6 +73,9 @@ type Endpoint interface {
 	Password() string
 	// Connected reports whether the endpoint has an open socket now.
 	Connected() bool
+	// Expired reports whether the endpoint was expired (itself, or with
+	// its conference): it is no longer in its conference.
+	Expired() bool
 	// Stats returns the endpoint's counters.
 	Stats() PeerStats
 }
@@ -90,6 +93,9 @@ type Relay interface {
 	Endpoints() []string
 	// Connected reports whether the relay has an open socket now.
 	Connected() bool
+	// Expired reports whether the relay was expired (itself, or with its
+	// conference).
+	Expired() bool
 	// Stats returns the relay's counters.
 	Stats() PeerStats
 }

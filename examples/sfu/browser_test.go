@@ -49,7 +49,7 @@ func startBrowser(t *testing.T) *browser {
 	}
 	for _, need := range []string{chromium, filepath.Join(deps, "node_modules", "playwright-core", "package.json")} {
 		if _, err := os.Stat(need); err != nil {
-			t.Skipf("%s is missing: run scripts/install-deps.sh", need)
+			t.Fatalf("%s is missing: run scripts/install-deps.sh (the test command does)", need)
 		}
 	}
 	nodePath, err := filepath.Abs(filepath.Join(deps, "node_modules"))

@@ -11,7 +11,7 @@ import (
 // with statistics stubbed.
 func TestBundle(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(deps, bridgeChannelEntry)); err != nil {
-		t.Skipf("%v: run scripts/install-deps.sh", err)
+		t.Fatalf("%v: run scripts/install-deps.sh (the test command does)", err)
 	}
 	b, err := bundle(deps)
 	if err != nil {

@@ -27,6 +27,26 @@ func (s *SFU) hooks() routing.Hooks {
 			c := copyConstraints(m)
 			s.post(func() { s.onConstraints(ep, c) })
 		},
+		// Runs on the goroutine that expired ep: the REST API's, or the
+		// SFU's own leave, which holds s.mu; post never waits for it.
+		EndpointExpired: func(ep routing.Endpoint) {
+			s.post(func() { s.onExpired(ep) })
+		},
+	}
+}
+
+// onExpired lets ep's participant leave when someone else expired its
+// endpoint (the bus's REST API, as Jicofo does); after the SFU's own leave
+// there is no participant left to find.
+func (s *SFU) onExpired(ep routing.Endpoint) {
+	s.mu.Lock()
+	var p *participant
+	if r := s.rooms[ep.Conference().MeetingID()]; r != nil && r.conf == ep.Conference() {
+		p = r.parts[ep.ID()]
+	}
+	s.mu.Unlock()
+	if p != nil && p.ep == ep {
+		s.leave(p)
 	}
 }
 

@@ -150,7 +150,7 @@ func (s *SFU) admit(p *participant) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := p.room
-	if r.parts[p.id] != p || expired(p.ep) {
+	if r.parts[p.id] != p || p.ep.Expired() {
 		return fmt.Errorf("sfu: %s expired while joining", p.id)
 	}
 	for _, q := range r.order {
@@ -234,12 +234,4 @@ func remove(ids []string, id string) []string {
 		}
 	}
 	return out
-}
-
-// expired reports whether ep was expired. routing.Endpoint has no Expired
-// method (docs/embedding.md says handles have one; only Conference does),
-// so it asks the conference whether ep is still its endpoint.
-func expired(ep routing.Endpoint) bool {
-	c := ep.Conference()
-	return c.Expired() || c.Endpoint(ep.ID()) != ep
 }

@@ -42,8 +42,7 @@ const (
 // speakerLoop scores every participant's loudness each interval and, when
 // a room's loudest changes, makes it the dominant speaker: the room is sent
 // DominantSpeakerEndpointChangeEvent, the bus's stats filter is told, and
-// lastN rankings follow. It also notices participants whose endpoint was
-// expired by someone else (the REST API) and lets them leave.
+// lastN rankings follow.
 func (s *SFU) speakerLoop(interval time.Duration) {
 	defer s.done.Done()
 	t := time.NewTicker(interval)
@@ -54,20 +53,11 @@ func (s *SFU) speakerLoop(interval time.Duration) {
 			return
 		case <-t.C:
 		}
-		var gone []*participant
 		s.mu.Lock()
 		for _, r := range s.rooms {
 			s.scoreSpeakers(r)
-			for _, p := range r.order {
-				if expired(p.ep) { // expired through the REST API
-					gone = append(gone, p)
-				}
-			}
 		}
 		s.mu.Unlock()
-		for _, p := range gone {
-			s.leave(p)
-		}
 	}
 }
 

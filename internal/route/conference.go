@@ -120,6 +120,9 @@ func (c *Conference) ExpireEndpoint(id string) bool {
 		conn.Close(1001, ReasonEndpointClosed)
 	}
 	ep.freeMail()
+	if fn := c.table.endpointExpired; fn != nil {
+		fn(ep)
+	}
 	return true
 }
 
@@ -170,6 +173,11 @@ func (c *Conference) expireAll() {
 	for _, r := range m.relays {
 		r.stopDialer()
 		r.Link.forget()
+	}
+	if fn := c.table.endpointExpired; fn != nil {
+		for _, ep := range m.endpoints {
+			fn(ep)
+		}
 	}
 }
 

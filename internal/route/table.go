@@ -47,7 +47,14 @@ type Table struct {
 	Resume ResumeStats
 
 	clock func() int64 // unix nanoseconds; nil: the wall clock
+
+	endpointExpired func(*Endpoint) // the embedder's hook; nil: none
 }
+
+// OnEndpointExpired makes fn run once for every endpoint expired from now
+// on, on the goroutine that expired it, after its socket was told to
+// close. Set it before the table is used.
+func (t *Table) OnEndpointExpired(fn func(*Endpoint)) { t.endpointExpired = fn }
 
 // SetClock makes now the table's clock, in unix nanoseconds, for the ages
 // of mailboxes. A deterministic simulation sets it before the table is

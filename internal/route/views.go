@@ -155,12 +155,18 @@ func (v *endpointView) Visitor() bool                  { return v.visitor }
 func (v *endpointView) Password() string               { return v.pwd }
 func (v *endpointView) Connected() bool                { return v.Conn() != nil }
 func (v *endpointView) Stats() routing.PeerStats       { return v.Peer.stats() }
-func (v *relayView) ID() string                        { return v.id }
-func (v *relayView) Conference() routing.Conference    { return PublicConference(v.conf) }
-func (v *relayView) MeshID() string                    { return v.meshID }
-func (v *relayView) Endpoints() []string               { return (*Relay)(v).Endpoints() }
-func (v *relayView) Connected() bool                   { return v.Conn() != nil }
-func (v *relayView) Stats() routing.PeerStats          { return v.Peer.stats() }
+func (v *endpointView) Expired() bool {
+	return v.conf.Expired() || v.conf.state.Load().byID[v.id] != (*Endpoint)(v)
+}
+func (v *relayView) Expired() bool {
+	return v.conf.Expired() || v.conf.state.Load().relayByID[v.id] != (*Relay)(v)
+}
+func (v *relayView) ID() string                     { return v.id }
+func (v *relayView) Conference() routing.Conference { return PublicConference(v.conf) }
+func (v *relayView) MeshID() string                 { return v.meshID }
+func (v *relayView) Endpoints() []string            { return (*Relay)(v).Endpoints() }
+func (v *relayView) Connected() bool                { return v.Conn() != nil }
+func (v *relayView) Stats() routing.PeerStats       { return v.Peer.stats() }
 func (v *routerView) SetDominantSpeakers(c routing.Conference, ids []string) {
 	if rec := ConferenceOf(c); rec != nil {
 		(*Router)(v).SetDominantSpeakers(rec, ids)
