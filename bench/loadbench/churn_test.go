@@ -14,6 +14,6 @@ import (
 // is one cycle; deliveries/s is cycles/s, reported as well.
 func BenchmarkChurn(b *testing.B) {
 	br := startBridge(b, nil)
-	r := measure(b, load.Config{Scenario: "S6", Endpoints: 2}, br)
+	r := measure(b, 1, load.Config{Scenario: "S6", Endpoints: 2}, br)
 	b.ReportMetric(r.CyclesPerS, "cycles/s")
 }

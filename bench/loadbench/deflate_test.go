@@ -15,7 +15,7 @@ import (
 // every endpoint: 2,000 messages, 78,000 deliveries.
 func BenchmarkDeflateStorm(b *testing.B) {
 	br := startBridge(b, nil)
-	r := measure(b, load.Config{Scenario: "S2", Confs: 50, Endpoints: 40, Window: 8,
+	r := measure(b, 2000*39, load.Config{Scenario: "S2", Confs: 50, Endpoints: 40, Window: 8,
 		Deflate: true, Size: 1024}, br)
 	if r.Inflated == 0 {
 		b.Fatal("no compressed message received: the storm was not compressed")

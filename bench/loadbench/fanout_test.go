@@ -12,6 +12,6 @@ import (
 // unfiltered). One op is one message: 1,000 deliveries.
 func BenchmarkFanout1000(b *testing.B) {
 	br := startBridge(b, nil)
-	measure(b, load.Config{Scenario: "S3", Confs: 1, Endpoints: 1001, Senders: 1,
+	measure(b, 1000, load.Config{Scenario: "S3", Confs: 1, Endpoints: 1001, Senders: 1,
 		Class: "EndpointMessage", Window: 16}, br)
 }

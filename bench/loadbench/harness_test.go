@@ -42,8 +42,10 @@ func startBridge(b *testing.B, mutate func(*config.Config)) *bridge.Bridge {
 
 // measure runs one benchmark of the session cfg describes against
 // bridges: it prepares and connects the session outside the timer, times
-// Send(b.N), fails the benchmark with the generator's reason if the
-// result is incomplete, and only then reports
+// Send(b.N), and fails the benchmark unless the result is complete (the
+// generator's judgement, with its reason) and holds exactly perOp × b.N
+// deliveries, perOp being what one op must deliver: messages sent times
+// receivers. Only then does it report
 //
 //   - deliveries/s: distinct deliveries over the time from the first
 //     send to the last delivery;
@@ -57,7 +59,7 @@ func startBridge(b *testing.B, mutate func(*config.Config)) *bridge.Bridge {
 //     churned connection leaks, near 0 once b.N is large.
 //
 // It returns the result for scenario-specific checks and metrics.
-func measure(b *testing.B, cfg load.Config, bridges ...*bridge.Bridge) *load.Result {
+func measure(b *testing.B, perOp uint64, cfg load.Config, bridges ...*bridge.Bridge) *load.Result {
 	b.Helper()
 	for _, br := range bridges {
 		cfg.REST = append(cfg.REST, br.PrivateAddr())
@@ -87,8 +89,9 @@ func measure(b *testing.B, cfg load.Config, bridges ...*bridge.Bridge) *load.Res
 	if r.Incomplete {
 		b.Fatalf("incomplete, no rate: %s\n%s", r.IncompleteReason, log.String())
 	}
-	if r.DeliveredWindow != r.ExpectedWindow || r.Duplicates != 0 {
-		b.Fatalf("delivered %d of %d (%d duplicates)", r.DeliveredWindow, r.ExpectedWindow, r.Duplicates)
+	if want := perOp * uint64(b.N); r.DeliveredWindow != want || r.ExpectedWindow != want || r.Duplicates != 0 {
+		b.Fatalf("delivered %d of %d, want %d x %d = %d (%d duplicates)",
+			r.DeliveredWindow, r.ExpectedWindow, perOp, b.N, want, r.Duplicates)
 	}
 	perConn := float64(int64(heap1)-int64(heap0)) / float64(max(1, s.Conns()))
 	if s.Conns() == 0 {

@@ -19,6 +19,6 @@ func BenchmarkRelayHop(b *testing.B) {
 		return func(c *config.Config) { c.Relay.Enabled, c.Relay.RelayID = true, id }
 	}
 	a, z := startBridge(b, relay("jvb-a")), startBridge(b, relay("jvb-b"))
-	measure(b, load.Config{Scenario: "S5", Confs: 50, Endpoints: 40, Window: 8,
+	measure(b, 2000*39, load.Config{Scenario: "S5", Confs: 50, Endpoints: 40, Window: 8,
 		RelayIDs: []string{"jvb-a", "jvb-b"}}, a, z)
 }

@@ -12,5 +12,5 @@ import (
 // message from every endpoint: 2,000 messages, 78,000 deliveries.
 func BenchmarkBroadcastStorm(b *testing.B) {
 	br := startBridge(b, nil)
-	measure(b, load.Config{Scenario: "S2", Confs: 50, Endpoints: 40, Window: 8}, br)
+	measure(b, 2000*39, load.Config{Scenario: "S2", Confs: 50, Endpoints: 40, Window: 8}, br)
 }
