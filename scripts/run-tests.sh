@@ -9,6 +9,10 @@ go test -count=1 $(go list ./... | grep -v '/interop')
 # bench/ is a module of its own (load generator, peers, plots, the
 # in-process check of the generator against the bridge).
 (cd bench && go vet ./... && go test -count=1 ./...)
+# Each load benchmark once (bench/loadbench, BENCHMARKS.md "Load runs with go
+# test -bench"): in-process bridges on their defaults, a few seconds in all;
+# each fails unless every message reached every receiver exactly once.
+(cd bench && go test -count=1 -run='^$' -bench=. -benchtime=1x ./loadbench)
 # examples/sfu is a module of its own too (pion stays out of the root's
 # go.mod): the reference embedding, tested with three headless Chromium
 # pages (about 10 s).

@@ -72,3 +72,54 @@ func TestLoadAgainstBridge(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionAgainstBridge runs each scenario a Session supports for a
+// fixed count against the bridge and requires the count to be exact:
+// every sender sent n messages, each reached every receiver once, and
+// the run ended on the last delivery.
+func TestSessionAgainstBridge(t *testing.T) {
+	b := startBridge(t)
+	for _, tc := range []struct {
+		name string
+		cfg  load.Config
+		n    int
+	}{
+		{"S2", load.Config{Scenario: "S2", Confs: 3, Endpoints: 5, Window: 4}, 20},
+		{"S3", load.Config{Scenario: "S3", Endpoints: 50, Class: "EndpointMessage", Window: 8}, 30},
+		{"S6", load.Config{Scenario: "S6", Endpoints: 2}, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.cfg
+			c.REST, c.WSAddr = []string{b.PrivateAddr()}, []string{b.PublicAddr()}
+			c.VerifyFrom, c.Quiet = true, true
+			s, err := load.Prepare(c, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.Connect(); err != nil {
+				t.Fatal(err)
+			}
+			r, err := s.Send(tc.n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Incomplete {
+				t.Fatalf("incomplete: %s", r.IncompleteReason)
+			}
+			senders := r.Confs * r.Senders
+			if c.Scenario == "S6" {
+				senders = 1
+			}
+			if want := uint64(senders * tc.n); r.SentWindow != want {
+				t.Fatalf("sent %d, want %d", r.SentWindow, want)
+			}
+			if want := r.SentWindow * uint64(r.Endpoints-1); r.DeliveredWindow != want || r.DeliveriesPerSec <= 0 {
+				t.Fatalf("delivered %d of %d at %v/s", r.DeliveredWindow, want, r.DeliveriesPerSec)
+			}
+			if _, err := s.Send(1); err == nil {
+				t.Fatal("a second Send succeeded")
+			}
+		})
+	}
+}

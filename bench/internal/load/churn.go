@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,6 +85,11 @@ func (w *worker) cycle(k int) error {
 			return err
 		}
 	}
+	if w.exchange {
+		if err := w.exchangeOne(conns, eps); err != nil {
+			return err
+		}
+	}
 	for _, cn := range conns {
 		cn.nc.Close()
 	}
@@ -94,8 +100,85 @@ func (w *worker) cycle(k int) error {
 	return rc.expire(meeting)
 }
 
+// churnN runs n cycles (Session.Send of S6) as fast as the bridge
+// completes them, at most RESTConcurrency at a time. A cycle's time is
+// taken from its own start: nothing is scheduled, so nothing waits in a
+// queue of the generator's.
+func (w *worker) churnN(n int) *Result {
+	sem := make(chan struct{}, w.cfg.RESTConcurrency)
+	var wg sync.WaitGroup
+	var ok, fail atomic.Uint64
+	for k := range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			t0 := time.Now()
+			if err := w.cycle(k); err != nil {
+				if fail.Add(1) <= 3 {
+					fmt.Fprintf(w.log, "churn cycle: %v\n", err)
+				}
+				return
+			}
+			ok.Add(1)
+			w.win[0][groupMain].hist.Record(time.Since(t0).Nanoseconds())
+		}()
+	}
+	wg.Wait()
+	r := w.result()
+	r.Cycles, r.CycleFails = ok.Load(), fail.Load()
+	return r
+}
+
+// exchangeOne has the first of a cycle's connections broadcast one
+// message and checks that each other connection receives it once, with
+// the sender's from, before anything else generated. Sent and delivered
+// count in the main group's totals and its first window, so the run's
+// completeness covers them.
+func (w *worker) exchangeOne(conns []*conn, eps []string) error {
+	c := &w.cfg
+	s := conns[0]
+	for k := range s.mask {
+		s.mask[k] = byte(rand.Uint32())
+	}
+	s.tp = c.template(buildMessage(c.Class, "", 0, c.Size))(s.mask)
+	if err := s.send(1, time.Now().UnixNano(), 0); err != nil {
+		w.stats[groupMain].writeErr.Add(1)
+		return err
+	}
+	for _, r := range conns[1:] {
+		p, err := r.await(10*time.Second, func(p []byte) bool { _, ok := scanStamp(p); return ok })
+		if err != nil {
+			return fmt.Errorf("waiting for the cycle's message: %w", err)
+		}
+		st, _ := scanStamp(p)
+		if st.i != 0 || st.s != 0 {
+			w.stats[groupMain].misrouted.Add(1)
+			return fmt.Errorf("cycle's message: sender %d, sequence %d; want 0, 0", st.i, st.s)
+		}
+		if f, ok := scanFrom(p); !ok || string(f) != eps[0] {
+			w.stats[groupMain].fromBad.Add(1)
+			return fmt.Errorf("cycle's message: from %q, want %q", f, eps[0])
+		}
+		w.stats[groupMain].delivered.Add(1)
+		w.win[0][groupMain].delivered.Add(1)
+	}
+	return nil
+}
+
 // awaitHello reads frames until a ServerHello arrives (blocking; churn only).
 func (c *conn) awaitHello(timeout time.Duration) error {
+	_, err := c.await(timeout, func(p []byte) bool { return bytes.Contains(p, hello) })
+	if err != nil {
+		return fmt.Errorf("waiting for ServerHello: %w", err)
+	}
+	return nil
+}
+
+// await reads frames (blocking; churn only) until a text message for
+// which match holds arrives, and returns it; it stays valid until the
+// next read of c. Other messages are skipped.
+func (c *conn) await(timeout time.Duration, match func(p []byte) bool) ([]byte, error) {
 	_ = c.nc.SetReadDeadline(time.Now().Add(timeout))
 	for {
 		for {
@@ -108,23 +191,23 @@ func (c *conn) awaitHello(timeout time.Duration) error {
 			if h.op == 0x1 && h.rsv1 && c.z != nil {
 				var err error
 				if p, err = c.z.inflate(p, maxFrame); err != nil {
-					return err
+					return nil, err
 				}
 			}
-			if h.op == 0x1 && bytes.Contains(p, hello) {
-				return nil
+			if h.op == 0x1 && match(p) {
+				return p, nil
 			}
 		}
 		if c.n == len(c.rbuf) {
 			if c.r == 0 {
-				return errors.New("frame too large before ServerHello")
+				return nil, errors.New("frame larger than the read buffer")
 			}
 			c.n = copy(c.rbuf, c.rbuf[c.r:c.n])
 			c.r = 0
 		}
 		m, err := c.nc.Read(c.rbuf[c.n:])
 		if err != nil {
-			return fmt.Errorf("waiting for ServerHello: %w", err)
+			return nil, err
 		}
 		c.n += m
 	}

@@ -2,7 +2,9 @@
 // bench/loadgen: it creates conferences through a bridge's colibri2 REST
 // API, opens the advertised WebSocket URLs from many 127.x source
 // addresses, drives EndpointMessage / EndpointStats traffic in open or
-// closed loop, and measures deliveries and latency.
+// closed loop, and measures deliveries and latency. Run sends for a
+// duration (bench/loadgen); a Session sends a count, its setup apart
+// (bench/loadbench's benchmarks).
 //
 // It talks to the bridge only through the public contracts (REST JSON and
 // RFC 6455 frames), so it drives any server that honours them. It depends

@@ -31,11 +31,15 @@ type conn struct {
 	confFirst int      // index (g) of the first endpoint of this conn's conference
 	next      []uint64 // per sender of the conference (g - confFirst): the next sequence number expected; reader only
 
-	wmu  sync.Mutex
-	tp   *template // what this endpoint sends; nil for pure receivers
-	seq  uint64
-	wbuf []byte
-	mask [4]byte
+	wmu sync.Mutex
+	tp  *template // what this endpoint sends; nil for pure receivers
+	seq uint64
+	// capped bounds what this sender sends in all to left more messages
+	// (a Session's Send); otherwise it sends whatever it is asked to.
+	capped bool
+	left   int
+	wbuf   []byte
+	mask   [4]byte
 
 	record    bool  // record latency of messages received here
 	responder bool  // S4: answer every message with tp, echoing t and s
@@ -117,10 +121,15 @@ func (c *conn) handshake(u *url.URL) error {
 	}
 }
 
-// send writes n messages stamped t0, t0+dt, … in as few writes as possible.
+// send writes n messages stamped t0, t0+dt, … in as few writes as
+// possible; a capped sender writes at most its remaining quota.
 func (c *conn) send(n int, t0, dt int64) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.capped {
+		n = min(n, c.left)
+		c.left -= n
+	}
 	for n > 0 {
 		b := min(n, maxBatch)
 		buf := c.wbuf[:0]
@@ -313,7 +322,9 @@ func (c *conn) onMessage(p []byte, now int64) bool {
 		w.stats[c.grp].gaps.Add(st.s - c.next[k])
 	}
 	c.next[k] = st.s + 1
-	w.stats[c.grp].delivered.Add(1)
+	if d := w.stats[c.grp].delivered.Add(1); d == w.goal.Load() {
+		close(w.reached)
+	}
 	if ph := w.phase(st.t); ph >= 0 {
 		win := &w.win[ph][c.grp]
 		win.delivered.Add(1)

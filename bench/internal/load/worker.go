@@ -71,6 +71,11 @@ type worker struct {
 	// delivery inside a window signals on delivery, which drain waits on.
 	draining atomic.Bool
 	delivery chan struct{}
+	// goal, when not 0, is the count of distinct deliveries that ends a
+	// Session's Send: the delivery that reaches it closes reached.
+	goal     atomic.Uint64
+	reached  chan struct{}
+	exchange bool // churn cycles exchange one message (Session)
 	hellos   sync.WaitGroup
 	readers  sync.WaitGroup
 	closing  atomic.Bool
@@ -78,7 +83,7 @@ type worker struct {
 }
 
 func newWorker(cfg Config, log io.Writer) *worker {
-	w := &worker{cfg: cfg, log: log, delivery: make(chan struct{}, 1)}
+	w := &worker{cfg: cfg, log: log, delivery: make(chan struct{}, 1), reached: make(chan struct{})}
 	for i, a := range cfg.REST {
 		ws := ""
 		if i < len(cfg.WSAddr) {

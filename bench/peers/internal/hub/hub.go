@@ -17,8 +17,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/colibri-bus/colibri/internal/colibri2"
 	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/internal/colibri2"
 	"github.com/colibri-bus/colibri/wsproto"
 )
 
