@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/colibri-bus/colibri/internal/colibri2"
 	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/internal/colibri2"
 	"github.com/colibri-bus/colibri/wsproto"
 )
 

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/colibri-bus/colibri/internal/colibri2"
 	"github.com/colibri-bus/colibri/colibri2/client"
+	"github.com/colibri-bus/colibri/internal/colibri2"
 	"github.com/colibri-bus/colibri/internal/testbridge"
 )
 

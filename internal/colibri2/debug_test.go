@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/colibri-bus/colibri/internal/colibri2"
 	"github.com/colibri-bus/colibri/config"
+	"github.com/colibri-bus/colibri/internal/colibri2"
 )
 
 func TestDebug(t *testing.T) {
