@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GNET_LOGGING_LEVEL=2
+# Every Go file of the tree is gofmt'ed (the bench and example modules too).
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bench/results/*'))
+if [ -n "$unformatted" ]; then echo "gofmt -l:"; echo "$unformatted"; exit 1; fi
 go vet ./...
 # Every package but interop; interop runs once, under -race, below.
 go test -count=1 $(go list ./... | grep -v '/interop')
