@@ -40,6 +40,9 @@ type loop struct {
 	groups    []remoteGroup
 	heartbeat atomic.Int64 // time of the last sweep; read by the health check
 	count     counters
+	// routed are the router's counters of this loop (route.Counted):
+	// nil when the engine serves no Colibri.
+	routed *route.Counters
 }
 
 // ringer starts a round of its loop (resume) once the loop has polled its
@@ -58,6 +61,9 @@ type remoteGroup struct {
 
 func newLoop(e *Engine, el gnet.EventLoop, index int) *loop {
 	l := &loop{e: e, el: el, index: index, round: 1}
+	if e.router != nil {
+		l.routed = e.router.NewCounters()
+	}
 	// A loop that blocks before its first sweep must show as stalled too.
 	l.heartbeat.Store(e.now())
 	l.flushTask = gnet.RunnableFunc(func(context.Context) error { l.flush(); return nil })
@@ -191,6 +197,9 @@ func (l *loop) Deliver(f *wsproto.SharedFrame, class route.Class, to []route.Con
 		}
 	}
 }
+
+// Counters returns the router's counters of l (route.Counted).
+func (l *loop) Counters() *route.Counters { return l.routed }
 
 func (l *loop) groupFor(to *loop) *remoteGroup {
 	for i := range l.groups {
