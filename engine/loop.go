@@ -21,6 +21,7 @@ type loop struct {
 	dirty     []*conn // connections with bytes pending, flushed once per round
 	flushSet  bool    // a flush task is queued
 	flushTask gnet.Runnable
+	bufs      spares // free pending buffers (outbound.go)
 
 	// in holds the frames other goroutines deliver to this loop's
 	// connections, in the order they were delivered; drainTask routes them.
@@ -159,6 +160,7 @@ func (l *loop) flush() {
 // for a backlog the doorbell did not (it is not enrolled yet, or gone).
 func (l *loop) sweep(now int64) {
 	l.heartbeat.Store(l.e.now())
+	l.bufs.sweep()
 	if l.bell == nil {
 		l.openBell()
 	}
