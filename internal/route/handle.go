@@ -137,13 +137,13 @@ func (r *Router) endpointMessage(ep *Endpoint, msg []byte, env *envelope, out Si
 	t := r.getTargets(out)
 	defer r.putTargets(t)
 	if isBlank(to) {
+		for _, rl := range m.relays { // first: see relays' comment in router.go
+			r.addPeer(t, &rl.Peer)
+		}
 		for _, dst := range m.endpoints {
 			if dst != ep {
 				r.addPeer(t, &dst.Peer)
 			}
-		}
-		for _, rl := range m.relays {
-			r.addPeer(t, &rl.Peer)
 		}
 	} else {
 		target := string(to) // not escaped: ids never need escapes
@@ -171,10 +171,10 @@ func (r *Router) endpointStats(ep *Endpoint, msg []byte, env *envelope, out Sink
 	m := ep.conf.state.Load()
 	t := r.getTargets(out)
 	defer r.putTargets(t)
-	r.addStatsReceivers(t, ep.conf, m, ep, ep.id)
-	for _, rl := range m.relays {
+	for _, rl := range m.relays { // first: see relays' comment in router.go
 		r.addPeer(t, &rl.Peer)
 	}
+	r.addStatsReceivers(t, ep.conf, m, ep, ep.id)
 	r.sendRewritten(ep, msg, env, ClassEndpointStats, t, out)
 }
 

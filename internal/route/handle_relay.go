@@ -112,14 +112,14 @@ func (r *Router) relayFanout(rl *Relay, msg []byte, class Class, want func(*Endp
 	m := rl.conf.state.Load()
 	t := r.getTargets(out)
 	defer r.putTargets(t)
+	for _, other := range m.relays { // first: see relays' comment in router.go
+		if other != rl && other.meshID != rl.meshID {
+			r.addPeer(t, &other.Peer)
+		}
+	}
 	for _, dst := range m.endpoints {
 		if want == nil || want(dst) {
 			r.addPeer(t, &dst.Peer)
-		}
-	}
-	for _, other := range m.relays {
-		if other != rl && other.meshID != rl.meshID {
-			r.addPeer(t, &other.Peer)
 		}
 	}
 	r.sendVerbatim(msg, class, t, out)

@@ -60,6 +60,16 @@ func (r *Router) counters(out Sink) *Counters {
 	return &r.stats.off
 }
 
+// Relays come first among a message's receivers, wherever a message goes
+// to relays and local endpoints: a sink writes in the order it is given
+// (the engine flushes its loop's sockets in the order they were first
+// queued in the round), so the frame leaves for the other bridges before
+// this one's local fan-out, which at thousands of endpoints is most of a
+// broadcast's time, and the other bridges' fan-outs run beside it, not
+// after it. Each receiver still gets each sender's messages in order: the
+// order among the receivers of one message promises nothing, and a relay
+// numbers its frames as they are queued on it (resume), in send order.
+//
 // targets are the receivers of one message: sockets (open, or the ghost of
 // a closed one), and the mailboxes of endpoints that never had a socket;
 // k are the counters of the goroutine that routes it.

@@ -68,14 +68,14 @@ func (r *Router) SendToConference(c *Conference, msg []byte, except *Endpoint, r
 	r.run(func() {
 		m := c.state.Load()
 		t := r.getTargets(r.sink)
+		if relays { // first: see relays' comment in router.go
+			for _, rl := range m.relays {
+				r.addPeer(t, &rl.Peer)
+			}
+		}
 		for _, dst := range m.endpoints {
 			if dst != except {
 				r.addPeer(t, &dst.Peer)
-			}
-		}
-		if relays {
-			for _, rl := range m.relays {
-				r.addPeer(t, &rl.Peer)
 			}
 		}
 		r.deliver(r.sink, f, class, t)

@@ -146,12 +146,12 @@ func (r *Router) relayStats(rl *Relay, msg []byte, sender string, out Sink) {
 	m := c.state.Load()
 	t := r.getTargets(out)
 	defer r.putTargets(t)
-	r.addStatsReceivers(t, c, m, nil, sender)
-	for _, other := range m.relays {
+	for _, other := range m.relays { // first: see relays' comment in router.go
 		if other != rl && other.meshID != rl.meshID {
 			r.addPeer(t, &other.Peer)
 		}
 	}
+	r.addStatsReceivers(t, c, m, nil, sender)
 	r.sendVerbatim(msg, ClassEndpointStats, t, out)
 }
 
