@@ -18,10 +18,10 @@ import (
 // The per-message path writes no memory that two loops share: what it
 // counts, it counts in its loop's counters, its peer's or its frame's.
 //
-// TestHotPathWrites type-checks engine and internal/route from source and
-// walks every function a message can reach from the loop's entry points
-// (hotEntries): calls, method values, and every implementation of an
-// interface method called. In them it lists each call that writes memory
+// TestHotPathWrites type-checks engine, internal/route and wsproto from
+// source and walks every function a message can reach from the loop's
+// entry points (hotEntries): calls, method values, and every
+// implementation of an interface method called. In them it lists each call that writes memory
 // another goroutine may write too: a method of sync/atomic, of a counter
 // type (a struct of atomics, such as route.Counters or route.Histogram,
 // reported where it is called, with its receiver), a lock, a pool's Put.
@@ -103,6 +103,14 @@ var hotWrites = map[string]string{
 	"route.sequence: k.drop":                                         "the loop's route.Counters",
 	"(*route.replayWindow).add: f.Retain":                            "the frame's own count: the relay's replay window keeps it",
 	"(*route.replayWindow).drop: w.items[i].f.Release":               "the frame's own count, at an acknowledgement",
+	"(*wsproto.SharedFrame).Release: f.refs.Add":                     "the frame's own count",
+	"(*wsproto.SharedFrame).Release: sharedFramePool.Put":            "sync.Pool: per P",
+	"(*wsproto.SharedFrame).Retain: f.refs.Add":                      "the frame's own count",
+	"wsproto.NewSharedFrame: f.refs.Store":                           "a new frame's own count",
+	"wsproto.NewSharedFrameFunc: f.refs.Store":                       "a new frame's own count",
+	"(*wsproto.bufPool).Put: p.pool.Put":                             "sync.Pool: per P (every buffer pool of wsproto, bufpool.go)",
+	"wsproto.compress: compressorPool.Put":                           "sync.Pool: per P (a compressed message)",
+	"wsproto.inflate: inflaterPool.Put":                              "sync.Pool: per P (a compressed message)",
 	"(*route.RelayLink).Number: l.mu.Lock":                           "the link's own lock: the relay's socket is on one loop",
 	"(*route.RelayLink).Accept: l.recv.CompareAndSwap":               "the link's own number, written by its socket's loop",
 	"(*route.RelayLink).Accept: s.Duplicates.Add":                    "a duplicate after a redial",
@@ -172,8 +180,8 @@ func newHotWalk(t *testing.T) *hotWalk {
 		seen: map[string]bool{}, found: map[string]bool{},
 		info: &types.Info{Defs: map[*ast.Ident]types.Object{}, Uses: map[*ast.Ident]types.Object{}}}
 	// seam is checked from source too: it must see this route, not the
-	// one of the export data.
-	for _, dir := range []string{"internal/route", "internal/seam", "engine"} {
+	// one of the export data; wsproto is walked like the others.
+	for _, dir := range []string{"wsproto", "internal/route", "internal/seam", "engine"} {
 		path := "github.com/colibri-bus/colibri/" + dir
 		files := parseDir(t, fset, filepath.Join("..", dir))
 		conf := types.Config{Importer: imp}

@@ -25,28 +25,9 @@ type SharedFrame struct {
 
 var sharedFramePool = sync.Pool{New: func() any { return new(SharedFrame) }}
 
-// frameBufs holds the buffers of shared frames. A frame is made and
-// released for every routed message, on every event loop:
-// bytebufferpool.Pool counts each Put in counters that all the loops
-// write, so these go to a sync.Pool, which keeps them per P. A buffer
-// larger than maxFrameBuf is left to the collector, as bytebufferpool
-// leaves the largest sizes it sees.
-var frameBufs = sync.Pool{New: func() any { return new(bytebufferpool.ByteBuffer) }}
-
-const maxFrameBuf = 256 << 10
-
-// compressedBufs holds compressed frames (messages of CompressMinSize and
-// more); its calibration sees only their sizes.
-var compressedBufs bytebufferpool.Pool
-
-func getFrameBuf() *bytebufferpool.ByteBuffer { return frameBufs.Get().(*bytebufferpool.ByteBuffer) }
-
-func putFrameBuf(b *bytebufferpool.ByteBuffer) {
-	if cap(b.B) <= maxFrameBuf {
-		b.B = b.B[:0]
-		frameBufs.Put(b)
-	}
-}
+// The buffers of shared frames, by role: encoded messages and compressed
+// ones (bufpool.go).
+var frameBufs, compressedBufs bufPool
 
 // maxServerHeader is the longest unmasked frame header: 2 + 8 bytes.
 const maxServerHeader = 10
@@ -57,7 +38,7 @@ const maxServerHeader = 10
 func NewSharedFrame(op OpCode, payload []byte) *SharedFrame {
 	f := sharedFramePool.Get().(*SharedFrame)
 	f.op, f.off = op, 0
-	f.buf = getFrameBuf()
+	f.buf = frameBufs.Get()
 	f.buf.B = slices.Grow(f.buf.B[:0], headerLen(len(payload), false)+len(payload))
 	f.buf.B = appendHeader(f.buf.B, op, true, 0, len(payload), false, [4]byte{})
 	f.hlen = len(f.buf.B)
@@ -74,7 +55,7 @@ func NewSharedFrame(op OpCode, payload []byte) *SharedFrame {
 func NewSharedFrameFunc(op OpCode, size int, build func(dst []byte) []byte) *SharedFrame {
 	f := sharedFramePool.Get().(*SharedFrame)
 	f.op = op
-	f.buf = getFrameBuf()
+	f.buf = frameBufs.Get()
 	b := slices.Grow(f.buf.B[:0], maxServerHeader+size)[:maxServerHeader]
 	b = build(b)
 	n := len(b) - maxServerHeader
@@ -151,7 +132,7 @@ func (f *SharedFrame) Release() {
 	case n < 0:
 		panic("wsproto: SharedFrame released more often than retained")
 	}
-	putFrameBuf(f.buf)
+	frameBufs.Put(f.buf)
 	if f.comp != nil {
 		compressedBufs.Put(f.comp)
 	}
