@@ -421,7 +421,7 @@ func (h *harness) waitHandedOver() {
 		}
 		mail := &bridge.TableOf(h.b).Mail
 		kept = mail.Queued.Load() - mail.Recovered.Load() // the recovered were counted sent
-		delivered = bridge.RouterOf(h.b).Stats().Delivered.Load()
+		delivered = bridge.RouterOf(h.b).Stats().Delivered()
 		return sent+dropped+kept == delivered
 	}
 	if !testbridge.Until(wait, handed) {

@@ -136,12 +136,12 @@ func TestStatsFilterEndToEnd(t *testing.T) {
 		dropsBefore := rs.DroppedByReason()
 		round := func(sender, want string, markerFanout int) {
 			t.Helper()
-			before := rs.Delivered.Load()
+			before := rs.Delivered()
 			got := statsRound(cls, sender)
 			if strings.Join(got, " ") != want {
 				t.Errorf("%d endpoints: %s's stats reached [%s], want [%s]", len(cls), sender, strings.Join(got, " "), want)
 			}
-			if d := rs.Delivered.Load() - before; d != uint64(len(got)+markerFanout) {
+			if d := rs.Delivered() - before; d != uint64(len(got)+markerFanout) {
 				t.Errorf("%s's round: Delivered moved by %d, want %d stats + %d markers", sender, d, len(got), markerFanout)
 			}
 		}

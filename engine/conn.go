@@ -231,7 +231,7 @@ func (c *conn) route(payload []byte) int {
 	if n&15 == 0 {
 		start := time.Now()
 		c.e.router.Handle(c.peer, c, payload, l)
-		c.e.router.Stats().RouteNanos.Observe(uint64(time.Since(start)))
+		l.routed.RouteNanos.Observe(uint64(time.Since(start)))
 	} else {
 		c.e.router.Handle(c.peer, c, payload, l)
 	}

@@ -8,11 +8,12 @@ import (
 // counters are a loop's counts of its hot path. Only the loop adds to
 // them, so the atomic adds never contend; readers sum them over the loops.
 type counters struct {
+	_             [128]byte     // off the line, and its prefetched pair, of the loop's other fields
 	received      atomic.Uint64 // text messages read and routed
 	sent          atomic.Uint64 // text frames queued for writing
 	dropped       [route.NumDropReasons]atomic.Uint64
 	backlogClosed atomic.Uint64 // senders closed for an inbound backlog over its bound
-	_             [64]byte      // keep the next loop's counters off this cache line
+	_             [128]byte     // keep the next loop's fields off these lines
 }
 
 func (k *counters) drop(d route.DropReason) { k.dropped[d].Add(1) }

@@ -21,6 +21,7 @@ type loop struct {
 	dirty     []*conn // connections with bytes pending, flushed once per round
 	flushSet  bool    // a flush task is queued
 	flushTask gnet.Runnable
+	bufs      spares // free pending buffers (outbound.go)
 
 	// in holds the frames other goroutines deliver to this loop's
 	// connections, in the order they were delivered; drainTask routes them.
@@ -40,6 +41,9 @@ type loop struct {
 	groups    []remoteGroup
 	heartbeat atomic.Int64 // time of the last sweep; read by the health check
 	count     counters
+	// routed are the router's counters of this loop (route.Counted):
+	// nil when the engine serves no Colibri.
+	routed *route.Counters
 }
 
 // ringer starts a round of its loop (resume) once the loop has polled its
@@ -58,6 +62,9 @@ type remoteGroup struct {
 
 func newLoop(e *Engine, el gnet.EventLoop, index int) *loop {
 	l := &loop{e: e, el: el, index: index, round: 1}
+	if e.router != nil {
+		l.routed = e.router.NewCounters()
+	}
 	// A loop that blocks before its first sweep must show as stalled too.
 	l.heartbeat.Store(e.now())
 	l.flushTask = gnet.RunnableFunc(func(context.Context) error { l.flush(); return nil })
@@ -153,6 +160,7 @@ func (l *loop) flush() {
 // for a backlog the doorbell did not (it is not enrolled yet, or gone).
 func (l *loop) sweep(now int64) {
 	l.heartbeat.Store(l.e.now())
+	l.bufs.sweep()
 	if l.bell == nil {
 		l.openBell()
 	}
@@ -191,6 +199,9 @@ func (l *loop) Deliver(f *wsproto.SharedFrame, class route.Class, to []route.Con
 		}
 	}
 }
+
+// Counters returns the router's counters of l (route.Counted).
+func (l *loop) Counters() *route.Counters { return l.routed }
 
 func (l *loop) groupFor(to *loop) *remoteGroup {
 	for i := range l.groups {

@@ -16,7 +16,65 @@ const pendMax = 32 << 10
 
 // pendPool holds the per-round pending buffers, and nothing else: its
 // calibration sees only their sizes (a few hundred bytes to pendMax).
+// Loops take from it and give to it only past their own free lists.
 var pendPool bytebufferpool.Pool
+
+// spares is a loop's free list of pending buffers. bytebufferpool.Pool
+// counts every Put in counters that all the loops share, a cache line
+// written by each loop for each flushed connection; the list is the
+// loop's own. It holds at most spareCount buffers and spareBytes of
+// capacity, none larger than maxKeptPending; the rest goes to pendPool,
+// and so does the whole list after a tick without a take (sweep).
+type spares struct {
+	list  []*bytebufferpool.ByteBuffer
+	bytes int
+	used  bool // a buffer was taken since the last sweep
+}
+
+const (
+	spareCount = 1024
+	spareBytes = 1 << 20
+)
+
+// get returns an empty buffer: the last one put, or one of pendPool's.
+func (s *spares) get() *bytebufferpool.ByteBuffer {
+	s.used = true
+	n := len(s.list)
+	if n == 0 {
+		return pendPool.Get()
+	}
+	b := s.list[n-1]
+	s.list[n-1] = nil
+	s.list = s.list[:n-1]
+	s.bytes -= cap(b.B)
+	return b
+}
+
+// put takes b back; the caller no longer owns it.
+func (s *spares) put(b *bytebufferpool.ByteBuffer) {
+	c := cap(b.B)
+	if c > maxKeptPending || len(s.list) == spareCount || s.bytes+c > spareBytes {
+		pendPool.Put(b)
+		return
+	}
+	b.B = b.B[:0]
+	s.list = append(s.list, b)
+	s.bytes += c
+}
+
+// sweep gives the list to pendPool when no buffer was taken for a whole
+// tick: an idle loop holds none.
+func (s *spares) sweep() {
+	if s.used {
+		s.used = false
+		return
+	}
+	for i, b := range s.list {
+		pendPool.Put(b)
+		s.list[i] = nil
+	}
+	s.list, s.bytes = s.list[:0], 0
+}
 
 // A connection keeps its pending buffer between rounds when it had to grow
 // past minKeptPending (it is busy: a buffer taken from the pool each round
@@ -188,10 +246,11 @@ func (c *conn) writeControl(op wsproto.OpCode, payload []byte) {
 	c.loop.markDirty(c)
 }
 
-// pending returns c's pending buffer, taking one from the pool if needed.
+// pending returns c's pending buffer, taking one from the loop's spares
+// if needed.
 func (c *conn) pending() *bytebufferpool.ByteBuffer {
 	if c.pend == nil {
-		c.pend = pendPool.Get()
+		c.pend = c.loop.bufs.get()
 	}
 	return c.pend
 }
@@ -212,10 +271,10 @@ func (c *conn) appendPending(b []byte) {
 	p.B = append(p.B, b...)
 }
 
-// freePending returns the pending buffer to the pool.
+// freePending returns the pending buffer to the loop's spares.
 func (c *conn) freePending() {
 	if c.pend != nil {
-		pendPool.Put(c.pend)
+		c.loop.bufs.put(c.pend)
 		c.pend = nil
 	}
 }
@@ -243,7 +302,7 @@ func (c *conn) flushPending() {
 		}
 	}
 	if c.forgotten() || cap(p.B) > maxKeptPending || cap(p.B) < minKeptPending {
-		pendPool.Put(p)
+		c.loop.bufs.put(p)
 		if c.forgotten() {
 			return
 		}

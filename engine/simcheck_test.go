@@ -109,8 +109,8 @@ func (s *sim) check() {
 	// replaced socket, or as a relay's duplicate, or consumed it (RelayAck).
 	rs := s.e.router.Stats()
 	switch t := s.e.Traffic(); {
-	case rs.Received.Load() != s.seen.routed || t.MessagesReceived != s.seen.routed:
-		s.failf("received: router %d, engine %d, routed %d", rs.Received.Load(), t.MessagesReceived, s.seen.routed)
+	case rs.Received() != s.seen.routed || t.MessagesReceived != s.seen.routed:
+		s.failf("received: router %d, engine %d, routed %d", rs.Received(), t.MessagesReceived, s.seen.routed)
 	case s.seen.routed != s.seen.accepted+s.seen.notCurrent+s.seen.duplicate+s.seen.control:
 		s.failf("routed %d != accepted %d + not_current %d + duplicates %d + control %d",
 			s.seen.routed, s.seen.accepted, s.seen.notCurrent, s.seen.duplicate, s.seen.control)

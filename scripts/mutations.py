@@ -70,6 +70,14 @@ MUTATIONS = {
         "	if h.Peer != link && !unheard {",
         "	if h.Peer != link || unheard {",
         [SIM]),
+    "relays-after-locals": ("internal/route/handle.go",
+        "		for _, rl := range m.relays { // first: see relays' comment in router.go\n			r.addPeer(t, &rl.Peer)\n		}\n		for _, dst := range m.endpoints {\n			if dst != ep {\n				r.addPeer(t, &dst.Peer)\n			}\n		}\n",
+        "		for _, dst := range m.endpoints {\n			if dst != ep {\n				r.addPeer(t, &dst.Peer)\n			}\n		}\n		for _, rl := range m.relays {\n			r.addPeer(t, &rl.Peer)\n		}\n",
+        [("./internal/route", "^TestRelaysFirst$"), ("./engine", "^TestRelayWrittenFirst$")]),
+    "shared-counter-per-message": ("internal/route/handle.go",
+        "	k.received.Add(1)\n",
+        "	k.received.Add(1)\n	r.stats.off.received.Add(1)\n",
+        [("./internal/route", "^TestCountersOfTheLoop$"), ("./engine", "^TestHotPathWrites$")]),
 }
 
 def run(pkg, pattern):

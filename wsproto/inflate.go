@@ -203,11 +203,9 @@ type inflater struct {
 
 var inflaterPool = sync.Pool{New: func() any { return new(inflater) }}
 
-// inflatePool holds the buffers inflated messages are written to. A pool of
-// its own (issue 14, buffer pools by role): bytebufferpool calibrates a
-// pool's buffer size to what it serves, and inflated messages have sizes of
-// their own.
-var inflatePool bytebufferpool.Pool
+// inflatePool holds the buffers inflated messages are written to (a pool
+// of their own: issue 14, buffer pools by role).
+var inflatePool bufPool
 
 // inflate appends the inflated form of in, one whole compressed message as
 // it arrives (the 0x00 0x00 0xff 0xff of RFC 7692 7.2.1 stripped), to dst.
@@ -557,10 +555,8 @@ func appendMatch(out []byte, d, length int) []byte {
 }
 
 // growPow2 returns b with room for n more bytes, growing its capacity to a
-// power of two (at least 64). Pooled buffers must grow this way to stay
-// pooled: a calibrated bytebufferpool.Pool keeps only buffers whose
-// capacity is within the size class of their length, a power of two, and
-// drops (so the next message allocates) one that append grew past it.
+// power of two (at least 64), so that a buffer grown for one message
+// serves the next few of similar size without growing again.
 func growPow2(b []byte, n int) []byte {
 	need := len(b) + n
 	if need <= cap(b) {

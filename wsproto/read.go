@@ -52,7 +52,7 @@ type Reader struct {
 	// out holds the last inflated or reassembled message until the next
 	// call; outPool is the pool it came from.
 	out     *bytebufferpool.ByteBuffer
-	outPool *bytebufferpool.Pool
+	outPool *bufPool
 }
 
 // Init resets r for a new connection. maxMessage <= 0 selects
@@ -92,7 +92,7 @@ func (r *Reader) releaseOut() {
 
 // fragmentPool holds the buffers fragmented messages are reassembled in
 // (issue 14, buffer pools by role).
-var fragmentPool bytebufferpool.Pool
+var fragmentPool bufPool
 
 // compressedBound is the most compressed bytes a message of limit bytes
 // can take: incompressible data costs DEFLATE 5 bytes per stored block of

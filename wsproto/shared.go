@@ -25,9 +25,9 @@ type SharedFrame struct {
 
 var sharedFramePool = sync.Pool{New: func() any { return new(SharedFrame) }}
 
-// The buffers of shared frames, by role: their pools calibrate to the
-// sizes of encoded messages and of compressed ones, nothing else.
-var frameBufs, compressedBufs bytebufferpool.Pool
+// The buffers of shared frames, by role: encoded messages and compressed
+// ones (bufpool.go).
+var frameBufs, compressedBufs bufPool
 
 // maxServerHeader is the longest unmasked frame header: 2 + 8 bytes.
 const maxServerHeader = 10

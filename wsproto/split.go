@@ -88,4 +88,4 @@ func SplitFrames(b []byte, limit int, each func(op OpCode, payload []byte)) erro
 }
 
 // inflateBufs holds SplitFrames' output buffers.
-var inflateBufs bytebufferpool.Pool
+var inflateBufs bufPool

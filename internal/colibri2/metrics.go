@@ -183,9 +183,9 @@ func (c *busCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.slowClosed, ts.SlowClosed)
 	counter(c.backlogClosed, ts.BacklogClosed)
 	counter(c.tlsFail, ts.TLSFailures)
-	counter(c.delivered, rs.Delivered.Load())
-	ch <- constHistogram(c.routeSeconds, &rs.RouteNanos, routeBuckets)
-	ch <- constHistogram(c.fanOut, &rs.FanOut, fanOutBuckets)
+	counter(c.delivered, rs.Delivered())
+	ch <- constHistogram(c.routeSeconds, rs.RouteNanos(), routeBuckets)
+	ch <- constHistogram(c.fanOut, rs.FanOut(), fanOutBuckets)
 	gauge(c.buildInfo, 1, o.version)
 }
 

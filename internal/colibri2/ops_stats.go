@@ -91,8 +91,8 @@ func (o *Ops) Stats() map[string]any {
 		"tls_handshake_failures":            ts.TLSFailures,
 		"colibri_web_socket_close_normal":   ts.CloseNormal,
 		"colibri_web_socket_close_abnormal": ts.CloseAbnormal,
-		"messages_routed":                   rs.Received.Load(),
-		"messages_delivered":                rs.Delivered.Load(),
+		"messages_routed":                   rs.Received(),
+		"messages_delivered":                rs.Delivered(),
 	}
 	for k, v := range resumeStats(o.s.table) {
 		m[k] = v

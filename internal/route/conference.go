@@ -195,7 +195,15 @@ func (e *Endpoint) Visitor() bool { return e.visitor }
 // counters are allocated on the first Add, so an endpoint that never sends
 // costs a pointer, not a table (idle connections are most of a bridge).
 type ClassCounters struct {
-	p atomic.Pointer[[numClasses]atomic.Uint64]
+	p atomic.Pointer[classTable]
+}
+
+// classTable is one peer's counts. Two peers' tables are written by the
+// loops of their sockets, which may differ: the table fills whole pairs of
+// cache lines, so the allocator never puts two tables on one line.
+type classTable struct {
+	n [numClasses]atomic.Uint64
+	_ [(cacheLine - numClasses*8%cacheLine) % cacheLine]byte
 }
 
 // Add counts one message of class c.
@@ -205,10 +213,10 @@ func (cc *ClassCounters) Add(c Class) { cc.AddN(c, 1) }
 func (cc *ClassCounters) AddN(c Class, n uint64) {
 	t := cc.p.Load()
 	if t == nil {
-		cc.p.CompareAndSwap(nil, new([numClasses]atomic.Uint64))
+		cc.p.CompareAndSwap(nil, new(classTable))
 		t = cc.p.Load()
 	}
-	t[c].Add(n)
+	t.n[c].Add(n)
 }
 
 // Map returns the non-zero counts keyed by class name.
@@ -218,8 +226,8 @@ func (cc *ClassCounters) Map() map[string]uint64 {
 	if t == nil {
 		return out
 	}
-	for i := range t {
-		if v := t[i].Load(); v != 0 {
+	for i := range t.n {
+		if v := t.n[i].Load(); v != 0 {
 			out[Class(i).String()] = v
 		}
 	}

@@ -23,96 +23,98 @@ func (r *Router) Handle(p *Peer, conn Conn, msg []byte, out Sink) {
 // nil means the router's own. msg is only read during the call.
 func (r *Router) HandleEndpoint(ep *Endpoint, conn Conn, msg []byte, out Sink) {
 	var env envelope
-	class, out, ok := r.receive(&ep.Peer, conn, msg, &env, out)
+	class, out, k, ok := r.receive(&ep.Peer, conn, msg, &env, out)
 	if !ok {
 		return
 	}
 	switch class {
 	case ClassEndpointMessage:
-		r.endpointMessage(ep, msg, &env, out)
+		r.endpointMessage(ep, msg, &env, out, k)
 	case ClassEndpointStats:
-		r.endpointStats(ep, msg, &env, out)
+		r.endpointStats(ep, msg, &env, out, k)
 	case ClassClientHello:
 		r.sendServerHello(conn, out)
 	case ClassLastNChangedEvent:
 		var m routing.LastNChangedEvent
-		if r.decode(msg, &m, nil) && r.hooks.LastN != nil {
+		if decode(msg, &m, k, nil) && r.hooks.LastN != nil {
 			r.hooks.LastN(PublicEndpoint(ep), &m)
 		}
 	case ClassReceiverVideoConstraints:
 		var m routing.ReceiverVideoConstraints
-		if r.decodeConstraints(ep, msg, &m) && r.hooks.ReceiverVideoConstraints != nil {
+		if r.decodeConstraints(ep, msg, &m, k) && r.hooks.ReceiverVideoConstraints != nil {
 			r.hooks.ReceiverVideoConstraints(PublicEndpoint(ep), &m)
 		}
 	case ClassReceiverAudioSubscription:
 		var m routing.ReceiverAudioSubscription
-		if r.decode(msg, &m, func() error { return validateReceiverAudioSubscription(&m) }) && r.hooks.ReceiverAudioSubscription != nil {
+		if decode(msg, &m, k, func() error { return validateReceiverAudioSubscription(&m) }) && r.hooks.ReceiverAudioSubscription != nil {
 			r.hooks.ReceiverAudioSubscription(PublicEndpoint(ep), &m)
 		}
 	case ClassSourceVideoTypeMessage:
 		var m routing.SourceVideoTypeMessage
-		if r.decode(msg, &m, func() error { return validateSourceVideoType(&m) }) {
+		if decode(msg, &m, k, func() error { return validateSourceVideoType(&m) }) {
 			m.EndpointID = ep.id
 			r.sourceVideoType(ep.conf, nil, &m, out)
 		}
 	case ClassVideoTypeMessage:
 		var v videoTypeMessage
-		if r.decode(msg, &v, nil) {
+		if decode(msg, &v, k, nil) {
 			m := routing.SourceVideoTypeMessage{ColibriClass: "SourceVideoTypeMessage",
 				SourceName: ep.id + "-v0", VideoType: v.VideoType, EndpointID: ep.id}
 			if err := validateSourceVideoType(&m); err != nil {
-				r.stats.drop(DropInvalidFields)
+				k.drop(DropInvalidFields)
 				return
 			}
 			r.sourceVideoType(ep.conf, nil, &m, out)
 		}
 	default:
-		r.stats.drop(DropUnexpectedClass)
+		k.drop(DropUnexpectedClass)
 	}
 }
 
 // receive is the common start of handling a message: count it, check that
 // conn is the current socket of p, classify msg (filling env) and count its
-// class in p.Received. It returns the sink to use.
-func (r *Router) receive(p *Peer, conn Conn, msg []byte, env *envelope, out Sink) (Class, Sink, bool) {
-	r.stats.Received.Add(1)
+// class in p.Received. It returns the sink to use and its counters.
+func (r *Router) receive(p *Peer, conn Conn, msg []byte, env *envelope, out Sink) (Class, Sink, *Counters, bool) {
 	if out == nil {
 		out = r.sink
 	}
+	k := r.counters(out)
+	k.received.Add(1)
 	if !p.current(conn) {
-		r.stats.drop(DropNotCurrent)
-		return ClassUnknown, out, false
+		k.drop(DropNotCurrent)
+		return ClassUnknown, out, k, false
 	}
-	class, ok := r.classify(msg, env)
+	class, ok := classify(msg, env, k)
 	if ok {
 		p.Received.Add(class)
 	}
-	return class, out, ok
+	return class, out, k, ok
 }
 
 // mayFanOut reports whether a local endpoint may send EndpointMessage or
 // EndpointStats now: not a visitor, in a live conference.
-func (r *Router) mayFanOut(ep *Endpoint) bool {
+func mayFanOut(ep *Endpoint, k *Counters) bool {
 	if ep.visitor {
-		r.stats.drop(DropVisitor)
+		k.drop(DropVisitor)
 		return false
 	}
 	if ep.conf.expired.Load() {
-		r.stats.drop(DropExpired)
+		k.drop(DropExpired)
 		return false
 	}
 	return true
 }
 
-// decode decodes a consumed message strictly and validates it.
-func (r *Router) decode(msg []byte, v any, validate func() error) bool {
+// decode decodes a consumed message strictly and validates it; k counts
+// a drop.
+func decode(msg []byte, v any, k *Counters, validate func() error) bool {
 	if err := decodeStrict(msg, v); err != nil {
-		r.stats.drop(DropInvalidFields)
+		k.drop(DropInvalidFields)
 		return false
 	}
 	if validate != nil {
 		if err := validate(); err != nil {
-			r.stats.drop(DropInvalidFields)
+			k.drop(DropInvalidFields)
 			return false
 		}
 	}
@@ -122,26 +124,26 @@ func (r *Router) decode(msg []byte, v any, validate func() error) bool {
 // endpointMessage routes an EndpointMessage from a local endpoint: from is
 // rewritten; to "" (or blank) goes to every other local endpoint and every
 // relay, otherwise to the one local or relayed target.
-func (r *Router) endpointMessage(ep *Endpoint, msg []byte, env *envelope, out Sink) {
+func (r *Router) endpointMessage(ep *Endpoint, msg []byte, env *envelope, out Sink, k *Counters) {
 	if env.toKind != '"' {
-		r.stats.drop(DropInvalidFields) // "to" is required and must be a string
+		k.drop(DropInvalidFields) // "to" is required and must be a string
 		return
 	}
-	if !r.mayFanOut(ep) {
+	if !mayFanOut(ep, k) {
 		return
 	}
 	to := env.to.of(msg)
 	m := ep.conf.state.Load()
-	t := r.getTargets()
+	t := r.getTargets(out)
 	defer r.putTargets(t)
 	if isBlank(to) {
+		for _, rl := range m.relays { // first: see relays' comment in router.go
+			r.addPeer(t, &rl.Peer)
+		}
 		for _, dst := range m.endpoints {
 			if dst != ep {
 				r.addPeer(t, &dst.Peer)
 			}
-		}
-		for _, rl := range m.relays {
-			r.addPeer(t, &rl.Peer)
 		}
 	} else {
 		target := string(to) // not escaped: ids never need escapes
@@ -153,7 +155,7 @@ func (r *Router) endpointMessage(ep *Endpoint, msg []byte, env *envelope, out Si
 		} else if rl := m.remote[target]; rl != nil {
 			r.addPeer(t, &rl.Peer)
 		} else {
-			r.stats.drop(DropUnknownTarget)
+			k.drop(DropUnknownTarget)
 			return
 		}
 	}
@@ -162,17 +164,17 @@ func (r *Router) endpointMessage(ep *Endpoint, msg []byte, env *envelope, out Si
 
 // endpointStats fans EndpointStats out to the other local endpoints that
 // want them (statsfilter.go), and to every relay.
-func (r *Router) endpointStats(ep *Endpoint, msg []byte, env *envelope, out Sink) {
-	if !r.mayFanOut(ep) {
+func (r *Router) endpointStats(ep *Endpoint, msg []byte, env *envelope, out Sink, k *Counters) {
+	if !mayFanOut(ep, k) {
 		return
 	}
 	m := ep.conf.state.Load()
-	t := r.getTargets()
+	t := r.getTargets(out)
 	defer r.putTargets(t)
-	r.addStatsReceivers(t, ep.conf, m, ep, ep.id)
-	for _, rl := range m.relays {
+	for _, rl := range m.relays { // first: see relays' comment in router.go
 		r.addPeer(t, &rl.Peer)
 	}
+	r.addStatsReceivers(t, ep.conf, m, ep, ep.id)
 	r.sendRewritten(ep, msg, env, ClassEndpointStats, t, out)
 }
 
@@ -207,7 +209,7 @@ func (r *Router) addPeer(t *targets, p *Peer) {
 		return
 	}
 	p.Dropped.Add(1)
-	r.stats.drop(DropNoConnection)
+	t.k.drop(DropNoConnection)
 }
 
 // sourceVideoType hands m to the embedder and forwards it to relays (all of
@@ -220,7 +222,7 @@ func (r *Router) sourceVideoType(c *Conference, from *Relay, m *routing.SourceVi
 	if err != nil {
 		return
 	}
-	t := r.getTargets()
+	t := r.getTargets(out)
 	defer r.putTargets(t)
 	for _, rl := range c.state.Load().relays {
 		if from == nil || rl.meshID != from.meshID {

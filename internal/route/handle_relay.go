@@ -12,16 +12,17 @@ import (
 // endpoint (there is no multi-hop forwarding).
 func (r *Router) HandleRelay(rl *Relay, conn Conn, msg []byte, out Sink) {
 	var env envelope
-	r.stats.Received.Add(1)
 	if out == nil {
 		out = r.sink
 	}
+	k := r.counters(out)
+	k.received.Add(1)
 	if !rl.current(conn) {
-		r.stats.drop(DropNotCurrent)
+		k.drop(DropNotCurrent)
 		return
 	}
-	class, ok := r.classify(msg, &env)
-	if s, seq := conn.(Sequenced); seq && !r.sequence(s, class, msg) {
+	class, ok := classify(msg, &env, k)
+	if s, seq := conn.(Sequenced); seq && !sequence(s, class, msg, k) {
 		return
 	}
 	if !ok {
@@ -30,13 +31,13 @@ func (r *Router) HandleRelay(rl *Relay, conn Conn, msg []byte, out Sink) {
 	rl.Received.Add(class)
 	c := rl.conf
 	if c.expired.Load() {
-		r.stats.drop(DropExpired)
+		k.drop(DropExpired)
 		return
 	}
 	switch class {
 	case ClassEndpointMessage:
 		if env.toKind != '"' {
-			r.stats.drop(DropInvalidFields)
+			k.drop(DropInvalidFields)
 			return
 		}
 		to := env.to.of(msg)
@@ -50,15 +51,15 @@ func (r *Router) HandleRelay(rl *Relay, conn Conn, msg []byte, out Sink) {
 		}
 		dst := c.state.Load().byID[target]
 		if dst == nil {
-			r.stats.drop(DropUnknownTarget)
+			k.drop(DropUnknownTarget)
 			return
 		}
-		t := r.getTargets()
+		t := r.getTargets(out)
 		r.addPeer(t, &dst.Peer)
 		r.sendVerbatim(msg, class, t, out)
 		r.putTargets(t)
 	case ClassEndpointStats:
-		sender, ok := r.trustedFrom(c, msg, &env)
+		sender, ok := trustedFrom(c, msg, &env, k)
 		if !ok {
 			return
 		}
@@ -67,17 +68,17 @@ func (r *Router) HandleRelay(rl *Relay, conn Conn, msg []byte, out Sink) {
 		r.relayFanout(rl, msg, class, nil, out)
 	case ClassSourceVideoTypeMessage:
 		var m routing.SourceVideoTypeMessage
-		if !r.decode(msg, &m, func() error { return validateSourceVideoType(&m) }) {
+		if !decode(msg, &m, k, func() error { return validateSourceVideoType(&m) }) {
 			return
 		}
 		if c.state.Load().remote[m.EndpointID] != rl {
-			r.stats.drop(DropUnknownTarget)
+			k.drop(DropUnknownTarget)
 			return
 		}
 		r.sourceVideoType(c, rl, &m, out)
 	case ClassAddReceiver:
 		var m routing.AddReceiver
-		if r.decode(msg, &m, func() error { return validateConstraints(&m.VideoConstraints, "videoConstraints") }) &&
+		if decode(msg, &m, k, func() error { return validateConstraints(&m.VideoConstraints, "videoConstraints") }) &&
 			r.hooks.AddReceiver != nil {
 			r.hooks.AddReceiver(PublicRelay(rl), &m)
 		}
@@ -86,20 +87,20 @@ func (r *Router) HandleRelay(rl *Relay, conn Conn, msg []byte, out Sink) {
 	case ClassServerHello:
 		// The other bridge's greeting: nothing to do.
 	default:
-		r.stats.drop(DropUnexpectedClass)
+		k.drop(DropUnexpectedClass)
 	}
 }
 
 // trustedFrom returns the "from" of a relayed message, which must name an
 // endpoint the conference knows.
-func (r *Router) trustedFrom(c *Conference, msg []byte, env *envelope) (string, bool) {
+func trustedFrom(c *Conference, msg []byte, env *envelope, k *Counters) (string, bool) {
 	id, ok := env.fromValue(msg)
 	if !ok {
-		r.stats.drop(DropInvalidFields)
+		k.drop(DropInvalidFields)
 		return "", false
 	}
 	if !c.HasEndpoint(id) {
-		r.stats.drop(DropUnknownTarget)
+		k.drop(DropUnknownTarget)
 		return "", false
 	}
 	return id, true
@@ -109,16 +110,16 @@ func (r *Router) trustedFrom(c *Conference, msg []byte, env *envelope) (string, 
 // (filtered by want, if set) and to relays of meshes other than rl's.
 func (r *Router) relayFanout(rl *Relay, msg []byte, class Class, want func(*Endpoint) bool, out Sink) {
 	m := rl.conf.state.Load()
-	t := r.getTargets()
+	t := r.getTargets(out)
 	defer r.putTargets(t)
+	for _, other := range m.relays { // first: see relays' comment in router.go
+		if other != rl && other.meshID != rl.meshID {
+			r.addPeer(t, &other.Peer)
+		}
+	}
 	for _, dst := range m.endpoints {
 		if want == nil || want(dst) {
 			r.addPeer(t, &dst.Peer)
-		}
-	}
-	for _, other := range m.relays {
-		if other != rl && other.meshID != rl.meshID {
-			r.addPeer(t, &other.Peer)
 		}
 	}
 	r.sendVerbatim(msg, class, t, out)
@@ -187,7 +188,7 @@ func controlNumber(msg []byte, class Class) (uint64, bool) {
 // sequence applies the resume extension to one message read on s and
 // reports whether it is to be routed: the extension's own messages are
 // consumed, hellos are not numbered, anything else is numbered.
-func (r *Router) sequence(s Sequenced, class Class, msg []byte) bool {
+func sequence(s Sequenced, class Class, msg []byte, k *Counters) bool {
 	switch class {
 	case ClassServerHello, ClassClientHello:
 		return true
@@ -195,7 +196,7 @@ func (r *Router) sequence(s Sequenced, class Class, msg []byte) bool {
 		n, ok := controlNumber(msg, class)
 		switch {
 		case !ok:
-			r.stats.drop(DropInvalidFields)
+			k.drop(DropInvalidFields)
 		case class == ClassRelayAck:
 			s.Acked(n)
 		default:

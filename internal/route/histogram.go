@@ -25,6 +25,15 @@ func (h *Histogram) Observe(v uint64) {
 	h.count.Add(1)
 }
 
+// merge adds o's counts to h.
+func (h *Histogram) merge(o *Histogram) {
+	for i := range o.buckets {
+		h.buckets[i].Add(o.buckets[i].Load())
+	}
+	h.sum.Add(o.sum.Load())
+	h.count.Add(o.count.Load())
+}
+
 // Snapshot returns the upper bounds (exclusive, 2^i) of the non-empty
 // prefix of buckets with their cumulative counts, the sum and the count,
 // in the shape Prometheus histograms take.

@@ -653,7 +653,7 @@ func TestResumeRelayAlwaysHasATarget(t *testing.T) {
 	}()
 	looks := 0
 	for !stop.Load() {
-		tg := fx.r.getTargets()
+		tg := fx.r.getTargets(nil)
 		fx.r.addPeer(tg, &rl.Peer)
 		fx.r.putTargets(tg)
 		looks++

@@ -46,21 +46,52 @@ func NewRouter(hooks routing.Hooks, sink Sink, log *slog.Logger) *Router {
 // Stats returns the router's counters.
 func (r *Router) Stats() *Stats { return &r.stats }
 
+// NewCounters returns the counters of one loop of the transport, which
+// its sink hands back to the router (Counted). Stats sums them.
+func (r *Router) NewCounters() *Counters { return r.stats.newCounters() }
+
+// counters returns the counters of out's goroutine, or the shared ones.
+func (r *Router) counters(out Sink) *Counters {
+	if c, ok := out.(Counted); ok {
+		if k := c.Counters(); k != nil {
+			return k
+		}
+	}
+	return &r.stats.off
+}
+
+// Relays come first among a message's receivers, wherever a message goes
+// to relays and local endpoints: a sink writes in the order it is given
+// (the engine flushes its loop's sockets in the order they were first
+// queued in the round), so the frame leaves for the other bridges before
+// this one's local fan-out, which at thousands of endpoints is most of a
+// broadcast's time, and the other bridges' fan-outs run beside it, not
+// after it. Each receiver still gets each sender's messages in order: the
+// order among the receivers of one message promises nothing, and a relay
+// numbers its frames as they are queued on it (resume), in send order.
+//
 // targets are the receivers of one message: sockets (open, or the ghost of
-// a closed one), and the mailboxes of endpoints that never had a socket.
+// a closed one), and the mailboxes of endpoints that never had a socket;
+// k are the counters of the goroutine that routes it.
 type targets struct {
 	conns []Conn
 	boxes []*Peer
+	k     *Counters
 }
 
 func (t *targets) empty() bool { return len(t.conns) == 0 && len(t.boxes) == 0 }
 
-func (r *Router) getTargets() *targets { return r.scratch.Get().(*targets) }
+// getTargets returns empty targets for a message routed through out.
+func (r *Router) getTargets(out Sink) *targets {
+	t := r.scratch.Get().(*targets)
+	t.k = r.counters(out)
+	return t
+}
 
 func (r *Router) putTargets(t *targets) {
 	clear(t.conns)
 	clear(t.boxes)
-	t.conns, t.boxes = t.conns[:0], t.boxes[:0]
+	t.conns, t.boxes, t.k = t.conns[:0], t.boxes[:0], nil
 	r.scratch.Put(t)
 }
 
@@ -102,26 +133,26 @@ func (r *Router) sendServerHello(conn Conn, out Sink) {
 	}
 	one := [1]Conn{conn}
 	out.Deliver(r.serverHello, ClassServerHello, one[:])
-	r.stats.Delivered.Add(1)
+	r.counters(out).delivered.Add(1)
 }
 
-// classify scans msg and returns its class, or records the drop.
-func (r *Router) classify(msg []byte, env *envelope) (Class, bool) {
+// classify scans msg and returns its class, or counts the drop in k.
+func classify(msg []byte, env *envelope, k *Counters) (Class, bool) {
 	if err := scan(msg, env); err != nil {
 		if err == routing.ErrDuplicateKey {
-			r.stats.drop(DropDuplicateKey)
+			k.drop(DropDuplicateKey)
 		} else {
-			r.stats.drop(DropInvalidJSON)
+			k.drop(DropInvalidJSON)
 		}
 		return ClassUnknown, false
 	}
 	if !env.hasClass {
-		r.stats.drop(DropUnknownClass)
+		k.drop(DropUnknownClass)
 		return ClassUnknown, false
 	}
 	c := env.classOf(msg)
 	if c == ClassUnknown {
-		r.stats.drop(DropUnknownClass)
+		k.drop(DropUnknownClass)
 		return ClassUnknown, false
 	}
 	return c, true
@@ -143,8 +174,9 @@ func newFrame(payload []byte) *wsproto.SharedFrame {
 }
 
 // deliver sends f to t's sockets through out, puts it in t's mailboxes,
-// and counts.
+// and counts, in t's counters.
 func (r *Router) deliver(out Sink, f *wsproto.SharedFrame, c Class, t *targets) {
+	k := t.k
 	n := len(t.conns) + len(t.boxes)
 	if n == 0 {
 		return
@@ -155,8 +187,8 @@ func (r *Router) deliver(out Sink, f *wsproto.SharedFrame, c Class, t *targets) 
 	for _, p := range t.boxes {
 		r.post(p, f, c, out)
 	}
-	r.stats.Delivered.Add(uint64(n))
-	r.stats.FanOut.Observe(uint64(n))
+	k.delivered.Add(uint64(n))
+	k.fanOut.Observe(uint64(n))
 }
 
 // appendWithFrom appends msg with its "from" member replaced by

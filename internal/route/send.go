@@ -34,12 +34,12 @@ func (r *Router) SendToEndpoint(ep *Endpoint, msg []byte) error {
 	}
 	if ep.Conn() == nil {
 		ep.Dropped.Add(1)
-		r.stats.drop(DropNoConnection)
+		r.stats.off.drop(DropNoConnection)
 		return fmt.Errorf("endpoint %q has no socket: %w", ep.id, routing.ErrNotFound)
 	}
 	f := newFrame(msg)
 	r.run(func() {
-		t := r.getTargets()
+		t := r.getTargets(r.sink)
 		r.addPeer(t, &ep.Peer)
 		r.deliver(r.sink, f, class, t)
 		r.putTargets(t)
@@ -67,15 +67,15 @@ func (r *Router) SendToConference(c *Conference, msg []byte, except *Endpoint, r
 	f := newFrame(msg)
 	r.run(func() {
 		m := c.state.Load()
-		t := r.getTargets()
+		t := r.getTargets(r.sink)
+		if relays { // first: see relays' comment in router.go
+			for _, rl := range m.relays {
+				r.addPeer(t, &rl.Peer)
+			}
+		}
 		for _, dst := range m.endpoints {
 			if dst != except {
 				r.addPeer(t, &dst.Peer)
-			}
-		}
-		if relays {
-			for _, rl := range m.relays {
-				r.addPeer(t, &rl.Peer)
 			}
 		}
 		r.deliver(r.sink, f, class, t)

@@ -144,14 +144,14 @@ func (r *Router) WantsStatsFrom(receiver *Endpoint, sender string) bool {
 func (r *Router) relayStats(rl *Relay, msg []byte, sender string, out Sink) {
 	c := rl.conf
 	m := c.state.Load()
-	t := r.getTargets()
+	t := r.getTargets(out)
 	defer r.putTargets(t)
-	r.addStatsReceivers(t, c, m, nil, sender)
-	for _, other := range m.relays {
+	for _, other := range m.relays { // first: see relays' comment in router.go
 		if other != rl && other.meshID != rl.meshID {
 			r.addPeer(t, &other.Peer)
 		}
 	}
+	r.addStatsReceivers(t, c, m, nil, sender)
 	r.sendVerbatim(msg, ClassEndpointStats, t, out)
 }
 
@@ -176,9 +176,9 @@ type constraintsWire struct {
 // decodeConstraints decodes a ReceiverVideoConstraints from ep into m and
 // records what ep selected and put on stage. As in Jitsi, a list the
 // message leaves out keeps its previous value; an empty list clears it.
-func (r *Router) decodeConstraints(ep *Endpoint, msg []byte, m *routing.ReceiverVideoConstraints) bool {
+func (r *Router) decodeConstraints(ep *Endpoint, msg []byte, m *routing.ReceiverVideoConstraints, k *Counters) bool {
 	var w constraintsWire
-	if !r.decode(msg, &w, func() error { return validateReceiverVideoConstraints(&w.ReceiverVideoConstraints) }) {
+	if !decode(msg, &w, k, func() error { return validateReceiverVideoConstraints(&w.ReceiverVideoConstraints) }) {
 		return false
 	}
 	*m = w.ReceiverVideoConstraints

@@ -191,7 +191,7 @@ func (v *routerView) SendToConference(c routing.Conference, msg []byte, except r
 
 func (v *routerView) Stats() routing.Stats {
 	s := &(*Router)(v).stats
-	return routing.Stats{Received: s.Received.Load(), Delivered: s.Delivered.Load(), Dropped: s.DroppedByReason()}
+	return routing.Stats{Received: s.Received(), Delivered: s.Delivered(), Dropped: s.DroppedByReason()}
 }
 
 // stats is the snapshot of p's counters.
