@@ -474,6 +474,16 @@ func testReplacedRepeatedly(t *testing.T) {
 	a := h.dialHello("a", urls["a"])
 	readers := []*sockReader{newSockReader(0, nil)}
 	go readers[0].run(gorillaSource(h.dial("b", urls["b"]).c))
+	// a starts once b's first socket is open (its ServerHello read): a
+	// series sent to a b that never had a socket waits in its mailbox,
+	// which on a loaded machine overflowed before the first socket's
+	// handover completed (the oldest dropped, counted mailbox_full), and
+	// this test is about replacements.
+	waitFor(t, "b's first ServerHello", func() bool {
+		readers[0].mu.Lock()
+		defer readers[0].mu.Unlock()
+		return readers[0].first != ""
+	})
 	es := h.b.Engine()
 	var count atomic.Int64
 	type outcome struct {
@@ -513,6 +523,24 @@ func testReplacedRepeatedly(t *testing.T) {
 		t.Fatalf("b's last socket did not attach while a sent %d messages", most)
 	}
 	last := readers[len(readers)-1]
+	if !testbridge.Until(60*time.Second, last.ended) {
+		for name, v := range h.stats() {
+			if v != 0.0 && (strings.HasPrefix(name, "dropped") || strings.HasPrefix(name, "mailbox") || strings.Contains(name, "closed") || strings.HasPrefix(name, "messages") || strings.Contains(name, "conn")) {
+				t.Logf("%s = %v", name, v)
+			}
+		}
+		for k, r := range readers {
+			r.mu.Lock()
+			n := len(r.got)
+			from, to := -1, -1
+			if n > 0 {
+				from, to = r.got[0], r.got[n-1]
+			}
+			t.Logf("socket %d: %d messages %d..%d, first %.40q, close %d %q, err %v, end %v", k, n, from, to, r.first, r.code, r.reason, r.err, r.end)
+			r.mu.Unlock()
+		}
+		t.Fatalf("a sent %d messages and the end marker; b's last socket read no end marker within a minute", o.n)
+	}
 	for _, r := range readers[:len(readers)-1] {
 		waitEnd(t, r, last) // the end marker, and r's end
 	}
@@ -543,6 +571,14 @@ func testReplacedRepeatedly(t *testing.T) {
 	}
 	for i, k := range all {
 		if k != i {
+			for name, v := range h.stats() {
+				if strings.HasPrefix(name, "dropped") || strings.HasPrefix(name, "mailbox") {
+					t.Logf("%s = %v", name, v)
+				}
+			}
+			for k, r := range readers {
+				t.Logf("socket %d: %d messages from %v, first %.60q, close %d %q", k, len(r.got), r.got[:min(1, len(r.got))], r.first, r.code, r.reason)
+			}
 			t.Fatalf("b: message %d of its sockets' series is %d; %v dropped", i, k, h.dropped())
 		}
 	}

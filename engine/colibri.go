@@ -28,7 +28,7 @@ func (c colibri) Router() *route.Router { return c.e.router }
 func (c colibri) DialRelay(r *route.Relay, rawURL string) { c.e.dialRelay(r, rawURL) }
 
 // Run routes an embedder's send on the first loop (route.Runner, sends.go).
-func (c colibri) Run(fn func()) { c.e.run(fn) }
+func (c colibri) Run(fn func(out route.Sink)) { c.e.run(fn) }
 
 func (c colibri) Deliver(f *wsproto.SharedFrame, class route.Class, to []route.Conn) {
 	c.e.deliver(f, class, to)

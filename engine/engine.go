@@ -104,7 +104,6 @@ func New(cfg *config.Config, opts Options) *Engine {
 	}
 	e := &Engine{cfg: cfg, app: opts.App, appMax: opts.MaxMessageSize, log: log,
 		loops: map[gnet.EventLoop]*loop{}, born: time.Now()}
-	e.sends.init()
 	if e.appMax <= 0 {
 		e.appMax = DefaultMaxMessageSize
 	}

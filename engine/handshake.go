@@ -94,15 +94,9 @@ func (c *conn) serverHandshake() bool {
 		extra = c.answerResume(req.RelayResume)
 	}
 	resp := wsproto.AppendUpgradeResponseHeader(make([]byte, 0, 256), req.Key, deflate, extra)
-	_, _ = c.gc.Write(resp)
-	if c.forgotten() {
-		// The write failed (the peer reset) and gnet ran OnClose inside
-		// it: the connection must not be opened and attached.
-		return false
-	}
 	c.gc.Discard(end)
 	c.opened(deflate, wsproto.Server)
-	return c.attach(false)
+	return c.attach(false, resp)
 }
 
 // authenticate finds the endpoint or relay and checks pwd in constant time.
@@ -122,9 +116,23 @@ func (c *conn) authenticate(conf *route.Conference, pwd string) bool {
 // c replaces, which is then closed with 1000 "replaced", or a closed one
 // keeping a mailbox or a replay window) comes next, before anything new
 // (handover.go). dialler tells the relay side which end we are.
-func (c *conn) attach(dialler bool) bool {
+//
+// upgrade, on the accepting side, is the 101 response: it is written once c
+// is attached, so that a client that dials the same URL again once it has
+// read it reaches a bridge where c is already the current socket. Written
+// before, a loop preempted between the write and the attach let the later
+// socket attach first and then be replaced by c (a loaded run of
+// TestMailboxReplacedMidStream saw it). A write that fails closes c as any
+// attached socket that dies while it holds. attach reports false when c
+// must be closed, or was closed already.
+func (c *conn) attach(dialler bool, upgrade []byte) bool {
 	prev, open, err := c.peer.Attach(c)
 	if err != nil { // expired between lookup and attach
+		if upgrade != nil {
+			if _, _ = c.gc.Write(upgrade); c.forgotten() {
+				return false
+			}
+		}
 		reason := route.ReasonEndpointClosed
 		if c.kind == route.PeerRelay {
 			reason = route.ReasonRelayClosed
@@ -151,7 +159,10 @@ func (c *conn) attach(dialler bool) bool {
 	} else {
 		c.takeFirst()
 	}
-	return true
+	if upgrade != nil {
+		_, _ = c.gc.Write(upgrade)
+	}
+	return !c.forgotten()
 }
 
 // reject writes an HTTP error response; the caller closes the connection.

@@ -27,6 +27,7 @@ type loop struct {
 	// connections, in the order they were delivered; drainTask routes them.
 	in        inbox
 	drainTask gnet.Runnable
+	sendsTask gnet.Runnable // routes the embedder's sends on this loop (sends.go)
 
 	// The inbound share (read.go): round numbers the loop's rounds;
 	// backlog holds the connections with complete input left for the next
@@ -69,6 +70,7 @@ func newLoop(e *Engine, el gnet.EventLoop, index int) *loop {
 	l.heartbeat.Store(e.now())
 	l.flushTask = gnet.RunnableFunc(func(context.Context) error { l.flush(); return nil })
 	l.drainTask = gnet.RunnableFunc(func(context.Context) error { l.in.drain((*conn).enqueue); return nil })
+	l.sendsTask = gnet.RunnableFunc(func(context.Context) error { e.sends.drain(l); return nil })
 	return l
 }
 

@@ -193,5 +193,5 @@ func (c *conn) clientHandshake() bool {
 	if resume != "" && c.dial.resume.Link != "" {
 		c.startResume(resume, c.dial.resume.Received)
 	}
-	return c.attach(true)
+	return c.attach(true, nil)
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 
-	"github.com/panjf2000/gnet/v2"
+	"github.com/colibri-bus/colibri/internal/route"
 )
 
 // An embedder's sends (route.Router's SendToEndpoint, SendToConference)
@@ -21,20 +21,15 @@ import (
 type sendQueue struct {
 	head      atomic.Pointer[queuedSend]
 	scheduled atomic.Bool // a drain is on its way to the loop
-	drainTask gnet.Runnable
 }
 
 type queuedSend struct {
-	run  func()
+	run  func(out route.Sink)
 	next *queuedSend
 }
 
-func (q *sendQueue) init() {
-	q.drainTask = gnet.RunnableFunc(func(context.Context) error { q.drain(); return nil })
-}
-
 // push adds run and reports whether the caller must schedule a drain.
-func (q *sendQueue) push(run func()) bool {
+func (q *sendQueue) push(run func(out route.Sink)) bool {
 	s := &queuedSend{run: run}
 	for {
 		s.next = q.head.Load()
@@ -45,9 +40,9 @@ func (q *sendQueue) push(run func()) bool {
 	return !q.scheduled.Swap(true)
 }
 
-// drain routes every send pushed so far, oldest first. A push that lands
-// after the swap schedules a drain of its own.
-func (q *sendQueue) drain() {
+// drain routes every send pushed so far, oldest first, through out. A
+// push that lands after the swap schedules a drain of its own.
+func (q *sendQueue) drain(out route.Sink) {
 	q.scheduled.Store(false)
 	var first *queuedSend
 	for s := q.head.Swap(nil); s != nil; {
@@ -56,17 +51,17 @@ func (q *sendQueue) drain() {
 		s = next
 	}
 	for s := first; s != nil; s = s.next {
-		s.run()
+		s.run(out)
 	}
 }
 
 // run runs fn, an embedder's send (route.Runner), on the first loop, after
 // every send before it; it never waits. With no loop yet there is no
 // socket either (nothing to fence), and fn runs at once.
-func (e *Engine) run(fn func()) {
+func (e *Engine) run(fn func(out route.Sink)) {
 	loops := *e.loopList.Load()
 	if len(loops) == 0 {
-		fn()
+		fn(colibri{e})
 		return
 	}
 	l := loops[0]
@@ -82,10 +77,11 @@ func (e *Engine) run(fn func()) {
 	push()
 }
 
-// scheduleSends queues the drain of the engine's sends on l.
+// scheduleSends queues the drain of the engine's sends on l, where they
+// are routed through l itself: its sockets get them directly, as a message
+// routed on l, and the others through their loops' inboxes.
 func (l *loop) scheduleSends() {
-	q := &l.e.sends
-	if err := l.el.Execute(context.Background(), q.drainTask); err != nil {
-		q.drain() // engine shutting down: the sends find no loop and are counted dropped
+	if err := l.el.Execute(context.Background(), l.sendsTask); err != nil {
+		l.e.sends.drain(colibri{l.e}) // engine shutting down: the sends find no loop and are counted dropped
 	}
 }

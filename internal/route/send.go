@@ -17,8 +17,11 @@ import (
 // transport moves no traffic between sockets.
 type Runner interface {
 	// Run runs fn on the transport's goroutine, after every fn it was
-	// given before, without waiting for it to run.
-	Run(fn func())
+	// given before, without waiting for it to run. fn gets the sink of
+	// that goroutine: on an event loop, the loop's own, which queues on
+	// the loop's sockets directly, as routing there does (a handover's
+	// fence counts on it).
+	Run(fn func(out Sink))
 }
 
 // SendToEndpoint sends msg, a JSON object with a known colibriClass, to one
@@ -38,10 +41,10 @@ func (r *Router) SendToEndpoint(ep *Endpoint, msg []byte) error {
 		return fmt.Errorf("endpoint %q has no socket: %w", ep.id, routing.ErrNotFound)
 	}
 	f := newFrame(msg)
-	r.run(func() {
-		t := r.getTargets(r.sink)
+	r.run(func(out Sink) {
+		t := r.getTargets(out)
 		r.addPeer(t, &ep.Peer)
-		r.deliver(r.sink, f, class, t)
+		r.deliver(out, f, class, t)
 		r.putTargets(t)
 		f.Release()
 	})
@@ -65,9 +68,9 @@ func (r *Router) SendToConference(c *Conference, msg []byte, except *Endpoint, r
 		n += len(m.relays)
 	}
 	f := newFrame(msg)
-	r.run(func() {
+	r.run(func(out Sink) {
 		m := c.state.Load()
-		t := r.getTargets(r.sink)
+		t := r.getTargets(out)
 		if relays { // first: see relays' comment in router.go
 			for _, rl := range m.relays {
 				r.addPeer(t, &rl.Peer)
@@ -78,7 +81,7 @@ func (r *Router) SendToConference(c *Conference, msg []byte, except *Endpoint, r
 				r.addPeer(t, &dst.Peer)
 			}
 		}
-		r.deliver(r.sink, f, class, t)
+		r.deliver(out, f, class, t)
 		r.putTargets(t)
 		f.Release()
 	})
@@ -86,12 +89,12 @@ func (r *Router) SendToConference(c *Conference, msg []byte, except *Endpoint, r
 }
 
 // run runs fn through the sink when it is a Runner, else at once.
-func (r *Router) run(fn func()) {
+func (r *Router) run(fn func(out Sink)) {
 	if rn, ok := r.sink.(Runner); ok {
 		rn.Run(fn)
 		return
 	}
-	fn()
+	fn(r.sink)
 }
 
 // check validates a bridge-originated message.
