@@ -129,15 +129,18 @@ func (c *conn) attach(dialler bool, upgrade []byte) bool {
 	prev, open, err := c.peer.Attach(c)
 	if err != nil { // expired between lookup and attach
 		if upgrade != nil {
-			if _, _ = c.gc.Write(upgrade); c.forgotten() {
-				return false
-			}
+			// Nothing is answered yet: refused as if it had expired
+			// before the lookup.
+			c.e.stats.AuthFailures.Add(1)
+			c.reject(403, authFailed, "")
+			return false
 		}
 		reason := route.ReasonEndpointClosed
 		if c.kind == route.PeerRelay {
 			reason = route.ReasonRelayClosed
 		}
-		// The 101 is out: a close frame follows it, and the socket closes.
+		// The dialler read the 101: a close frame follows it, and the
+		// socket closes.
 		c.closeCode, c.closeReason = wsproto.CloseGoingAway, reason
 		c.appendClose(wsproto.CloseGoingAway, reason)
 		c.flushPending()

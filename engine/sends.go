@@ -65,16 +65,19 @@ func (e *Engine) run(fn func(out route.Sink)) {
 		return
 	}
 	l := loops[0]
-	push := func() {
-		if e.sends.push(fn) {
-			l.scheduleSends()
-		}
-	}
 	if d := e.inFlight; d != nil {
-		d(push) // the simulation preempts the embedder before its push
+		d(func() { l.pushSend(fn) }) // the simulation preempts the embedder before its push
 		return
 	}
-	push()
+	l.pushSend(fn)
+}
+
+// pushSend puts fn on the engine's sends and, if none is on its way, a
+// drain on l.
+func (l *loop) pushSend(fn func(out route.Sink)) {
+	if l.e.sends.push(fn) {
+		l.scheduleSends()
+	}
 }
 
 // scheduleSends queues the drain of the engine's sends on l, where they

@@ -61,7 +61,7 @@ func (r *Router) SendToConference(c *Conference, msg []byte, except *Endpoint, r
 	}
 	m := c.state.Load()
 	n := len(m.endpoints)
-	if except != nil && c.HasEndpoint(except.id) {
+	if except != nil && m.byID[except.id] == except {
 		n--
 	}
 	if relays {

@@ -77,10 +77,14 @@ func (v *tableView) ConferenceByMeeting(meetingID string) routing.Conference {
 }
 
 func (v *tableView) Conferences() []routing.Conference {
-	cs := (*Table)(v).Conferences()
-	out := make([]routing.Conference, len(cs))
-	for i, c := range cs {
-		out[i] = PublicConference(c)
+	return handles((*Table)(v).Conferences(), PublicConference)
+}
+
+// handles returns the handles of records, in their order.
+func handles[R, H any](records []*R, handle func(*R) H) []H {
+	out := make([]H, len(records))
+	for i, r := range records {
+		out[i] = handle(r)
 	}
 	return out
 }
@@ -112,23 +116,13 @@ func (v *conferenceView) Endpoint(id string) routing.Endpoint {
 }
 
 func (v *conferenceView) Endpoints() []routing.Endpoint {
-	eps := v.c().Endpoints()
-	out := make([]routing.Endpoint, len(eps))
-	for i, ep := range eps {
-		out[i] = PublicEndpoint(ep)
-	}
-	return out
+	return handles(v.c().Endpoints(), PublicEndpoint)
 }
 
 func (v *conferenceView) Relay(id string) routing.Relay { return PublicRelay(v.c().Relay(id)) }
 
 func (v *conferenceView) Relays() []routing.Relay {
-	rs := v.c().Relays()
-	out := make([]routing.Relay, len(rs))
-	for i, rl := range rs {
-		out[i] = PublicRelay(rl)
-	}
-	return out
+	return handles(v.c().Relays(), PublicRelay)
 }
 
 func (v *conferenceView) CreateEndpoint(id string, opt routing.EndpointOptions) (routing.Endpoint, error) {
@@ -158,15 +152,15 @@ func (v *endpointView) Stats() routing.PeerStats       { return v.Peer.stats() }
 func (v *endpointView) Expired() bool {
 	return v.conf.Expired() || v.conf.state.Load().byID[v.id] != (*Endpoint)(v)
 }
-func (v *relayView) Expired() bool {
-	return v.conf.Expired() || v.conf.state.Load().relayByID[v.id] != (*Relay)(v)
-}
 func (v *relayView) ID() string                     { return v.id }
 func (v *relayView) Conference() routing.Conference { return PublicConference(v.conf) }
 func (v *relayView) MeshID() string                 { return v.meshID }
 func (v *relayView) Endpoints() []string            { return (*Relay)(v).Endpoints() }
 func (v *relayView) Connected() bool                { return v.Conn() != nil }
 func (v *relayView) Stats() routing.PeerStats       { return v.Peer.stats() }
+func (v *relayView) Expired() bool {
+	return v.conf.Expired() || v.conf.state.Load().relayByID[v.id] != (*Relay)(v)
+}
 func (v *routerView) SetDominantSpeakers(c routing.Conference, ids []string) {
 	if rec := ConferenceOf(c); rec != nil {
 		(*Router)(v).SetDominantSpeakers(rec, ids)
