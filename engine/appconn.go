@@ -25,7 +25,7 @@ func (c *conn) acceptApp(req *wsproto.Request, end int) bool {
 	if !c.admitOpen() {
 		return false
 	}
-	h, status := app.Accept(&Request{req: req, remote: c.remote})
+	h, status := app.Accept(&Request{req: req, remote: c.RemoteAddr()})
 	if h == nil {
 		if status < 400 || status > 599 {
 			status = 404
@@ -39,17 +39,17 @@ func (c *conn) acceptApp(req *wsproto.Request, end int) bool {
 		return false
 	}
 	c.gc.Discard(end)
-	c.sock = &Socket{c: c, h: h}
-	c.sock.self[0] = c
+	c.extra().sock = &Socket{c: c, h: h}
+	c.sock().self[0] = c
 	c.opened(deflate, wsproto.Server)
 	c.set(evUpgraded)
 	c.set(evCompleted) // no handover: nothing to hold
 	c.e.stats.Handshaking.Add(-1)
 	c.e.stats.Open.Add(1)
-	c.e.log.Info("websocket connected", "kind", c.kindName(), "path", req.Path, "remote", c.remote,
+	c.e.log.Info("websocket connected", "kind", c.kindName(), "path", req.Path, "remote", c.remoteLog(),
 		"deflate", deflate != nil)
 	c.loop.in.claim()
-	h.OnOpen(c.sock)
+	h.OnOpen(c.sock())
 	c.queueSends()
 	return true
 }
@@ -88,7 +88,7 @@ func (c *conn) appMessage(msg wsproto.Message) int {
 	}
 	c.loop.count.received.Add(1)
 	c.loop.in.claim()
-	c.sock.h.OnMessage(c.sock, msg.Op, msg.Payload)
+	c.sock().h.OnMessage(c.sock(), msg.Op, msg.Payload)
 	c.queueSends()
 	return 1
 }
@@ -105,8 +105,8 @@ func (c *conn) queueSends() {
 // appClosed tells c's handler that the socket closed, with the code and
 // reason of the closing handshake (1006 without one).
 func (c *conn) appClosed(code uint16) {
-	c.sock.gone.Store(true)
-	c.sock.h.OnClose(c.sock, code, c.closeReason)
+	c.sock().gone.Store(true)
+	c.sock().h.OnClose(c.sock(), code, c.closeReason())
 }
 
 // appPeerClosed answers the peer's close frame on an application socket.
@@ -124,12 +124,12 @@ func (c *conn) appPeerClosed(msg wsproto.Message) bool {
 // lingers reports whether c is an application socket that answered the
 // peer's close frame and waits for gnet to write what it holds.
 func (c *conn) lingers() bool {
-	return c.sock != nil && c.reader.CloseReceived()
+	return c.sock() != nil && c.reader.CloseReceived()
 }
 
 // maxMessage is the largest message c reads, decompressed.
 func (c *conn) maxMessage() int {
-	if c.sock != nil {
+	if c.sock() != nil {
 		return c.e.appMax
 	}
 	return c.e.cfg.Limits.MaxMessageSize
@@ -137,7 +137,7 @@ func (c *conn) maxMessage() int {
 
 // kindName names what c is, for logs.
 func (c *conn) kindName() string {
-	if c.sock != nil {
+	if c.sock() != nil {
 		return "app"
 	}
 	return c.kind.String()

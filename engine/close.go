@@ -37,7 +37,7 @@ func (c *conn) closeWith(ev event, code uint16, reason, sent string) {
 		return
 	}
 	if first {
-		c.closeCode, c.closeReason = code, reason
+		c.setClose(code, reason)
 		c.closeSentNS = c.e.now()
 		c.appendClose(code, sent)
 		c.flushPending()

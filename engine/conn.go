@@ -12,33 +12,39 @@ import (
 // conn is one TCP connection: the HTTP handshake, then a WebSocket of an
 // endpoint or a relay. Its life is state (lifecycle.go). Every field is
 // owned by its loop's goroutine.
+//
+// Most of a bridge's connections are idle endpoints, so the record is
+// kept to 320 bytes (TestConnSize): what only relays, application sockets,
+// handovers and closes need is in more, allocated when first needed.
 type conn struct {
-	e     *Engine
-	loop  *loop
-	gc    gnet.Conn
-	slot  int // index in loop.conns; -1 once gnet closed the socket
-	state state
+	e    *Engine
+	loop *loop
+	gc   gnet.Conn
+
+	slot      int32  // index in loop.conns; -1 once gnet closed the socket
+	closeCode uint16 // code of the close handshake, for metrics
+	state     state
 	// client: we dialled (a relay), so our frames are masked.
 	client bool
-
 	kind   route.PeerKind // what the path names, before authentication
-	peer   *route.Peer    // the endpoint or relay, once authenticated
-	sock   *Socket        // an application socket's (appconn.go); nil for Colibri
-	dial   *relayDial     // set on the dialling side of a relay
+	dirty  bool           // in loop.dirty
+	// pendIdle: pend has not been written since the last sweep.
+	pendIdle bool
+	waiting  bool // complete input is left for the next round
+	listed   bool // in loop.backlog
+
+	peer   *route.Peer // the endpoint or relay, once authenticated
+	more   *connMore   // what few connections need (more.go); nil until then
 	reader wsproto.Reader
 	flate  *wsproto.Deflate
-	remote string
-	confID string
-	id     string // endpoint or relay id, for logs
+	remote string // a dialled relay's or a TLS peer's address; else gnet's, read when asked
 
 	openedNS, lastReadNS, pingSentNS, closeSentNS, overSinceNS int64
 
 	// Outbound (outbound.go).
-	pend     *bytebufferpool.ByteBuffer // frames waiting for this round's flush
-	dirty    bool                       // in loop.dirty
-	pendIdle bool                       // pend has not been written since the last sweep
-	outAcct  int                        // gnet's outbound bytes of c counted in e.globalOut
-	sent     sentCounts                 // frames queued since the last flush, by class
+	pend    *bytebufferpool.ByteBuffer // frames waiting for this round's flush
+	outAcct int                        // gnet's outbound bytes of c counted in e.globalOut
+	sent    sentCounts                 // frames queued since the last flush, by class
 	// inherited is what c queued when its handover completed: what the
 	// previous socket had not written, the mailbox, a relay's replay. It
 	// is allowed on top of c's budget (slow.go).
@@ -47,25 +53,23 @@ type conn struct {
 	// Inbound share (read.go).
 	credit      int    // deliveries c may still route this round
 	creditRound uint64 // the loop round credit belongs to; 0: none
-	waiting     bool   // complete input is left for the next round
-	listed      bool   // in loop.backlog
 
-	// The handover (handover.go) and what c keeps (keep.go, unsent.go,
-	// resume.go).
-	held    []heldFrame // frames held while holding, in order
-	next    *conn       // c handed its peer's traffic off to next
-	nextOff *handover   // a handover from c that waits for c's own to complete
-	writing []byte      // the bytes of the Write in progress
-	unsent  []byte      // a copy of the frames gnet holds (endpoints with mailboxes)
-	link    *relayLink  // a resuming relay's numbering (resume.go)
-
-	closeCode   uint16 // code of the close handshake, for metrics
-	closeReason string
+	// What c keeps for its peer (keep.go, unsent.go).
+	writing []byte // the bytes of the Write in progress
+	unsent  []byte // a copy of the frames gnet holds (endpoints with mailboxes)
 }
 
 // RemoteAddr returns the peer's address (for TLS connections, the address
 // of the TLS peer, not of the internal socket pair).
-func (c *conn) RemoteAddr() string { return c.remote }
+func (c *conn) RemoteAddr() string {
+	if c.remote != "" {
+		return c.remote
+	}
+	if a := c.gc.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
 
 // onOpen sets up the connection record. Connections enrolled by the relay
 // dialer or the TLS listener carry their context already.
@@ -81,19 +85,16 @@ func (e *Engine) onOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c := &conn{e: e, gc: gc, loop: e.loopOf(gc.EventLoop()), openedNS: now, lastReadNS: now, slot: -1}
 	switch v := gc.Context().(type) {
 	case *relayDial:
-		c.dial, c.state, c.remote = v, stDialing, v.remote
+		c.more = &connMore{dial: v}
+		c.state, c.remote = stDialing, v.remote
 	case *tlsPeer:
 		c.remote = v.remote
-	default:
-		if a := gc.RemoteAddr(); a != nil {
-			c.remote = a.String()
-		}
 	}
 	gc.SetContext(c)
 	c.loop.add(c)
 	e.stats.Handshaking.Add(1)
-	if c.dial != nil {
-		return c.dial.request(), gnet.None
+	if c.dial() != nil {
+		return c.dial().request(), gnet.None
 	}
 	return nil, gnet.None
 }
@@ -163,14 +164,14 @@ func (e *Engine) onClose(gc gnet.Conn, err error) gnet.Action {
 		if c.peer != nil {
 			e.stats.peers(c.peer.Kind()).Add(-1)
 		}
-		e.log.Info("websocket closed", "kind", c.kindName(), "conf", c.confID, "id", c.id,
-			"remote", c.remote, "code", code, "reason", c.closeReason, "err", errString(err))
-		if c.sock != nil {
+		e.log.Info("websocket closed", "kind", c.kindName(), "conf", c.confID(), "id", c.peerID(),
+			"remote", c.remoteLog(), "code", code, "reason", c.closeReason(), "err", errString(err))
+		if c.sock() != nil {
 			c.appClosed(code)
 		}
 	}
-	if c.dial != nil {
-		c.dial.closed(c.closeCode, c.closeReason, wasOpen)
+	if c.dial() != nil {
+		c.dial().closed(c.closeCode, c.closeReason(), wasOpen)
 	}
 	return gnet.None
 }
@@ -194,7 +195,7 @@ func (c *conn) opened(deflate *wsproto.Deflate, role wsproto.Role) {
 // handle acts on one message or control frame and returns what it cost
 // the loop in deliveries (at least 1); ok false closes the socket.
 func (c *conn) handle(msg wsproto.Message) (cost int, ok bool) {
-	if c.sock != nil && (msg.Op == wsproto.OpText || msg.Op == wsproto.OpBinary) {
+	if c.sock() != nil && (msg.Op == wsproto.OpText || msg.Op == wsproto.OpBinary) {
 		return c.appMessage(msg), true
 	}
 	switch msg.Op {
@@ -210,7 +211,7 @@ func (c *conn) handle(msg wsproto.Message) (cost int, ok bool) {
 	case wsproto.OpPong:
 		// lastReadNS was refreshed: the peer is alive.
 	case wsproto.OpClose:
-		if c.sock != nil {
+		if c.sock() != nil {
 			return 1, c.appPeerClosed(msg)
 		}
 		return 1, c.peerClosed(msg)

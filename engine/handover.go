@@ -91,7 +91,7 @@ func (c *conn) fence(target *loop, done func()) {
 // for its own handover gives up once that completed.
 func (c *conn) handOff(h *handover) {
 	if c.state.holding() {
-		c.nextOff = h
+		c.extra().nextOff = h
 		return
 	}
 	// A live socket gives up what it has not written: an open one, and one
@@ -104,12 +104,12 @@ func (c *conn) handOff(h *handover) {
 	if live && c.mails() {
 		rec, shut = c.takeUnwritten()
 	}
-	c.next = h.to
+	c.extra().next = h.to
 	switch {
 	case live && shut:
 		// gnet held frames it had not written, now in rec: no close frame
 		// can follow them, the socket closes without one.
-		c.closeCode, c.closeReason = wsproto.CloseAbnormal, route.ReasonReplaced
+		c.setClose(wsproto.CloseAbnormal, route.ReasonReplaced)
 		c.gc.Close()
 	case c.state == stOpen:
 		c.startClose(wsproto.CloseNormal, route.ReasonReplaced)
@@ -126,7 +126,8 @@ func (c *conn) handOff(h *handover) {
 // hold keeps f for c until its handover completes.
 func (c *conn) hold(f *wsproto.SharedFrame, class route.Class) {
 	f.Retain()
-	c.held = append(c.held, heldFrame{f: f, class: class})
+	m := c.extra()
+	m.held = append(m.held, heldFrame{f: f, class: class})
 }
 
 // complete ends c's handover. An open socket sends its ServerHello first
@@ -135,8 +136,11 @@ func (c *conn) hold(f *wsproto.SharedFrame, class route.Class) {
 // order. One that closed or started closing while it waited keeps all of
 // that for the next socket instead, and drops its ServerHello.
 func (c *conn) complete(rec []route.Mail) {
-	held := c.held
-	c.held = nil
+	var held []heldFrame
+	if m := c.more; m != nil {
+		held, m.held = m.held, nil
+		c.shed()
+	}
 	c.set(evCompleted)
 	if c.state == stOpen {
 		i := 0
@@ -151,7 +155,7 @@ func (c *conn) complete(rec []route.Mail) {
 			c.sendMessages(rec)
 			c.sendMail(c.peer.TakeMail())
 		}
-		if c.link != nil {
+		if c.link() != nil {
 			c.replay()
 		}
 		held = held[i:]
@@ -167,8 +171,9 @@ func (c *conn) complete(rec []route.Mail) {
 		// that they cannot overtake it.
 		c.loop.wait(c)
 	}
-	if h := c.nextOff; h != nil {
-		c.nextOff = nil
+	if m := c.more; m != nil && m.nextOff != nil {
+		h := m.nextOff
+		m.nextOff = nil
 		c.handOff(h)
 	}
 }
@@ -184,7 +189,7 @@ func (c *conn) sendHeld(held []heldFrame) {
 
 // forward sends a frame that reached c after it handed off to c.next.
 func (c *conn) forward(f *wsproto.SharedFrame, class route.Class) {
-	n := c.next
+	n := c.next()
 	if n.loop == c.loop {
 		n.enqueue(f, class)
 		return

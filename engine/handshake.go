@@ -68,7 +68,7 @@ func (c *conn) serverHandshake() bool {
 		return false
 	}
 	if sid != c.e.cfg.WebSockets.ServerID {
-		c.e.log.Warn("server-id mismatch", "want", c.e.cfg.WebSockets.ServerID, "got", sid, "remote", c.remote)
+		c.e.log.Warn("server-id mismatch", "want", c.e.cfg.WebSockets.ServerID, "got", sid, "remote", c.remoteLog())
 		c.reject(404, "server ID mismatch", "")
 		return false
 	}
@@ -77,17 +77,14 @@ func (c *conn) serverHandshake() bool {
 	}
 	pwd := queryPassword(req.RawQuery)
 	conf := c.e.table.Conference(confID)
-	c.confID, c.id, c.kind = confID, id, kind
-	if !c.authenticate(conf, pwd) {
+	c.kind = kind
+	if !c.authenticate(conf, id, pwd) {
 		c.e.stats.AuthFailures.Add(1)
-		c.e.log.Warn("websocket authentication failed", "kind", kind.String(), "conf", confID, "id", id, "remote", c.remote)
+		c.e.log.Warn("websocket authentication failed", "kind", kind.String(), "conf", confID, "id", id, "remote", c.remoteLog())
 		c.kind = route.PeerNone
 		c.reject(403, authFailed, "")
 		return false
 	}
-	// Name the connection with the peer's own strings, so it does not keep
-	// the whole request line alive.
-	c.confID, c.id = c.peer.Conference().ID(), c.peer.ID()
 	deflate := c.negotiate(&req)
 	var extra string
 	if c.kind == route.PeerRelay {
@@ -100,11 +97,11 @@ func (c *conn) serverHandshake() bool {
 }
 
 // authenticate finds the endpoint or relay and checks pwd in constant time.
-func (c *conn) authenticate(conf *route.Conference, pwd string) bool {
+func (c *conn) authenticate(conf *route.Conference, id, pwd string) bool {
 	if conf == nil || pwd == "" {
 		return false
 	}
-	if p := conf.Peer(c.kind, c.id); p != nil && p.CheckPassword(pwd) {
+	if p := conf.Peer(c.kind, id); p != nil && p.CheckPassword(pwd) {
 		c.peer = p
 		return true
 	}
@@ -141,7 +138,7 @@ func (c *conn) attach(dialler bool, upgrade []byte) bool {
 		}
 		// The dialler read the 101: a close frame follows it, and the
 		// socket closes.
-		c.closeCode, c.closeReason = wsproto.CloseGoingAway, reason
+		c.setClose(wsproto.CloseGoingAway, reason)
 		c.appendClose(wsproto.CloseGoingAway, reason)
 		c.flushPending()
 		c.refuse()
@@ -153,8 +150,8 @@ func (c *conn) attach(dialler bool, upgrade []byte) bool {
 	if open {
 		c.e.stats.Replaced.Add(1)
 	}
-	c.e.log.Info("websocket connected", "kind", c.kind.String(), "conf", c.confID, "id", c.id,
-		"remote", c.remote, "deflate", c.flate != nil, "replaced", open, "resumed", c.link != nil)
+	c.e.log.Info("websocket connected", "kind", c.kind.String(), "conf", c.confID(), "id", c.peerID(),
+		"remote", c.remoteLog(), "deflate", c.flate != nil, "replaced", open, "resumed", c.link() != nil)
 	c.e.stats.peers(c.kind).Add(1)
 	c.e.router.Connected(c.peer, c, !dialler, c.loop)
 	if p, ok := prev.(*conn); ok && p != nil {

@@ -25,21 +25,21 @@ func (c *conn) mails() bool {
 // longer write it: an endpoint with a mailbox, or a resuming relay. The
 // state says whether it is still c's to keep (lifecycle.go).
 func (c *conn) keepsTraffic() bool {
-	if c.link != nil && c.closeCode == wsproto.CloseGoingAway && c.closeReason == route.ReasonRelayClosed {
+	if c.link() != nil && c.closeCode == wsproto.CloseGoingAway && c.closeReason() == route.ReasonRelayClosed {
 		// The relay was expired (here, or by the other side): no socket
 		// will resume the link, so nothing would ever take over what a
 		// ghost kept. What is routed to it is dropped and counted, as
 		// without the extension (it was kept uncounted in the window).
 		return false
 	}
-	return c.mails() || c.link != nil
+	return c.mails() || c.link() != nil
 }
 
 // keep keeps f for c's peer: in the relay's replay window, numbered, or in
 // the endpoint's mailbox.
 func (c *conn) keep(f *wsproto.SharedFrame, class route.Class) {
-	if c.link != nil {
-		c.link.number(f, class, c.loop)
+	if c.link() != nil {
+		c.link().number(f, class, c.loop)
 		return
 	}
 	c.peer.PutMail(f.Payload(), class)
@@ -53,7 +53,7 @@ func (c *conn) keep(f *wsproto.SharedFrame, class route.Class) {
 // socket goes on holding until its handover completes (handover.go).
 func (c *conn) socketClosed() {
 	was := c.state
-	if !c.set(evGone) || c.sock != nil { // an application socket has no peer
+	if !c.set(evGone) || c.sock() != nil { // an application socket has no peer
 		return
 	}
 	switch {
@@ -109,7 +109,7 @@ func (c *conn) splitMail(out []route.Mail, frames []byte) []route.Mail {
 		}
 	})
 	if err != nil { // cannot happen: the bytes are our own whole frames
-		c.e.log.Error("unwritten frames unreadable", "conf", c.confID, "id", c.id, "err", err)
+		c.e.log.Error("unwritten frames unreadable", "conf", c.confID(), "id", c.peerID(), "err", err)
 	}
 	return out
 }

@@ -81,19 +81,19 @@ func (l *loop) execute(f func()) {
 
 // add registers c for timers and shutdown.
 func (l *loop) add(c *conn) {
-	c.slot = len(l.conns)
+	c.slot = int32(len(l.conns))
 	l.conns = append(l.conns, c)
 }
 
 // remove forgets c (swap-delete).
 func (l *loop) remove(c *conn) {
-	i := c.slot
+	i := int(c.slot)
 	if i < 0 || i >= len(l.conns) || l.conns[i] != c {
 		return
 	}
 	last := len(l.conns) - 1
 	l.conns[i] = l.conns[last]
-	l.conns[i].slot = i
+	l.conns[i].slot = int32(i)
 	l.conns[last] = nil
 	l.conns = l.conns[:last]
 	c.slot = -1

@@ -1,8 +1,9 @@
 package engine
 
 import (
+	"math"
+
 	"github.com/colibri-bus/colibri/internal/route"
-	"math/bits"
 
 	"github.com/colibri-bus/colibri/wsproto"
 	"github.com/valyala/bytebufferpool"
@@ -160,15 +161,15 @@ func (c *conn) write(f *wsproto.SharedFrame, class route.Class) bool {
 		}
 		return false // kept, after everything before it
 	}
-	if c.link != nil {
-		c.link.number(f, class, c.loop)
+	if c.link() != nil {
+		c.link().number(f, class, c.loop)
 	}
 	if c.client {
 		c.appendFrame(f.Op(), f.Payload())
 	} else {
 		c.appendPending(b)
 	}
-	c.sent.add(class)
+	c.countSent(class)
 	c.loop.markDirty(c)
 	return true
 }
@@ -176,38 +177,50 @@ func (c *conn) write(f *wsproto.SharedFrame, class route.Class) bool {
 // sentCounts are the frames a connection queued since its last flush, by
 // class. They are published to the peer's and the loop's counters once per
 // flush: an atomic add per delivery on each receiver's own counters was a
-// cache miss per delivery, a third of a broadcast storm's time.
+// cache miss per delivery, a third of a broadcast storm's time. A round
+// rarely queues more than a few classes on one socket: four slots, filled
+// in order, and a fifth class publishes what they hold first.
 type sentCounts struct {
-	n       uint64
-	mask    uint32 // classes with a count
-	byClass [route.NumClasses]uint32
+	class [4]route.Class
+	n     [4]uint32 // 0: the slot and those after it are free
 }
 
-// The class mask is a uint32: this fails to compile past 32 classes.
-var _ [32 - route.NumClasses]struct{}
-
-func (s *sentCounts) add(c route.Class) {
-	s.n++
-	s.mask |= 1 << c
-	s.byClass[c]++
+// countSent counts one frame of class cl queued on c.
+func (c *conn) countSent(cl route.Class) {
+	s := &c.sent
+	for i := range s.n {
+		switch {
+		case s.n[i] == 0:
+			s.class[i], s.n[i] = cl, 1
+			return
+		case s.class[i] == cl && s.n[i] < math.MaxUint32:
+			s.n[i]++
+			return
+		}
+	}
+	c.publishSent()
+	s.class[0], s.n[0] = cl, 1
 }
 
 // publishSent adds what c queued since the last flush to its peer's and
 // its loop's counters.
 func (c *conn) publishSent() {
 	s := &c.sent
-	if s.n == 0 {
+	if s.n[0] == 0 {
 		return
 	}
-	c.loop.count.sent.Add(s.n)
-	for m := s.mask; m != 0; m &= m - 1 {
-		cl := route.Class(bits.TrailingZeros32(m))
-		if c.peer != nil {
-			c.peer.Sent.AddN(cl, uint64(s.byClass[cl]))
+	var total uint64
+	for i, n := range s.n {
+		if n == 0 {
+			break
 		}
-		s.byClass[cl] = 0
+		total += uint64(n)
+		if c.peer != nil {
+			c.peer.Sent.AddN(s.class[i], uint64(n))
+		}
+		s.n[i] = 0
 	}
-	s.n, s.mask = 0, 0
+	c.loop.count.sent.Add(total)
 }
 
 // dropped counts one frame for c that was not queued.

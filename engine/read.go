@@ -134,7 +134,7 @@ func (c *conn) backlogClose(unread int) {
 		c.peer.BacklogClosed.Add(1)
 	}
 	c.e.log.Warn("inbound backlog over its bound: closing the sender", "kind", c.kindName(),
-		"conf", c.confID, "id", c.id, "remote", c.remote, "unread", unread,
+		"conf", c.confID(), "id", c.peerID(), "remote", c.remoteLog(), "unread", unread,
 		"bound", c.backlogBound())
 	// Closed, and what it still sends is discarded until it closes.
 	reason := "inbound backlog over " + strconv.Itoa(c.backlogBound()) + " bytes"

@@ -171,10 +171,10 @@ func (d *relayDial) closed(code uint16, reason string, opened bool) {
 // clientHandshake reads the 101 response of a dialled relay.
 func (c *conn) clientHandshake() bool {
 	buf, _ := c.gc.Peek(-1)
-	n, deflate, resume, err := wsproto.ParseResponseHeader(buf, c.dial.key, false, route.ResumeHeaderName)
+	n, deflate, resume, err := wsproto.ParseResponseHeader(buf, c.dial().key, false, route.ResumeHeaderName)
 	if err != nil {
-		c.e.log.Warn("relay upgrade refused", "conf", c.dial.relay.Conference().ID(), "relay", c.dial.relay.ID(),
-			"remote", c.remote, "err", err)
+		c.e.log.Warn("relay upgrade refused", "conf", c.dial().relay.Conference().ID(), "relay", c.dial().relay.ID(),
+			"remote", c.remoteLog(), "err", err)
 		c.set(evRefused)
 		return false
 	}
@@ -187,11 +187,10 @@ func (c *conn) clientHandshake() bool {
 	}
 	c.gc.Discard(n)
 	c.client = true
-	c.kind, c.peer = route.PeerRelay, &c.dial.relay.Peer
-	c.confID, c.id = c.peer.Conference().ID(), c.peer.ID()
+	c.kind, c.peer = route.PeerRelay, &c.dial().relay.Peer
 	c.opened(deflate, wsproto.Client)
-	if resume != "" && c.dial.resume.Link != "" {
-		c.startResume(resume, c.dial.resume.Received)
+	if resume != "" && c.dial().resume.Link != "" {
+		c.startResume(resume, c.dial().resume.Received)
 	}
 	return c.attach(true, nil)
 }

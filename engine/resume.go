@@ -58,7 +58,7 @@ func (c *conn) startResume(v string, own uint64) bool {
 	}
 	h, err := route.ParseResumeHeader(v)
 	if err != nil {
-		c.e.log.Warn("relay resume header ignored", "conf", c.confID, "relay", c.id, "remote", c.remote, "err", err)
+		c.e.log.Warn("relay resume header ignored", "conf", c.confID(), "relay", c.peerID(), "remote", c.remoteLog(), "err", err)
 		return false
 	}
 	r := c.peer.Relay()
@@ -67,7 +67,7 @@ func (c *conn) startResume(v string, own uint64) bool {
 	if known != "" && h.Link != known {
 		own = 0 // the other side is a new link: its numbers start at 1
 	}
-	c.link = &relayLink{l: &r.Link, t: c.e.table, rseq: own, from: from}
+	c.extra().link = &relayLink{l: &r.Link, t: c.e.table, rseq: own, from: from}
 	return true
 }
 
@@ -84,7 +84,7 @@ func (k *relayLink) number(f *wsproto.SharedFrame, class route.Class, l *loop) {
 
 // Accept implements routing.Sequenced.
 func (c *conn) Accept() bool {
-	k := c.link
+	k := c.link()
 	if k == nil {
 		return true
 	}
@@ -101,21 +101,21 @@ func (c *conn) Accept() bool {
 
 // Acked implements routing.Sequenced.
 func (c *conn) Acked(n uint64) {
-	if c.link != nil {
-		c.link.l.Ack(n)
+	if c.link() != nil {
+		c.link().l.Ack(n)
 	}
 }
 
 // Skip implements routing.Sequenced.
 func (c *conn) Skip(next uint64) {
-	if k := c.link; k != nil {
+	if k := c.link(); k != nil {
 		k.rseq = k.l.Skip(k.rseq, next, &c.e.table.Resume)
 	}
 }
 
 // sendAck queues a RelayAck with everything accepted on the link so far.
 func (c *conn) sendAck() {
-	k := c.link
+	k := c.link()
 	if c.state != stOpen || k.unacked == 0 {
 		return
 	}
@@ -132,7 +132,7 @@ func (c *conn) sendAck() {
 // replay queues, after a handover, what the other side did not accept,
 // before anything new: a RelaySkip first if some of it is gone.
 func (c *conn) replay() {
-	k := c.link
+	k := c.link()
 	t := c.e.table
 	k.l.Replay(k.from, c.e.now(), t.Limits().Replay, &t.Resume,
 		func(next uint64) {

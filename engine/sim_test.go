@@ -720,7 +720,7 @@ func (s *sim) unsettled() string {
 	for _, sl := range s.loops {
 		for _, c := range sl.l.conns {
 			cur := c.peer != nil && c.peer.Conn() == c
-			parts = append(parts, fmt.Sprintf("%s %v current=%v", c.id, c.state, cur))
+			parts = append(parts, fmt.Sprintf("%s %v current=%v", c.peerID(), c.state, cur))
 		}
 	}
 	return strings.Join(parts, "; ")
@@ -774,7 +774,7 @@ func (s *sim) checkBounds() {
 	for _, sl := range s.loops {
 		for _, c := range sl.l.conns {
 			if q, most := c.queued(), 4*c.budget()+4<<10; q > most {
-				s.failf("%s's socket queues %d bytes, over 4x its budget and a frame (%d)", c.id, q, most)
+				s.failf("%s's socket queues %d bytes, over 4x its budget and a frame (%d)", c.peerID(), q, most)
 			}
 		}
 	}

@@ -81,7 +81,7 @@ func (s *Socket) Close(code uint16, reason string) {
 
 // RemoteAddr returns the peer's address (for a TLS connection, the TLS
 // peer's).
-func (s *Socket) RemoteAddr() string { return s.c.remote }
+func (s *Socket) RemoteAddr() string { return s.c.RemoteAddr() }
 
 // Context returns what SetContext stored. Only the handler's methods may
 // call it: it is owned by the socket's loop.

@@ -32,7 +32,7 @@ func (c *conn) openTimers(now int64) {
 	if c.unsent != nil {
 		c.trimUnsent(c.gc.OutboundBuffered())
 	}
-	if c.link != nil {
+	if c.link() != nil {
 		// The rest since the last batch of ackEvery (resume.go), as the
 		// extension says: without it the other side's replay window kept
 		// up to 255 delivered messages of a quiet link until they aged

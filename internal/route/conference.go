@@ -191,12 +191,19 @@ type Endpoint struct {
 // Visitor reports whether the endpoint is a visitor.
 func (e *Endpoint) Visitor() bool { return e.visitor }
 
-// ClassCounters counts messages by class. The zero value is ready. The
-// counters are allocated on the first Add, so an endpoint that never sends
-// costs a pointer, not a table (idle connections are most of a bridge).
+// ClassCounters counts messages by class. The zero value is ready.
+//
+// The first class counted has a word of its own; a table for the others is
+// allocated when a second class is counted. An idle endpoint has been sent
+// its ServerHello and nothing else, so it costs two words, not a table
+// (idle connections are most of a bridge, issue 22).
 type ClassCounters struct {
-	p atomic.Pointer[classTable]
+	first atomic.Uint64 // the first class, plus one, above firstShift; its count below
+	p     atomic.Pointer[classTable]
 }
+
+// firstShift leaves 56 bits for the first class's count.
+const firstShift = 56
 
 // classTable is one peer's counts. Two peers' tables are written by the
 // loops of their sockets, which may differ: the table fills whole pairs of
@@ -211,6 +218,18 @@ func (cc *ClassCounters) Add(c Class) { cc.AddN(c, 1) }
 
 // AddN counts n messages of class c.
 func (cc *ClassCounters) AddN(c Class, n uint64) {
+	tag := uint64(c+1) << firstShift
+	f := cc.first.Load()
+	if f == 0 {
+		if cc.first.CompareAndSwap(0, tag|n) {
+			return
+		}
+		f = cc.first.Load()
+	}
+	if f>>firstShift == tag>>firstShift {
+		cc.first.Add(n) // the tag is never rewritten, so the add cannot race it
+		return
+	}
 	t := cc.p.Load()
 	if t == nil {
 		cc.p.CompareAndSwap(nil, new(classTable))
@@ -222,6 +241,9 @@ func (cc *ClassCounters) AddN(c Class, n uint64) {
 // Map returns the non-zero counts keyed by class name.
 func (cc *ClassCounters) Map() map[string]uint64 {
 	out := make(map[string]uint64)
+	if f := cc.first.Load(); f != 0 {
+		out[Class(f>>firstShift-1).String()] = f & (1<<firstShift - 1)
+	}
 	t := cc.p.Load()
 	if t == nil {
 		return out

@@ -2,7 +2,9 @@ package route
 
 import (
 	"fmt"
+	"maps"
 	"runtime/debug"
+	"sync"
 	"testing"
 	"unsafe"
 
@@ -183,4 +185,52 @@ func TestRelaysFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("SendToConference", locals+2)
+}
+
+// TestClassCountersFirstInline: the first class counted needs no table,
+// a second one does, and the counts read back whole.
+func TestClassCountersFirstInline(t *testing.T) {
+	var cc ClassCounters
+	if n := testing.AllocsPerRun(100, func() { cc.Add(ClassServerHello) }); n != 0 {
+		t.Errorf("counting the first class allocated %v times per add", n)
+	}
+	if cc.p.Load() != nil {
+		t.Fatal("one class counted, and a table was allocated")
+	}
+	cc.AddN(ClassEndpointMessage, 5)
+	cc.AddN(ClassServerHello, 2)
+	if cc.p.Load() == nil {
+		t.Fatal("a second class counted without a table")
+	}
+	want := map[string]uint64{"ServerHello": 103, "EndpointMessage": 5}
+	if got := cc.Map(); !maps.Equal(got, want) {
+		t.Errorf("Map() = %v, want %v", got, want)
+	}
+}
+
+// TestClassCountersConcurrent: adds racing for the first word and the
+// table lose nothing (run under -race in CI).
+func TestClassCountersConcurrent(t *testing.T) {
+	classes := []Class{ClassEndpointStats, ClassEndpointMessage, ClassServerHello}
+	for round := 0; round < 50; round++ {
+		var cc ClassCounters
+		var wg sync.WaitGroup
+		for g := 0; g < 6; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 100; i++ {
+					cc.Add(classes[(g+i)%len(classes)])
+				}
+			}()
+		}
+		wg.Wait()
+		var sum uint64
+		for _, v := range cc.Map() {
+			sum += v
+		}
+		if sum != 600 {
+			t.Fatalf("round %d: %d counted of 600 (%v)", round, sum, cc.Map())
+		}
+	}
 }
