@@ -279,7 +279,7 @@ func runStep(o options, bs []*bridgeProc, gens []*genProc, meeting string, rate 
 	pids = append(pids, os.Getpid())
 	cpu0, wait0, box0 := cpuTimes(pids), runDelays(pids), boxCPU()
 	w0 := time.Now()
-	st := &step{Rate: rate, Broadcasts: count}
+	st := &step{Rate: rate, Broadcasts: count, PerBridge: make([]tally, o.bridges)}
 	t0 := time.Now().Add(500 * time.Millisecond).UnixNano()
 	for _, g := range gens {
 		fmt.Fprintf(g.in, "RUN %g %d %d %d\n", rate, t0, count, o.seed)
@@ -294,26 +294,7 @@ func runStep(o options, bs []*bridgeProc, gens []*genProc, meeting string, rate 
 		if err := json.Unmarshal([]byte(l), &gr); err != nil {
 			return nil, err
 		}
-		st.Sent += gr.Sent
-		st.Delivered += gr.Delivered
-		st.Expected += gr.Expected
-		st.Lost += gr.Lost
-		st.Duplicated += gr.Duplicated
-		st.BadFrom += gr.BadFrom
-		st.Other += gr.Other
-		st.Unknown += gr.Unknown
-		if ms := float64(gr.SendLagMaxNs) / 1e6; ms > st.SendLagMaxMs {
-			st.SendLagMaxMs = ms
-		}
-		if st.PerBridge == nil {
-			st.PerBridge = make([]tally, o.bridges)
-		}
-		for b, t := range gr.PerBridge {
-			st.PerBridge[b].Delivered += t.Delivered
-			st.PerBridge[b].Expected += t.Expected
-			st.PerBridge[b].Lost += t.Lost
-			st.PerBridge[b].Duplicated += t.Duplicated
-		}
+		st.add(gr)
 		local.AddSnapshot(gr.Local)
 		relay.AddSnapshot(gr.Relay)
 	}
@@ -350,6 +331,26 @@ func runStep(o options, bs []*bridgeProc, gens []*genProc, meeting string, rate 
 	}
 	progress("step %g/s: delivered %d of %d (lost %d, duplicated %d)", rate, st.Delivered, st.Expected, st.Lost, st.Duplicated)
 	return st, nil
+}
+
+// add counts one generator's account of the step into st, whose
+// PerBridge has a tally for every bridge.
+func (st *step) add(gr genResult) {
+	st.Sent += gr.Sent
+	st.Delivered += gr.Delivered
+	st.Expected += gr.Expected
+	st.Lost += gr.Lost
+	st.Duplicated += gr.Duplicated
+	st.BadFrom += gr.BadFrom
+	st.Other += gr.Other
+	st.Unknown += gr.Unknown
+	st.SendLagMaxMs = max(st.SendLagMaxMs, ms(gr.SendLagMaxNs))
+	for b, t := range gr.PerBridge {
+		st.PerBridge[b].Delivered += t.Delivered
+		st.PerBridge[b].Expected += t.Expected
+		st.PerBridge[b].Lost += t.Lost
+		st.PerBridge[b].Duplicated += t.Duplicated
+	}
 }
 
 func cpuTimes(pids []int) []time.Duration {
