@@ -10,8 +10,10 @@
 // It starts the bridges itself (on their defaults except ports and ids),
 // places the conference and wires the mesh with colibri2/client, and
 // reports the connect time and rate, deliveries/s, one-way latency (local
-// and across a relay), RSS per endpoint on each bridge, each relay link's
-// message rate and the CPU of every process. Progress goes to stderr.
+// and across a relay) and its split among the sending bridge, the relay
+// and the receiving bridge, RSS per endpoint on each bridge, each relay
+// link's message rate and the CPU of every process. Progress goes to
+// stderr.
 //
 //	go run ./bench/mesh -bridges 4 -endpoints 15000 -rates 1,2,4
 package main
@@ -285,6 +287,7 @@ func runStep(o options, bs []*bridgeProc, gens []*genProc, meeting string, rate 
 		fmt.Fprintf(g.in, "RUN %g %d %d %d\n", rate, t0, count, o.seed)
 	}
 	var local, relay hist.Histogram
+	at := make([]span, count*o.bridges)
 	for k, g := range gens {
 		l, err := g.line("RESULT")
 		if err != nil {
@@ -294,9 +297,15 @@ func runStep(o options, bs []*bridgeProc, gens []*genProc, meeting string, rate 
 		if err := json.Unmarshal([]byte(l), &gr); err != nil {
 			return nil, err
 		}
+		if len(gr.Arrivals) != len(at) {
+			return nil, fmt.Errorf("generator %d: %d arrival spans, want %d", k, len(gr.Arrivals), len(at))
+		}
 		st.add(gr)
 		local.AddSnapshot(gr.Local)
 		relay.AddSnapshot(gr.Relay)
+		for j, a := range gr.Arrivals {
+			at[j].widen(a)
+		}
 	}
 	wall := time.Since(w0)
 	cpu1, wait1, box1 := cpuTimes(pids), runDelays(pids), boxCPU()
@@ -310,6 +319,7 @@ func runStep(o options, bs []*bridgeProc, gens []*genProc, meeting string, rate 
 	st.LocalP50, st.LocalP99 = ms(local.Quantile(0.5)), ms(local.Quantile(0.99))
 	st.RelayP50, st.RelayP99 = ms(relay.Quantile(0.5)), ms(relay.Quantile(0.99))
 	st.LocalN, st.RelayN = local.Count(), relay.Count()
+	st.Split = stepSplit(o, rate, t0, count, at)
 	for i, b := range bs {
 		for j, other := range bs {
 			if i != j {
@@ -331,6 +341,17 @@ func runStep(o options, bs []*bridgeProc, gens []*genProc, meeting string, rate 
 	}
 	progress("step %g/s: delivered %d of %d (lost %d, duplicated %d)", rate, st.Delivered, st.Expected, st.Lost, st.Duplicated)
 	return st, nil
+}
+
+// stepSplit is the latency split of the step of count broadcasts at rate
+// from t0, given their spans on each bridge (widened over the generators).
+func stepSplit(o options, rate float64, t0 int64, count int, at []span) split {
+	s := newSchedule(o.seed, rate, count, o.bridges*o.perBridge, t0)
+	sent, from := make([]int64, count), make([]int, count)
+	for i, snd := range s.sender {
+		sent[i], from[i] = s.at(i), snd/o.perBridge
+	}
+	return splitOf(sent, from, o.bridges, at)
 }
 
 // add counts one generator's account of the step into st, whose

@@ -99,3 +99,13 @@ func TestArrivalsConcurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitString(t *testing.T) {
+	s := split{q(2, 2, 1), q(8, 8, 1), q(5, 5.5, 2), q(3, 3.25, 2), q(7, 7, 2)}
+	want := "sending bridge: send to first local p50 2.00 ms p99 2.00 ms, local fan-out p50 8.00 ms p99 8.00 ms (n=1); " +
+		"relay: send to first remote p50 5.00 ms p99 5.50 ms, less send to first local p50 3.00 ms p99 3.25 ms (n=2); " +
+		"receiving bridge: remote fan-out p50 7.00 ms p99 7.00 ms (n=2)"
+	if got := s.String(); got != want {
+		t.Errorf("String =\n%s, want\n%s", got, want)
+	}
+}
