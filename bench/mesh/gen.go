@@ -62,6 +62,10 @@ type genResult struct {
 	Local, Relay                                hist.Snapshot
 	PerBridge                                   []tally // by the receivers' bridge
 	SendLagMaxNs                                int64
+	// Arrivals is, for each broadcast and bridge (index broadcast x
+	// bridges + bridge), when it first and last reached this process's
+	// receivers on that bridge: the parent widens them into the split.
+	Arrivals []span
 }
 
 // tally is the delivery account of the receivers on one bridge.
@@ -87,6 +91,7 @@ type generator struct {
 		delivered, dup, badFrom, other, unknown atomic.Uint64
 	}
 	local, relay hist.Histogram
+	arr          *arrivals // the step's; set with step
 }
 
 // runGenerator is a worker process: it reads its spec from stdin, dials,
@@ -219,6 +224,7 @@ func (g *generator) read(r *receiver) {
 		default:
 			r.bits[word] |= bit // only this goroutine writes r.bits during a step
 			g.stats.delivered.Add(1)
+			g.arr.record(i, r.g/g.spec.PerBridge, now)
 			if sender/g.spec.PerBridge == r.g/g.spec.PerBridge {
 				g.local.Record(now - t)
 			} else {
@@ -269,6 +275,7 @@ func (g *generator) run(s *schedule, rate float64) genResult {
 		r.dups = 0
 	}
 	g.step = s
+	g.arr = newArrivals(n, sp.Total/sp.PerBridge)
 	g.stats.delivered.Store(0)
 	g.stats.dup.Store(0)
 	g.stats.badFrom.Store(0)
@@ -323,6 +330,7 @@ func (g *generator) run(s *schedule, rate float64) genResult {
 	}
 	g.mu.Lock()
 	g.step = nil // late arrivals now count as unknown
+	res.Arrivals = g.arr.spans()
 	var got uint64
 	res.PerBridge = make([]tally, sp.Total/sp.PerBridge)
 	sentBy := make([]uint64, sp.Total) // broadcasts each endpoint sent this step

@@ -10,8 +10,10 @@
 // It starts the bridges itself (on their defaults except ports and ids),
 // places the conference and wires the mesh with colibri2/client, and
 // reports the connect time and rate, deliveries/s, one-way latency (local
-// and across a relay), RSS per endpoint on each bridge, each relay link's
-// message rate and the CPU of every process. Progress goes to stderr.
+// and across a relay) and its split among the sending bridge, the relay
+// and the receiving bridge, RSS per endpoint on each bridge, each relay
+// link's message rate and the CPU of every process. Progress goes to
+// stderr.
 //
 //	go run ./bench/mesh -bridges 4 -endpoints 15000 -rates 1,2,4
 package main
@@ -279,12 +281,13 @@ func runStep(o options, bs []*bridgeProc, gens []*genProc, meeting string, rate 
 	pids = append(pids, os.Getpid())
 	cpu0, wait0, box0 := cpuTimes(pids), runDelays(pids), boxCPU()
 	w0 := time.Now()
-	st := &step{Rate: rate, Broadcasts: count}
+	st := &step{Rate: rate, Broadcasts: count, PerBridge: make([]tally, o.bridges)}
 	t0 := time.Now().Add(500 * time.Millisecond).UnixNano()
 	for _, g := range gens {
 		fmt.Fprintf(g.in, "RUN %g %d %d %d\n", rate, t0, count, o.seed)
 	}
 	var local, relay hist.Histogram
+	at := make([]span, count*o.bridges)
 	for k, g := range gens {
 		l, err := g.line("RESULT")
 		if err != nil {
@@ -294,28 +297,15 @@ func runStep(o options, bs []*bridgeProc, gens []*genProc, meeting string, rate 
 		if err := json.Unmarshal([]byte(l), &gr); err != nil {
 			return nil, err
 		}
-		st.Sent += gr.Sent
-		st.Delivered += gr.Delivered
-		st.Expected += gr.Expected
-		st.Lost += gr.Lost
-		st.Duplicated += gr.Duplicated
-		st.BadFrom += gr.BadFrom
-		st.Other += gr.Other
-		st.Unknown += gr.Unknown
-		if ms := float64(gr.SendLagMaxNs) / 1e6; ms > st.SendLagMaxMs {
-			st.SendLagMaxMs = ms
+		if len(gr.Arrivals) != len(at) {
+			return nil, fmt.Errorf("generator %d: %d arrival spans, want %d", k, len(gr.Arrivals), len(at))
 		}
-		if st.PerBridge == nil {
-			st.PerBridge = make([]tally, o.bridges)
-		}
-		for b, t := range gr.PerBridge {
-			st.PerBridge[b].Delivered += t.Delivered
-			st.PerBridge[b].Expected += t.Expected
-			st.PerBridge[b].Lost += t.Lost
-			st.PerBridge[b].Duplicated += t.Duplicated
-		}
+		st.add(gr)
 		local.AddSnapshot(gr.Local)
 		relay.AddSnapshot(gr.Relay)
+		for j, a := range gr.Arrivals {
+			at[j].widen(a)
+		}
 	}
 	wall := time.Since(w0)
 	cpu1, wait1, box1 := cpuTimes(pids), runDelays(pids), boxCPU()
@@ -329,6 +319,7 @@ func runStep(o options, bs []*bridgeProc, gens []*genProc, meeting string, rate 
 	st.LocalP50, st.LocalP99 = ms(local.Quantile(0.5)), ms(local.Quantile(0.99))
 	st.RelayP50, st.RelayP99 = ms(relay.Quantile(0.5)), ms(relay.Quantile(0.99))
 	st.LocalN, st.RelayN = local.Count(), relay.Count()
+	st.Split = stepSplit(o, rate, t0, count, at)
 	for i, b := range bs {
 		for j, other := range bs {
 			if i != j {
@@ -350,6 +341,37 @@ func runStep(o options, bs []*bridgeProc, gens []*genProc, meeting string, rate 
 	}
 	progress("step %g/s: delivered %d of %d (lost %d, duplicated %d)", rate, st.Delivered, st.Expected, st.Lost, st.Duplicated)
 	return st, nil
+}
+
+// stepSplit is the latency split of the step of count broadcasts at rate
+// from t0, given their spans on each bridge (widened over the generators).
+func stepSplit(o options, rate float64, t0 int64, count int, at []span) split {
+	s := newSchedule(o.seed, rate, count, o.bridges*o.perBridge, t0)
+	sent, from := make([]int64, count), make([]int, count)
+	for i, snd := range s.sender {
+		sent[i], from[i] = s.at(i), snd/o.perBridge
+	}
+	return splitOf(sent, from, o.bridges, at)
+}
+
+// add counts one generator's account of the step into st, whose
+// PerBridge has a tally for every bridge.
+func (st *step) add(gr genResult) {
+	st.Sent += gr.Sent
+	st.Delivered += gr.Delivered
+	st.Expected += gr.Expected
+	st.Lost += gr.Lost
+	st.Duplicated += gr.Duplicated
+	st.BadFrom += gr.BadFrom
+	st.Other += gr.Other
+	st.Unknown += gr.Unknown
+	st.SendLagMaxMs = max(st.SendLagMaxMs, ms(gr.SendLagMaxNs))
+	for b, t := range gr.PerBridge {
+		st.PerBridge[b].Delivered += t.Delivered
+		st.PerBridge[b].Expected += t.Expected
+		st.PerBridge[b].Lost += t.Lost
+		st.PerBridge[b].Duplicated += t.Duplicated
+	}
 }
 
 func cpuTimes(pids []int) []time.Duration {

@@ -35,6 +35,7 @@ type step struct {
 	DeliveriesPerSec                          float64
 	LocalP50, LocalP99, RelayP50, RelayP99    float64 // ms
 	LocalN, RelayN                            uint64
+	Split                                     split // the latency split, per broadcast
 	SendLagMaxMs                              float64
 	BoxBusyPercent                            float64 // both CPUs, everything running on the box
 	PerBridge                                 []tally // receivers by bridge
@@ -84,6 +85,7 @@ func report(w io.Writer, r *result) {
 		fmt.Fprintf(w, "deliveries %.0f/s\n", s.DeliveriesPerSec)
 		fmt.Fprintf(w, "latency    local p50 %.2f ms p99 %.2f ms (n=%d); across a relay p50 %.2f ms p99 %.2f ms (n=%d); worst send lag %.1f ms\n",
 			s.LocalP50, s.LocalP99, s.LocalN, s.RelayP50, s.RelayP99, s.RelayN, s.SendLagMaxMs)
+		fmt.Fprintf(w, "split      %s\n", s.Split)
 		var links []string
 		for _, l := range s.Links {
 			links = append(links, fmt.Sprintf("%s>%s %.1f", l.From, l.To, l.PerSec))
@@ -100,6 +102,22 @@ func report(w io.Writer, r *result) {
 		fmt.Fprintf(w, "cpu total  this run %.0f%% of one core, %.0f%% waiting for a CPU; the box's 2 CPUs %.0f%% busy (all processes); load average %s\n",
 			sum, waited, s.BoxBusyPercent, loadAverage())
 	}
+}
+
+// String is the report's split line: each component's p50 and p99 (ms),
+// grouped by where it is spent, with each group's count of samples (the
+// JSON has every component's; RemoteBeyondLocal counts fewer than
+// SendToFirstRemote only where the sender's bridge saw no arrival).
+func (s split) String() string {
+	return fmt.Sprintf("sending bridge: send to first local %s, local fan-out %s (n=%d); "+
+		"relay: send to first remote %s, less send to first local %s (n=%d); receiving bridge: remote fan-out %s (n=%d)",
+		s.SendToFirstLocal, s.LocalFanOut, s.SendToFirstLocal.N,
+		s.SendToFirstRemote, s.RemoteBeyondLocal, s.SendToFirstRemote.N, s.RemoteFanOut, s.RemoteFanOut.N)
+}
+
+// String is the p50 and p99, in ms, as the latency line writes them.
+func (q quantiles) String() string {
+	return fmt.Sprintf("p50 %.2f ms p99 %.2f ms", q.P50, q.P99)
 }
 
 // chart is an SVG of one-way latency (p50 and p99, local and across a
