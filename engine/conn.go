@@ -14,7 +14,7 @@ import (
 // owned by its loop's goroutine.
 //
 // Most of a bridge's connections are idle endpoints, so the record is
-// kept to 320 bytes (TestConnSize): what only relays, application sockets,
+// kept to 256 bytes (TestConnSize): what only relays, application sockets,
 // handovers and closes need is in more, allocated when first needed.
 type conn struct {
 	e    *Engine
@@ -37,7 +37,6 @@ type conn struct {
 	more   *connMore   // what few connections need (more.go); nil until then
 	reader wsproto.Reader
 	flate  *wsproto.Deflate
-	remote string // a dialled relay's or a TLS peer's address; else gnet's, read when asked
 
 	openedNS, lastReadNS, pingSentNS, closeSentNS, overSinceNS int64
 
@@ -53,17 +52,13 @@ type conn struct {
 	// Inbound share (read.go).
 	credit      int    // deliveries c may still route this round
 	creditRound uint64 // the loop round credit belongs to; 0: none
-
-	// What c keeps for its peer (keep.go, unsent.go).
-	writing []byte // the bytes of the Write in progress
-	unsent  []byte // a copy of the frames gnet holds (endpoints with mailboxes)
 }
 
 // RemoteAddr returns the peer's address (for TLS connections, the address
 // of the TLS peer, not of the internal socket pair).
 func (c *conn) RemoteAddr() string {
-	if c.remote != "" {
-		return c.remote
+	if c.more != nil && c.more.remote != "" {
+		return c.more.remote
 	}
 	if a := c.gc.RemoteAddr(); a != nil {
 		return a.String()
@@ -85,10 +80,10 @@ func (e *Engine) onOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c := &conn{e: e, gc: gc, loop: e.loopOf(gc.EventLoop()), openedNS: now, lastReadNS: now, slot: -1}
 	switch v := gc.Context().(type) {
 	case *relayDial:
-		c.more = &connMore{dial: v}
-		c.state, c.remote = stDialing, v.remote
+		c.more = &connMore{dial: v, remote: v.remote}
+		c.state = stDialing
 	case *tlsPeer:
-		c.remote = v.remote
+		c.more = &connMore{remote: v.remote}
 	}
 	gc.SetContext(c)
 	c.loop.add(c)

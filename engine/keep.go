@@ -78,14 +78,14 @@ func (c *conn) socketClosed() {
 // frames and ServerHello are left out.
 func (c *conn) takeUnwritten() (out []route.Mail, shut bool) {
 	if n := c.gc.OutboundBuffered(); n > 0 {
-		out = c.splitMail(out, unsentFrames(c.unsent, n))
+		out = c.splitMail(out, unsentFrames(c.unsent(), n))
 		shut = true
 		shutWrite(c.gc)
 	}
-	c.unsent = nil
-	if c.writing != nil {
-		out = c.splitMail(out, c.writing)
-		c.writing = nil
+	c.dropUnsent()
+	if w := &c.loop.writing; w.c == c {
+		out = c.splitMail(out, w.b)
+		w.c, w.b = nil, nil
 	}
 	if c.pend != nil {
 		out = c.splitMail(out, c.pend.B)

@@ -22,6 +22,14 @@ type loop struct {
 	flushSet  bool    // a flush task is queued
 	flushTask gnet.Runnable
 	bufs      spares // free pending buffers (outbound.go)
+	// writing is the Write in progress on one of the loop's sockets: its
+	// bytes, which OnClose within the Write takes back (keep.go). One
+	// loop writes to one socket at a time, so it is the loop's, not each
+	// socket's.
+	writing struct {
+		c *conn
+		b []byte
+	}
 
 	// in holds the frames other goroutines deliver to this loop's
 	// connections, in the order they were delivered; drainTask routes them.

@@ -16,6 +16,8 @@ type connMore struct {
 	nextOff *handover   // a handover from c that waits for c's own to complete
 
 	closeReason string
+	remote      string // a dialled relay's or a TLS peer's address; gnet's otherwise
+	unsent      []byte // a copy of the frames gnet holds (unsent.go)
 }
 
 // extra returns c's connMore, allocating it on first use.
@@ -32,7 +34,8 @@ func (c *conn) extra() *connMore {
 func (c *conn) shed() {
 	m := c.more
 	if m.sock == nil && m.dial == nil && m.link == nil && m.held == nil &&
-		m.next == nil && m.nextOff == nil && m.closeReason == "" {
+		m.next == nil && m.nextOff == nil && m.closeReason == "" &&
+		m.remote == "" && m.unsent == nil {
 		c.more = nil
 	}
 }

@@ -305,10 +305,13 @@ func (c *conn) flushPending() {
 	}
 	c.pend = nil
 	if len(p.B) > 0 && !c.forgotten() {
-		c.writing = p.B // OnClose within Write takes them back (keep.go)
+		w := &c.loop.writing
+		was := *w
+		w.c, w.b = c, p.B // OnClose within Write takes them back (keep.go)
 		_, _ = c.gc.Write(p.B)
-		if c.writing != nil {
-			c.writing = nil
+		taken := w.c != c
+		*w = was
+		if !taken {
 			if !c.forgotten() && c.mails() {
 				c.trackUnsent(p.B)
 			}

@@ -29,7 +29,7 @@ func (c *conn) openTimers(now int64) {
 	cfg := c.e.cfg
 	ws := cfg.WebSockets
 	c.sweepPending()
-	if c.unsent != nil {
+	if c.unsent() != nil {
 		c.trimUnsent(c.gc.OutboundBuffered())
 	}
 	if c.link() != nil {

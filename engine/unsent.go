@@ -16,10 +16,11 @@ import "github.com/colibri-bus/colibri/wsproto"
 func (c *conn) trackUnsent(written []byte) {
 	n := c.gc.OutboundBuffered()
 	if n == 0 {
-		c.unsent = nil
+		c.dropUnsent()
 		return
 	}
-	c.unsent = append(c.unsent, written...)
+	m := c.extra()
+	m.unsent = append(m.unsent, written...)
 	c.trimUnsent(n)
 }
 
@@ -27,10 +28,25 @@ func (c *conn) trackUnsent(written []byte) {
 // written, keeping the ones any of the last n bytes belong to.
 func (c *conn) trimUnsent(n int) {
 	if n == 0 {
-		c.unsent = nil
+		c.dropUnsent()
 		return
 	}
-	c.unsent = unsentFrames(c.unsent, n)
+	c.more.unsent = unsentFrames(c.more.unsent, n)
+}
+
+// unsent returns the copy of the frames gnet holds, nil if none.
+func (c *conn) unsent() []byte {
+	if c.more == nil {
+		return nil
+	}
+	return c.more.unsent
+}
+
+// dropUnsent forgets the copy.
+func (c *conn) dropUnsent() {
+	if c.more != nil {
+		c.more.unsent = nil
+	}
 }
 
 // unsentFrames returns the whole frames of copy that any of its last n
