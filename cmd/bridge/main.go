@@ -63,6 +63,7 @@ func run(args []string, stdout, stderr io.Writer, ready chan<- *bridge.Bridge) i
 		fmt.Fprint(stdout, cfg.Effective())
 		return exitOK
 	}
+	tuneGC(log)
 	b := bridge.New(cfg, bridge.Options{Logger: log})
 	if err := b.Start(); err != nil {
 		fmt.Fprintf(stderr, "bridge: %v\n", err)
