@@ -354,6 +354,29 @@ func TestInflateCrafted(t *testing.T) {
 	}
 }
 
+// The code lengths above do make long codes: the fast loop's decodeSlow
+// path is taken.
+func TestInflateLongCodesBuilt(t *testing.T) {
+	var w blockWriter
+	lit := make([]uint8, 286)
+	for i, s := range []int{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 257, 256, 284} {
+		lit[s] = uint8(min(i+1, 15))
+	}
+	w.header(true, lit, []uint8{1, 1})
+	f := inflaterPool.New().(*inflater)
+	f.in = w.bytes()
+	f.readBits(3)
+	if !f.dynamicHeader() {
+		t.Fatal("header rejected")
+	}
+	if f.lit.tableBits != maxTableBits || f.lit.count[15] != 2 {
+		t.Fatalf("table bits %d, %d codes of 15 bits", f.lit.tableBits, f.lit.count[15])
+	}
+	if e := f.lit.table[1<<maxTableBits-1]; e != entryLong {
+		t.Fatalf("entry of 1111111111: %#x, want a long code", e)
+	}
+}
+
 // Every match distance from 1 to 40 and length from 3 to 258, after
 // prefixes that put the match at different distances from the end of the
 // output buffer (where the fast loop grows it), against a byte-by-byte
