@@ -314,6 +314,11 @@ type inflater struct {
 	// zero or the input's next bits (a 64-bit refill loads ahead).
 	bits uint64
 	nb   uint
+	// end is the stream from 8 bytes before the end of in (zeros before
+	// its start, if it is shorter) to the end of inflateTail, then zeros:
+	// refill loads 64 bits at a time from here when in has fewer than 8
+	// bytes left.
+	end [24]byte
 
 	lit, dist, clen huffman
 }
@@ -339,12 +344,21 @@ var inflatePool bufPool
 // capacity beyond its length that inflate wrote to.
 func inflate(dst *bytebufferpool.ByteBuffer, in []byte, limit int) error {
 	f := inflaterPool.Get().(*inflater)
-	f.in, f.pos, f.bits, f.nb = in, 0, 0, 0
+	f.reset(in)
 	out, err := f.run(dst.B, limit)
 	dst.B = out
 	f.in = nil
 	inflaterPool.Put(f)
 	return err
+}
+
+// reset starts inflating in.
+func (f *inflater) reset(in []byte) {
+	f.in, f.pos, f.bits, f.nb = in, 0, 0, 0
+	f.end = [24]byte{}
+	n := min(len(in), 8)
+	copy(f.end[8-n:], in[len(in)-n:])
+	copy(f.end[8:], inflateTail[:])
 }
 
 // inputByte returns byte i of the stream: in, then inflateTail. ok is
@@ -362,12 +376,23 @@ func (f *inflater) inputByte(i int) (byte, bool) {
 // refill loads whole bytes into the bit buffer until it holds at least 56
 // bits or the stream ends.
 func (f *inflater) refill() {
-	if f.pos+8 <= len(f.in) {
-		f.bits |= binary.LittleEndian.Uint64(f.in[f.pos:]) << (f.nb & 63)
-		f.pos += int(63-f.nb) >> 3
-		f.nb |= 56
+	var v uint64
+	switch {
+	case f.pos+8 <= len(f.in):
+		v = binary.LittleEndian.Uint64(f.in[f.pos:])
+	case f.pos+8 <= len(f.in)+len(inflateTail):
+		v = binary.LittleEndian.Uint64(f.end[f.pos+8-len(f.in):])
+	default:
+		f.refillBytes()
 		return
 	}
+	f.bits |= v << (f.nb & 63)
+	f.pos += int(63-f.nb) >> 3
+	f.nb |= 56
+}
+
+// refillBytes is refill for the last 8 bytes of the stream, one at a time.
+func (f *inflater) refillBytes() {
 	for f.nb <= 56 {
 		b, ok := f.inputByte(f.pos)
 		if !ok {

@@ -364,7 +364,7 @@ func TestInflateLongCodesBuilt(t *testing.T) {
 	}
 	w.header(true, lit, []uint8{1, 1})
 	f := inflaterPool.New().(*inflater)
-	f.in = w.bytes()
+	f.reset(w.bytes())
 	f.readBits(3)
 	if !f.dynamicHeader() {
 		t.Fatal("header rejected")
