@@ -151,12 +151,16 @@ func newHuffman(size int, tmpl []uint32) huffman {
 	return huffman{tmpl: tmpl, syms: make([]uint16, (maxCodeLen+1)*size), stride: size}
 }
 
-// add gives sym a code of length l (1 to 15); the symbols of one length
-// must come in increasing order.
-func (h *huffman) add(sym int, l uint32) {
-	n := h.count[l&15]
-	h.syms[int(l&15)*h.stride+int(n)] = uint16(sym)
-	h.count[l&15] = n + 1
+// add gives the n symbols from sym on codes of length l (1 to 15); the
+// symbols of one length must come in increasing order, each once.
+func (h *huffman) add(sym, n int, l uint32) {
+	l &= 15
+	c := int(h.count[l])
+	row := h.syms[int(l)*h.stride+c:][:n]
+	for j := range row {
+		row[j] = uint16(sym + j)
+	}
+	h.count[l] = uint16(c + n)
 }
 
 // buildLens prepares h for the code lengths in lens (0: symbol unused) as
@@ -165,7 +169,7 @@ func (h *huffman) buildLens(lens []uint8) bool {
 	h.count = [maxCodeLen + 1]uint16{}
 	for sym, l := range lens {
 		if l != 0 {
-			h.add(sym, uint32(l))
+			h.add(sym, 1, uint32(l))
 		}
 	}
 	return h.build()
@@ -582,13 +586,16 @@ func (f *inflater) codeLengths(nlit, ndist int) bool {
 			i += rep
 			continue
 		}
-		for end := i + rep; i < end; i++ {
-			if i < nlit {
-				f.lit.add(i, prev)
-			} else {
-				f.dist.add(i-nlit, prev)
-			}
+		switch {
+		case i+rep <= nlit:
+			f.lit.add(i, rep, prev)
+		case i >= nlit:
+			f.dist.add(i-nlit, rep, prev)
+		default:
+			f.lit.add(i, nlit-i, prev)
+			f.dist.add(0, i+rep-nlit, prev)
 		}
+		i += rep
 	}
 	f.bits, f.nb, f.pos = bits, nb, pos
 	return true
@@ -635,18 +642,26 @@ func (f *inflater) codes(out []byte, start, max int, lit, dist *huffman) ([]byte
 		}
 		e := lt[bits&litMask]
 		if e&entryLiteral != 0 {
-			// A literal, and the next one if it is one too: 56 bits hold
-			// two codes.
+			// A literal, and the next two if they are literals too: 56
+			// bits hold three codes.
 			bits >>= e & 63
 			nb -= uint(e & 63)
 			buf[op] = byte(e >> 16)
 			op++
-			if e = lt[bits&litMask]; e&entryLiteral != 0 {
-				bits >>= e & 63
-				nb -= uint(e & 63)
-				buf[op] = byte(e >> 16)
-				op++
+			if e = lt[bits&litMask]; e&entryLiteral == 0 {
+				continue
 			}
+			bits >>= e & 63
+			nb -= uint(e & 63)
+			buf[op] = byte(e >> 16)
+			op++
+			if e = lt[bits&litMask]; e&entryLiteral == 0 {
+				continue
+			}
+			bits >>= e & 63
+			nb -= uint(e & 63)
+			buf[op] = byte(e >> 16)
+			op++
 			continue
 		}
 		if e&entrySpecial != 0 {
