@@ -555,6 +555,22 @@ func (f *inflater) codeLengths(nlit, ndist int) bool {
 		bits >>= c
 		nb -= c
 		sym := e >> 16
+		if sym < 16 { // one length: most symbols
+			switch {
+			case sym == 0:
+			case i < nlit:
+				k := f.lit.count[sym]
+				f.lit.syms[int(sym)*f.lit.stride+int(k)] = uint16(i)
+				f.lit.count[sym] = k + 1
+			default:
+				k := f.dist.count[sym]
+				f.dist.syms[int(sym)*f.dist.stride+int(k)] = uint16(i - nlit)
+				f.dist.count[sym] = k + 1
+			}
+			prev = sym
+			i++
+			continue
+		}
 		rep := 1
 		switch sym {
 		case 16:
@@ -576,8 +592,6 @@ func (f *inflater) codeLengths(nlit, ndist int) bool {
 			bits >>= c
 			nb -= c
 			prev = 0
-		default:
-			prev = sym
 		}
 		if rep > n-i {
 			return false
