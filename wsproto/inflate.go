@@ -514,12 +514,15 @@ func (f *inflater) dynamicHeader() bool {
 		return false
 	}
 	var clens [numCodeLenSym]uint8
-	for i := range nclen {
-		v, ok := f.readBits(3)
-		if !ok {
+	for i := 0; i < nclen; {
+		k := min(nclen-i, 18) // 3 bits each, 54 at most per refill
+		if !f.need(uint(3 * k)) {
 			return false
 		}
-		clens[codeLenOrder[i]] = uint8(v)
+		for ; k > 0; k-- {
+			clens[codeLenOrder[i]] = uint8(f.take(3))
+			i++
+		}
 	}
 	return f.clen.buildLens(clens[:]) && f.codeLengths(nlit, ndist) &&
 		f.lit.build() && f.dist.build()
