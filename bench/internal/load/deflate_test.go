@@ -119,3 +119,24 @@ func mustFlateWriter(t *testing.T, b *bytes.Buffer) interface {
 	}
 	return fw
 }
+
+// compressPart reuses pooled writers: what it returns must be what a new
+// writer writes, whatever the pooled one compressed before.
+func TestCompressPartPooled(t *testing.T) {
+	fresh := func(p []byte) []byte {
+		var b bytes.Buffer
+		fw, _ := flate.NewWriter(&b, flate.BestSpeed)
+		fw.Write(p)
+		fw.Flush()
+		return b.Bytes()
+	}
+	msg, tOff, sOff := buildMessage("EndpointMessage", "", 42, 200)
+	big := bytes.Repeat([]byte(`{"colibriClass":"EndpointStats","bitrate":1234567}`), 400)
+	for range 3 {
+		for _, p := range [][]byte{msg[:tOff], msg[sOff+sWidth:], big, nil, msg} {
+			if got, want := compressPart(p), fresh(p); !bytes.Equal(got, want) {
+				t.Fatalf("%d bytes: pooled writer wrote %x, a new one %x", len(p), got, want)
+			}
+		}
+	}
+}
