@@ -259,19 +259,27 @@ func (h *huffman) decodeSlow(bits uint64, nb uint) (uint32, bool) {
 	return 0, false
 }
 
-// entry returns the entry of the code at the start of the nb bits in bits,
-// checking that they hold it; false for no symbol, or the input ending
-// inside the code. The extra bits of a length or a distance are for the
-// caller to check.
-func (h *huffman) entry(bits uint64, nb uint) (uint32, bool) {
-	e := h.table[bits&(1<<h.tableBits-1)]
+// resolve returns e, an entry of h's table for the code at the start of
+// the nb bits in bits, made final: the entry of a code longer than the
+// table (decodeSlow). It reports false for no symbol, or bits that end
+// inside a long code.
+func (h *huffman) resolve(e uint32, bits uint64, nb uint) (uint32, bool) {
 	if e&^entryLenMask == entryLong {
 		var ok bool
 		if e, ok = h.decodeSlow(bits, nb); !ok {
 			return 0, false
 		}
 	}
-	return e, e&^entryLenMask != entryInvalid && uint(e>>8&15) <= nb
+	return e, e&^entryLenMask != entryInvalid
+}
+
+// entry returns the entry of the code at the start of the nb bits in bits,
+// checking that they hold it; false for no symbol, or the input ending
+// inside the code. The extra bits of a length or a distance are for the
+// caller to check.
+func (h *huffman) entry(bits uint64, nb uint) (uint32, bool) {
+	e, ok := h.resolve(h.table[bits&(1<<h.tableBits-1)], bits, nb)
+	return e, ok && uint(e>>8&15) <= nb
 }
 
 // fixedLit and fixedDist are the codes of a fixed Huffman block (RFC 1951
@@ -603,19 +611,26 @@ func (f *inflater) codeLengths(nlit, ndist int) bool {
 			i += rep
 			continue
 		}
-		switch {
-		case i+rep <= nlit:
-			f.lit.add(i, rep, prev)
-		case i >= nlit:
-			f.dist.add(i-nlit, rep, prev)
-		default:
-			f.lit.add(i, nlit-i, prev)
-			f.dist.add(0, i+rep-nlit, prev)
-		}
+		f.addRun(i, rep, prev, nlit)
 		i += rep
 	}
 	f.bits, f.nb, f.pos = bits, nb, pos
 	return true
+}
+
+// addRun gives codes of length l to the n symbols from i on of the
+// sequence of a dynamic header's code lengths: the literal and length
+// symbols, then from nlit on the distance symbols.
+func (f *inflater) addRun(i, n int, l uint32, nlit int) {
+	switch {
+	case i+n <= nlit:
+		f.lit.add(i, n, l)
+	case i >= nlit:
+		f.dist.add(i-nlit, n, l)
+	default:
+		f.lit.add(i, nlit-i, l)
+		f.dist.add(0, i+n-nlit, l)
+	}
 }
 
 // codes decodes the symbols of a Huffman block, appending to out.
@@ -681,25 +696,21 @@ func (f *inflater) codes(out []byte, start, max int, lit, dist *huffman) ([]byte
 			op++
 			continue
 		}
-		if e&entrySpecial != 0 {
-			if e&^entryLenMask == entryLong {
-				var ok bool
-				if e, ok = lit.decodeSlow(bits, nb); !ok {
-					return buf[:op], errInflate
-				}
+		if e&entrySpecial != 0 { // the end of the block, no symbol, or a long code
+			var ok bool
+			if e, ok = lit.resolve(e, bits, nb); !ok {
+				return buf[:op], errInflate
 			}
-			switch {
-			case e&entryLiteral != 0:
+			if e&^entryLenMask == entryEnd {
+				f.bits, f.nb, f.pos = bits>>(e&63), nb-uint(e&63), pos
+				return buf[:op], nil
+			}
+			if e&entryLiteral != 0 {
 				bits >>= e & 63
 				nb -= uint(e & 63)
 				buf[op] = byte(e >> 16)
 				op++
 				continue
-			case e&^entryLenMask == entryEnd:
-				f.bits, f.nb, f.pos = bits>>(e&63), nb-uint(e&63), pos
-				return buf[:op], nil
-			case e&entrySpecial != 0:
-				return buf[:op], errInflate
 			}
 		}
 		n := e & 63
@@ -707,12 +718,9 @@ func (f *inflater) codes(out []byte, start, max int, lit, dist *huffman) ([]byte
 		bits >>= n
 		nb -= uint(n)
 		e = dt[bits&distMask]
-		if e&entrySpecial != 0 {
+		if e&entrySpecial != 0 { // no symbol, or a long code
 			var ok bool
-			if e&^entryLenMask != entryLong {
-				return buf[:op], errInflate
-			}
-			if e, ok = dist.decodeSlow(bits, nb); !ok || e&entrySpecial != 0 {
+			if e, ok = dist.resolve(e, bits, nb); !ok {
 				return buf[:op], errInflate
 			}
 		}
