@@ -119,3 +119,58 @@ func mustFlateWriter(t *testing.T, b *bytes.Buffer) interface {
 	}
 	return fw
 }
+
+// compressPart reuses pooled writers: what it returns must be what a new
+// writer writes, whatever the pooled one compressed before.
+func TestCompressPartPooled(t *testing.T) {
+	fresh := func(p []byte) []byte {
+		var b bytes.Buffer
+		fw, _ := flate.NewWriter(&b, flate.BestSpeed)
+		fw.Write(p)
+		fw.Flush()
+		return b.Bytes()
+	}
+	msg, tOff, sOff := buildMessage("EndpointMessage", "", 42, 200)
+	big := bytes.Repeat([]byte(`{"colibriClass":"EndpointStats","bitrate":1234567}`), 400)
+	for range 3 {
+		for _, p := range [][]byte{msg[:tOff], msg[sOff+sWidth:], big, nil, msg} {
+			if got, want := compressPart(p), fresh(p); !bytes.Equal(got, want) {
+				t.Fatalf("%d bytes: pooled writer wrote %x, a new one %x", len(p), got, want)
+			}
+		}
+	}
+}
+
+// BenchmarkTemplateRead is what the bridge's reader spends on one of the
+// generator's 200-byte EndpointMessages, plain and compressed (S2's
+// message under -deflate: a stored block for the JSON before the stamp, one
+// for the stamp, a dynamic block for the rest): unmasking, and for deflate
+// inflating.
+//
+//	cd bench && go test ./internal/load -run '^$' -bench TemplateRead -benchmem
+func BenchmarkTemplateRead(b *testing.B) {
+	msg, tOff, sOff := buildMessage("EndpointMessage", "", 42, 200)
+	mask := [4]byte{9, 8, 7, 6}
+	for _, c := range []struct {
+		name  string
+		frame []byte
+	}{
+		{"plain", newTemplate(msg, tOff, sOff, mask).appendStamped(nil, 1764200000123456789, 77)},
+		{"deflate", newDeflateTemplate(msg, tOff, sOff, mask).appendStamped(nil, 1764200000123456789, 77)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var r wsproto.Reader
+			r.Init(wsproto.Server, 0, &wsproto.Deflate{ServerNoContextTakeover: true, ClientNoContextTakeover: true})
+			defer r.Release()
+			buf := make([]byte, len(c.frame))
+			b.SetBytes(int64(len(msg)))
+			b.ReportAllocs()
+			for range b.N {
+				copy(buf, c.frame) // the reader unmasks in place
+				if _, m, ok, err := r.Next(buf); !ok || err != nil || len(m.Payload) != len(msg) {
+					b.Fatalf("ok=%v err=%v, %d bytes", ok, err, len(m.Payload))
+				}
+			}
+		})
+	}
+}
