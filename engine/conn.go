@@ -42,7 +42,7 @@ type conn struct {
 
 	// Outbound (outbound.go).
 	pend    *bytebufferpool.ByteBuffer // frames waiting for this round's flush
-	outAcct int                        // gnet's outbound bytes of c counted in e.globalOut
+	outAcct int                        // gnet's outbound bytes of c at the last sync (syncOut), counted in e.globalOut
 	sent    sentCounts                 // frames queued since the last flush, by class
 	// inherited is what c queued when its handover completed: what the
 	// previous socket had not written, the mailbox, a relay's replay. It

@@ -161,6 +161,9 @@ func (c *conn) attach(dialler bool, upgrade []byte) bool {
 	}
 	if upgrade != nil {
 		_, _ = c.gc.Write(upgrade)
+		if !c.forgotten() {
+			c.syncOut() // what gnet kept of it counts (outAcct's contract)
+		}
 	}
 	return !c.forgotten()
 }

@@ -138,14 +138,17 @@ func (c *conn) write(f *wsproto.SharedFrame, class route.Class) bool {
 			return false
 		}
 	}
-	v, over := outbound(outInput{
-		queued:     c.queued(),
-		frame:      len(b),
-		budget:     budget,
-		globalOver: lim.GlobalOutbound > 0 && c.e.globalOut.Load()+int64(len(b)) > lim.GlobalOutbound,
-		backlogged: c.outAcct > 0,
-		droppable:  class.Droppable(),
-	})
+	v, over := outQueue, false
+	if !queuesSurely(c.outAcct, c.pendLen(), len(b), budget, class.Droppable()) {
+		v, over = outbound(outInput{
+			queued:     c.queued(),
+			frame:      len(b),
+			budget:     budget,
+			globalOver: lim.GlobalOutbound > 0 && c.e.globalOut.Load()+int64(len(b)) > lim.GlobalOutbound,
+			backlogged: c.outAcct > 0,
+			droppable:  class.Droppable(),
+		})
+	}
 	if over {
 		c.startGrace()
 	}
@@ -229,6 +232,14 @@ func (c *conn) dropped(reason route.DropReason) {
 	if c.peer != nil {
 		c.peer.Dropped.Add(1)
 	}
+}
+
+// pendLen returns the bytes in c's pending buffer.
+func (c *conn) pendLen() int {
+	if c.pend == nil {
+		return 0
+	}
+	return len(c.pend.B)
 }
 
 // queued returns the bytes held for writing on c: gnet's outbound buffer

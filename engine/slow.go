@@ -126,3 +126,16 @@ func (c *conn) slowClose() {
 	c.e.stats.SlowClosed.Add(1)
 	c.startClose(wsproto.ClosePolicyViolation, "slow consumer")
 }
+
+// queuesSurely reports whether outbound would queue a frame without
+// asking gnet or the bridge's total: gnet held nothing for the receiver
+// at the last sync (outAcct 0; it holds more only after this loop writes,
+// and a write syncs), the pending bytes and the frame fit in the budget,
+// and the frame is not droppable, so the global bound cannot drop it and
+// closes only a receiver over budget or backlogged. Then outbound's answer
+// is outQueue, not over (TestQueuesSurely). The broadcast storm takes this
+// path for nearly every delivery: gnet's buffer and the shared total are
+// cache lines a delivery need not touch.
+func queuesSurely(outAcct, pend, frame, budget int, droppable bool) bool {
+	return outAcct == 0 && !droppable && (budget <= 0 || pend+frame <= budget)
+}

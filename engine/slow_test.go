@@ -30,3 +30,39 @@ func TestOutbound(t *testing.T) {
 		}
 	}
 }
+
+// TestQueuesSurely: wherever the shortcut says queue, outbound, asked
+// with everything it could be told, says queue and not over.
+func TestQueuesSurely(t *testing.T) {
+	sizes := []int{0, 1, 200, 4 << 10, 512 << 10, 1<<20 - 200, 1 << 20, 1<<20 + 1, 5 << 20}
+	budgets := []int{0, 1 << 20, 2 << 20}
+	n := 0
+	for _, budget := range budgets {
+		for _, pend := range sizes {
+			for _, frame := range []int{2, 230, 64 << 10} {
+				for _, droppable := range []bool{false, true} {
+					if !queuesSurely(0, pend, frame, budget, droppable) {
+						if !droppable && (budget <= 0 || pend+frame <= budget) {
+							t.Errorf("pend %d frame %d budget %d: refused a case it covers", pend, frame, budget)
+						}
+						continue
+					}
+					n++
+					for _, global := range []bool{false, true} {
+						v, over := outbound(outInput{queued: pend, frame: frame, budget: budget, globalOver: global})
+						if v != outQueue || over {
+							t.Errorf("pend %d frame %d budget %d global %v: shortcut queues, outbound says %v over=%v",
+								pend, frame, budget, global, v, over)
+						}
+					}
+				}
+			}
+		}
+	}
+	if queuesSurely(1, 0, 1, 1<<20, false) {
+		t.Error("queued surely while gnet held bytes")
+	}
+	if n == 0 {
+		t.Fatal("no case took the shortcut")
+	}
+}
