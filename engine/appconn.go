@@ -17,7 +17,7 @@ import (
 // connection must close (an HTTP error was written, or the write of the
 // 101 failed).
 func (c *conn) acceptApp(req *wsproto.Request, end int) bool {
-	app := c.e.app
+	app := c.loop.e.app
 	if app == nil {
 		c.reject(404, "invalid path", "")
 		return false
@@ -44,9 +44,9 @@ func (c *conn) acceptApp(req *wsproto.Request, end int) bool {
 	c.opened(deflate, wsproto.Server)
 	c.set(evUpgraded)
 	c.set(evCompleted) // no handover: nothing to hold
-	c.e.stats.Handshaking.Add(-1)
-	c.e.stats.Open.Add(1)
-	c.e.log.Info("websocket connected", "kind", c.kindName(), "path", req.Path, "remote", c.remoteLog(),
+	c.loop.e.stats.Handshaking.Add(-1)
+	c.loop.e.stats.Open.Add(1)
+	c.loop.e.log.Info("websocket connected", "kind", c.kindName(), "path", req.Path, "remote", c.remoteLog(),
 		"deflate", deflate != nil)
 	c.loop.in.claim()
 	h.OnOpen(c.sock())
@@ -57,11 +57,11 @@ func (c *conn) acceptApp(req *wsproto.Request, end int) bool {
 // admitOpen refuses an upgrade, with 503, while the engine is at
 // Limits.MaxConnections or stopping.
 func (c *conn) admitOpen() bool {
-	if max := c.e.cfg.Limits.MaxConnections; max > 0 && int(c.e.stats.Open.Load()) >= max {
+	if max := c.loop.e.cfg.Limits.MaxConnections; max > 0 && int(c.loop.e.stats.Open.Load()) >= max {
 		c.reject(503, "too many connections", "Retry-After: 5\r\n")
 		return false
 	}
-	if c.e.stopping.Load() {
+	if c.loop.e.stopping.Load() {
 		c.reject(503, "shutting down", "")
 		return false
 	}
@@ -71,7 +71,7 @@ func (c *conn) admitOpen() bool {
 // negotiate returns the permessage-deflate parameters to answer req with,
 // nil for none: compression is on in the config and the client offered it.
 func (c *conn) negotiate(req *wsproto.Request) *wsproto.Deflate {
-	if !c.e.cfg.WebSockets.EnableCompression {
+	if !c.loop.e.cfg.WebSockets.EnableCompression {
 		return nil
 	}
 	if d, ok := wsproto.NegotiateDeflate(req.Extensions); ok {
@@ -130,9 +130,9 @@ func (c *conn) lingers() bool {
 // maxMessage is the largest message c reads, decompressed.
 func (c *conn) maxMessage() int {
 	if c.sock() != nil {
-		return c.e.appMax
+		return c.loop.e.appMax
 	}
-	return c.e.cfg.Limits.MaxMessageSize
+	return c.loop.e.cfg.Limits.MaxMessageSize
 }
 
 // kindName names what c is, for logs.

@@ -38,7 +38,7 @@ func (c *conn) closeWith(ev event, code uint16, reason, sent string) {
 	}
 	if first {
 		c.setClose(code, reason)
-		c.closeSentNS = c.e.now()
+		c.closeSentNS = c.loop.e.now()
 		c.appendClose(code, sent)
 		c.flushPending()
 	}
@@ -68,7 +68,7 @@ func (c *conn) fail(err error) {
 	if ce, ok := err.(*wsproto.CloseError); ok {
 		code, reason = ce.Code, ce.Reason
 	}
-	c.e.stats.ProtocolErrors.Add(1)
+	c.loop.e.stats.ProtocolErrors.Add(1)
 	c.closeWith(evFailed, code, reason, reason)
 }
 

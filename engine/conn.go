@@ -1,8 +1,10 @@
 package engine
 
 import (
-	"github.com/colibri-bus/colibri/internal/route"
+	"net"
 	"time"
+
+	"github.com/colibri-bus/colibri/internal/route"
 
 	"github.com/colibri-bus/colibri/wsproto"
 	"github.com/panjf2000/gnet/v2"
@@ -17,12 +19,17 @@ import (
 // kept to 256 bytes (TestConnSize): what only relays, application sockets,
 // handovers and closes need is in more, allocated when first needed.
 type conn struct {
-	e    *Engine
-	loop *loop
+	loop *loop // its engine is loop.e
 	gc   gnet.Conn
+	// addr is the peer's address (a dialled relay's or a TLS peer's, not
+	// the socket's then), set at open and never written again: RemoteAddr
+	// reads it from any goroutine. It is gnet's own record, not a copy.
+	addr net.Addr
 
-	slot      int32  // index in loop.conns; -1 once gnet closed the socket
-	closeCode uint16 // code of the close handshake, for metrics
+	slot      int32      // index in loop.conns; -1 once gnet closed the socket
+	credit    int32      // deliveries c may still route this round (read.go)
+	sent      sentCounts // frames queued since the last flush, by class (outbound.go)
+	closeCode uint16     // code of the close handshake, for metrics
 	state     state
 	// client: we dialled (a relay), so our frames are masked.
 	client bool
@@ -43,27 +50,22 @@ type conn struct {
 	// Outbound (outbound.go).
 	pend    *bytebufferpool.ByteBuffer // frames waiting for this round's flush
 	outAcct int                        // gnet's outbound bytes of c at the last sync (syncOut), counted in e.globalOut
-	sent    sentCounts                 // frames queued since the last flush, by class
 	// inherited is what c queued when its handover completed: what the
 	// previous socket had not written, the mailbox, a relay's replay. It
 	// is allowed on top of c's budget (slow.go).
 	inherited int
 
 	// Inbound share (read.go).
-	credit      int    // deliveries c may still route this round
 	creditRound uint64 // the loop round credit belongs to; 0: none
 }
 
 // RemoteAddr returns the peer's address (for TLS connections, the address
 // of the TLS peer, not of the internal socket pair).
 func (c *conn) RemoteAddr() string {
-	if c.more != nil && c.more.remote != "" {
-		return c.more.remote
+	if c.addr == nil {
+		return ""
 	}
-	if a := c.gc.RemoteAddr(); a != nil {
-		return a.String()
-	}
-	return ""
+	return c.addr.String()
 }
 
 // onOpen sets up the connection record. Connections enrolled by the relay
@@ -77,13 +79,13 @@ func (e *Engine) onOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return fdRefusal, gnet.Close
 	}
 	now := e.now()
-	c := &conn{e: e, gc: gc, loop: e.loopOf(gc.EventLoop()), openedNS: now, lastReadNS: now, slot: -1}
+	c := &conn{gc: gc, loop: e.loopOf(gc.EventLoop()), addr: gc.RemoteAddr(), openedNS: now, lastReadNS: now, slot: -1}
 	switch v := gc.Context().(type) {
 	case *relayDial:
-		c.more = &connMore{dial: v, remote: v.remote}
-		c.state = stDialing
+		c.more = &connMore{dial: v}
+		c.state, c.addr = stDialing, textAddr(v.remote)
 	case *tlsPeer:
-		c.more = &connMore{remote: v.remote}
+		c.addr = textAddr(v.remote)
 	}
 	gc.SetContext(c)
 	c.loop.add(c)
@@ -123,7 +125,7 @@ func (e *Engine) onTraffic(gc gnet.Conn) gnet.Action {
 	case stRefused, stGhost, stClosed, stHoldingGone:
 		return gnet.Close
 	}
-	c.lastReadNS = c.e.now()
+	c.lastReadNS = c.loop.e.now()
 	return c.readFrames()
 }
 
@@ -183,7 +185,7 @@ func errString(err error) string {
 func (c *conn) opened(deflate *wsproto.Deflate, role wsproto.Role) {
 	c.flate = deflate
 	c.reader.Init(role, c.maxMessage(), deflate)
-	now := c.e.now()
+	now := c.loop.e.now()
 	c.lastReadNS, c.pingSentNS = now, now
 }
 
@@ -219,17 +221,17 @@ func (c *conn) handle(msg wsproto.Message) (cost int, ok bool) {
 // in 16 is timed for the routing-latency histogram.
 func (c *conn) route(payload []byte) int {
 	l := c.loop
-	if o := c.e.observe; o != nil {
+	if o := c.loop.e.observe; o != nil {
 		o(c, payload)
 	}
 	n := l.count.received.Add(1)
 	before := l.deliveries
 	if n&15 == 0 {
 		start := time.Now()
-		c.e.router.Handle(c.peer, c, payload, l)
+		c.loop.e.router.Handle(c.peer, c, payload, l)
 		l.routed.RouteNanos.Observe(uint64(time.Since(start)))
 	} else {
-		c.e.router.Handle(c.peer, c, payload, l)
+		c.loop.e.router.Handle(c.peer, c, payload, l)
 	}
 	return max(int(l.deliveries-before), 1)
 }

@@ -61,7 +61,7 @@ func (c *conn) takeFirst() {
 // everything that loop had put there, and behind everything it had routed
 // to any loop. It runs on c's loop.
 func (c *conn) fence(target *loop, done func()) {
-	loops := *c.e.loopList.Load()
+	loops := *c.loop.e.loopList.Load()
 	left := new(atomic.Int32)
 	arrive := func() {
 		if left.Add(-1) == 0 {

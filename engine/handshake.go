@@ -24,7 +24,7 @@ const (
 func (c *conn) serverHandshake() bool {
 	buf, _ := c.gc.Peek(-1)
 	end := wsproto.HeaderEnd(buf)
-	limit := c.e.cfg.Limits.MaxHeaderSize
+	limit := c.loop.e.cfg.Limits.MaxHeaderSize
 	if end == 0 {
 		if limit > 0 && len(buf) > limit {
 			c.reject(431, "request header too large", "")
@@ -60,15 +60,15 @@ func (c *conn) serverHandshake() bool {
 		c.rejectErr(err)
 		return false
 	}
-	if c.e.table == nil || kind == route.PeerNone && c.e.app != nil {
+	if c.loop.e.table == nil || kind == route.PeerNone && c.loop.e.app != nil {
 		return c.acceptApp(&req, end)
 	}
-	if !ok || !c.e.cfg.WebSockets.Enabled {
+	if !ok || !c.loop.e.cfg.WebSockets.Enabled {
 		c.reject(404, "invalid path", "")
 		return false
 	}
-	if sid != c.e.cfg.WebSockets.ServerID {
-		c.e.log.Warn("server-id mismatch", "want", c.e.cfg.WebSockets.ServerID, "got", sid, "remote", c.remoteLog())
+	if sid != c.loop.e.cfg.WebSockets.ServerID {
+		c.loop.e.log.Warn("server-id mismatch", "want", c.loop.e.cfg.WebSockets.ServerID, "got", sid, "remote", c.remoteLog())
 		c.reject(404, "server ID mismatch", "")
 		return false
 	}
@@ -76,11 +76,11 @@ func (c *conn) serverHandshake() bool {
 		return false
 	}
 	pwd := queryPassword(req.RawQuery)
-	conf := c.e.table.Conference(confID)
+	conf := c.loop.e.table.Conference(confID)
 	c.kind = kind
 	if !c.authenticate(conf, id, pwd) {
-		c.e.stats.AuthFailures.Add(1)
-		c.e.log.Warn("websocket authentication failed", "kind", kind.String(), "conf", confID, "id", id, "remote", c.remoteLog())
+		c.loop.e.stats.AuthFailures.Add(1)
+		c.loop.e.log.Warn("websocket authentication failed", "kind", kind.String(), "conf", confID, "id", id, "remote", c.remoteLog())
 		c.kind = route.PeerNone
 		c.reject(403, authFailed, "")
 		return false
@@ -128,7 +128,7 @@ func (c *conn) attach(dialler bool, upgrade []byte) bool {
 		if upgrade != nil {
 			// Nothing is answered yet: refused as if it had expired
 			// before the lookup.
-			c.e.stats.AuthFailures.Add(1)
+			c.loop.e.stats.AuthFailures.Add(1)
 			c.reject(403, authFailed, "")
 			return false
 		}
@@ -145,15 +145,15 @@ func (c *conn) attach(dialler bool, upgrade []byte) bool {
 		return true
 	}
 	c.set(evUpgraded) // ServerHello and the hook's messages are held until the handover completes
-	c.e.stats.Handshaking.Add(-1)
-	c.e.stats.Open.Add(1)
+	c.loop.e.stats.Handshaking.Add(-1)
+	c.loop.e.stats.Open.Add(1)
 	if open {
-		c.e.stats.Replaced.Add(1)
+		c.loop.e.stats.Replaced.Add(1)
 	}
-	c.e.log.Info("websocket connected", "kind", c.kind.String(), "conf", c.confID(), "id", c.peerID(),
+	c.loop.e.log.Info("websocket connected", "kind", c.kind.String(), "conf", c.confID(), "id", c.peerID(),
 		"remote", c.remoteLog(), "deflate", c.flate != nil, "replaced", open, "resumed", c.link() != nil)
-	c.e.stats.peers(c.kind).Add(1)
-	c.e.router.Connected(c.peer, c, !dialler, c.loop)
+	c.loop.e.stats.peers(c.kind).Add(1)
+	c.loop.e.router.Connected(c.peer, c, !dialler, c.loop)
 	if p, ok := prev.(*conn); ok && p != nil {
 		c.takeOver(p)
 	} else {
@@ -170,7 +170,7 @@ func (c *conn) attach(dialler bool, upgrade []byte) bool {
 
 // reject writes an HTTP error response; the caller closes the connection.
 func (c *conn) reject(status int, body, header string) {
-	c.e.stats.countReject(status)
+	c.loop.e.stats.countReject(status)
 	_, _ = c.gc.Write(wsproto.AppendHTTPResponse(nil, status, header, body+"\n"))
 	c.set(evRefused)
 }

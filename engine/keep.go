@@ -18,7 +18,7 @@ import (
 // mails reports whether c is an endpoint socket whose traffic is kept in
 // a mailbox while the endpoint has no socket.
 func (c *conn) mails() bool {
-	return c.kind == route.PeerEndpoint && c.e.table.Limits().Mailbox.Bytes > 0
+	return c.kind == route.PeerEndpoint && c.loop.e.table.Limits().Mailbox.Bytes > 0
 }
 
 // keepsTraffic reports whether c keeps its peer's traffic once it can no
@@ -100,7 +100,7 @@ func (c *conn) takeUnwritten() (out []route.Mail, shut bool) {
 // unwritten ServerHello over, and the next socket sent it after its own:
 // two ServerHellos.)
 func (c *conn) splitMail(out []route.Mail, frames []byte) []route.Mail {
-	err := wsproto.SplitFrames(frames, c.e.cfg.Limits.MaxMessageSize, func(op wsproto.OpCode, p []byte) {
+	err := wsproto.SplitFrames(frames, c.loop.e.cfg.Limits.MaxMessageSize, func(op wsproto.OpCode, p []byte) {
 		if op != wsproto.OpText {
 			return
 		}
@@ -109,7 +109,7 @@ func (c *conn) splitMail(out []route.Mail, frames []byte) []route.Mail {
 		}
 	})
 	if err != nil { // cannot happen: the bytes are our own whole frames
-		c.e.log.Error("unwritten frames unreadable", "conf", c.confID(), "id", c.peerID(), "err", err)
+		c.loop.e.log.Error("unwritten frames unreadable", "conf", c.confID(), "id", c.peerID(), "err", err)
 	}
 	return out
 }

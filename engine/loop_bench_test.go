@@ -35,7 +35,7 @@ func BenchmarkLoopParallel(b *testing.B) {
 		conf, _ := table.CreateConference(fmt.Sprintf("m%d", i), "n")
 		for j := 0; j < 40; j++ {
 			ep, _ := conf.CreateEndpoint(fmt.Sprintf("e%d", j), routing.EndpointOptions{})
-			c := &conn{e: e, loop: bl.l, gc: &loggedConn{}, state: stOpen, kind: route.PeerEndpoint, peer: &ep.Peer}
+			c := &conn{loop: bl.l, gc: &loggedConn{}, state: stOpen, kind: route.PeerEndpoint, peer: &ep.Peer}
 			bl.l.add(c)
 			if _, _, err := ep.Attach(c); err != nil {
 				b.Fatal(err)

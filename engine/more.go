@@ -16,7 +16,6 @@ type connMore struct {
 	nextOff *handover   // a handover from c that waits for c's own to complete
 
 	closeReason string
-	remote      string // a dialled relay's or a TLS peer's address; gnet's otherwise
 	unsent      []byte // a copy of the frames gnet holds (unsent.go)
 }
 
@@ -34,8 +33,7 @@ func (c *conn) extra() *connMore {
 func (c *conn) shed() {
 	m := c.more
 	if m.sock == nil && m.dial == nil && m.link == nil && m.held == nil &&
-		m.next == nil && m.nextOff == nil && m.closeReason == "" &&
-		m.remote == "" && m.unsent == nil {
+		m.next == nil && m.nextOff == nil && m.closeReason == "" && m.unsent == nil {
 		c.more = nil
 	}
 }
@@ -103,6 +101,13 @@ func (c *conn) peerID() string {
 	}
 	return c.peer.ID()
 }
+
+// textAddr is an address known as text: a dialled relay's URL host, a
+// TLS peer's address.
+type textAddr string
+
+func (a textAddr) Network() string { return "tcp" }
+func (a textAddr) String() string  { return string(a) }
 
 // remoteLog is c's address for a log line, read only if the line is
 // written: most connect and close lines are below the configured level.

@@ -130,7 +130,7 @@ func (c *conn) write(f *wsproto.SharedFrame, class route.Class) bool {
 			b = cb
 		}
 	}
-	lim := &c.e.cfg.Limits
+	lim := &c.loop.e.cfg.Limits
 	budget := c.budget()
 	if c.pend != nil && len(c.pend.B)+len(b) > pendLimit(budget) {
 		c.flushPending()
@@ -144,7 +144,7 @@ func (c *conn) write(f *wsproto.SharedFrame, class route.Class) bool {
 			queued:     c.queued(),
 			frame:      len(b),
 			budget:     budget,
-			globalOver: lim.GlobalOutbound > 0 && c.e.globalOut.Load()+int64(len(b)) > lim.GlobalOutbound,
+			globalOver: lim.GlobalOutbound > 0 && c.loop.e.globalOut.Load()+int64(len(b)) > lim.GlobalOutbound,
 			backlogged: c.outAcct > 0,
 			droppable:  class.Droppable(),
 		})
@@ -258,7 +258,7 @@ func (c *conn) queued() int {
 func (c *conn) syncOut() int {
 	n := c.gc.OutboundBuffered()
 	if n != c.outAcct {
-		c.e.globalOut.Add(int64(n - c.outAcct))
+		c.loop.e.globalOut.Add(int64(n - c.outAcct))
 		c.outAcct = n
 	}
 	return n

@@ -39,7 +39,7 @@ func (c *conn) readFrames() gnet.Action {
 	}
 	l := c.loop
 	if c.creditRound != l.round {
-		c.credit = refill(c.credit, shareQuantum*c.weight(), c.waiting)
+		c.credit = int32(refill(int(c.credit), shareQuantum*c.weight(), c.waiting))
 		c.creditRound = l.round
 	}
 	win := c.window()
@@ -48,7 +48,7 @@ func (c *conn) readFrames() gnet.Action {
 			c.gc.Discard(unread)
 			break
 		}
-		if v := inbound(c.credit, unread, c.backlogBound()); v != inRoute {
+		if v := inbound(int(c.credit), unread, c.backlogBound()); v != inRoute {
 			if v == inWait {
 				l.wait(c)
 				return gnet.None
@@ -96,7 +96,7 @@ func (c *conn) parse(buf []byte) (int, gnet.Action) {
 			continue
 		}
 		cost, keep := c.handle(msg)
-		c.credit -= cost
+		c.credit -= int32(cost)
 		if !keep {
 			return off, gnet.Close
 		}
@@ -116,7 +116,7 @@ func (c *conn) weight() int {
 // largest size when that is larger: a sender must be able to wait with one
 // complete message.
 func (c *conn) backlogBound() int {
-	return max(c.e.cfg.Limits.InboundBacklog, c.maxMessage()+maxFrameHeader)
+	return max(c.loop.e.cfg.Limits.InboundBacklog, c.maxMessage()+maxFrameHeader)
 }
 
 // window returns how much input one Peek covers: at least one whole frame
@@ -133,7 +133,7 @@ func (c *conn) backlogClose(unread int) {
 	if c.peer != nil {
 		c.peer.BacklogClosed.Add(1)
 	}
-	c.e.log.Warn("inbound backlog over its bound: closing the sender", "kind", c.kindName(),
+	c.loop.e.log.Warn("inbound backlog over its bound: closing the sender", "kind", c.kindName(),
 		"conf", c.confID(), "id", c.peerID(), "remote", c.remoteLog(), "unread", unread,
 		"bound", c.backlogBound())
 	// Closed, and what it still sends is discarded until it closes.

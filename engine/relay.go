@@ -173,13 +173,13 @@ func (c *conn) clientHandshake() bool {
 	buf, _ := c.gc.Peek(-1)
 	n, deflate, resume, err := wsproto.ParseResponseHeader(buf, c.dial().key, false, route.ResumeHeaderName)
 	if err != nil {
-		c.e.log.Warn("relay upgrade refused", "conf", c.dial().relay.Conference().ID(), "relay", c.dial().relay.ID(),
+		c.loop.e.log.Warn("relay upgrade refused", "conf", c.dial().relay.Conference().ID(), "relay", c.dial().relay.ID(),
 			"remote", c.remoteLog(), "err", err)
 		c.set(evRefused)
 		return false
 	}
 	if n == 0 {
-		if lim := c.e.cfg.Limits.MaxHeaderSize; lim > 0 && len(buf) > lim {
+		if lim := c.loop.e.cfg.Limits.MaxHeaderSize; lim > 0 && len(buf) > lim {
 			c.set(evRefused)
 			return false
 		}

@@ -65,7 +65,7 @@ func TestRelayWrittenFirst(t *testing.T) {
 	l := newLoop(e, el, 0)
 	var log writeLog
 	open := func(p *route.Peer, name string) *conn {
-		c := &conn{e: e, loop: l, gc: &loggedConn{name: name, log: &log}, state: stOpen, kind: p.Kind(), peer: p}
+		c := &conn{loop: l, gc: &loggedConn{name: name, log: &log}, state: stOpen, kind: p.Kind(), peer: p}
 		l.add(c)
 		if _, _, err := p.Attach(c); err != nil {
 			t.Fatal(err)

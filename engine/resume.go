@@ -38,7 +38,7 @@ func resumeLine(h route.ResumeHeader) string {
 // turns the extension on for c and returns the header line of the 101, or
 // "" when either side does not have it.
 func (c *conn) answerResume(theirs string) string {
-	if theirs == "" || !c.e.cfg.Relay.Resume {
+	if theirs == "" || !c.loop.e.cfg.Relay.Resume {
 		return ""
 	}
 	mine := c.peer.Relay().Link.Header() // what this side knew before this handshake
@@ -53,21 +53,21 @@ func (c *conn) answerResume(theirs string) string {
 // the number this side announced it had accepted. It returns false for a
 // malformed header, which is ignored like a missing one.
 func (c *conn) startResume(v string, own uint64) bool {
-	if v == "" || !c.e.cfg.Relay.Resume {
+	if v == "" || !c.loop.e.cfg.Relay.Resume {
 		return false
 	}
 	h, err := route.ParseResumeHeader(v)
 	if err != nil {
-		c.e.log.Warn("relay resume header ignored", "conf", c.confID(), "relay", c.peerID(), "remote", c.remoteLog(), "err", err)
+		c.loop.e.log.Warn("relay resume header ignored", "conf", c.confID(), "relay", c.peerID(), "remote", c.remoteLog(), "err", err)
 		return false
 	}
 	r := c.peer.Relay()
 	known := r.Link.Header().Peer
-	from := r.Link.Resume(h, &c.e.table.Resume)
+	from := r.Link.Resume(h, &c.loop.e.table.Resume)
 	if known != "" && h.Link != known {
 		own = 0 // the other side is a new link: its numbers start at 1
 	}
-	c.extra().link = &relayLink{l: &r.Link, t: c.e.table, rseq: own, from: from}
+	c.extra().link = &relayLink{l: &r.Link, t: c.loop.e.table, rseq: own, from: from}
 	return true
 }
 
@@ -89,7 +89,7 @@ func (c *conn) Accept() bool {
 		return true
 	}
 	k.rseq++
-	if !k.l.Accept(k.rseq, &c.e.table.Resume) {
+	if !k.l.Accept(k.rseq, &c.loop.e.table.Resume) {
 		return false
 	}
 	k.unacked++
@@ -109,7 +109,7 @@ func (c *conn) Acked(n uint64) {
 // Skip implements routing.Sequenced.
 func (c *conn) Skip(next uint64) {
 	if k := c.link(); k != nil {
-		k.rseq = k.l.Skip(k.rseq, next, &c.e.table.Resume)
+		k.rseq = k.l.Skip(k.rseq, next, &c.loop.e.table.Resume)
 	}
 }
 
@@ -126,15 +126,15 @@ func (c *conn) sendAck() {
 	b = append(b, '}')
 	c.appendFrame(wsproto.OpText, b)
 	c.loop.markDirty(c)
-	c.e.table.Resume.Acks.Add(1)
+	c.loop.e.table.Resume.Acks.Add(1)
 }
 
 // replay queues, after a handover, what the other side did not accept,
 // before anything new: a RelaySkip first if some of it is gone.
 func (c *conn) replay() {
 	k := c.link()
-	t := c.e.table
-	k.l.Replay(k.from, c.e.now(), t.Limits().Replay, &t.Resume,
+	t := c.loop.e.table
+	k.l.Replay(k.from, c.loop.e.now(), t.Limits().Replay, &t.Resume,
 		func(next uint64) {
 			var buf [64]byte
 			b := append(buf[:0], `{"colibriClass":"RelaySkip","next":`...)

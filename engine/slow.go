@@ -58,7 +58,7 @@ func outbound(in outInput) (v outVerdict, over bool) {
 // grace) while its replay window still holds everything it did not read,
 // and the redial replays it all.
 func (c *conn) budget() int {
-	b := c.e.cfg.Limits.OutboundBudget
+	b := c.loop.e.cfg.Limits.OutboundBudget
 	if b > 0 {
 		b += c.inherited
 	}
@@ -93,7 +93,7 @@ func (c *conn) overBudget() bool {
 // startGrace starts the slow-consumer grace of c unless it runs.
 func (c *conn) startGrace() {
 	if c.overSinceNS == 0 {
-		c.overSinceNS = c.e.now()
+		c.overSinceNS = c.loop.e.now()
 	}
 }
 
@@ -109,7 +109,7 @@ func (c *conn) drainedTo(out int) {
 // still above the grace level, or ends the grace. It reports whether c
 // was closed.
 func (c *conn) checkGrace(now int64, queued int) bool {
-	g := c.e.cfg.Limits.OutboundGrace
+	g := c.loop.e.cfg.Limits.OutboundGrace
 	if c.overSinceNS == 0 || now-c.overSinceNS <= int64(g) {
 		return false
 	}
@@ -123,7 +123,7 @@ func (c *conn) checkGrace(now int64, queued int) bool {
 
 // slowClose closes a connection that does not read fast enough.
 func (c *conn) slowClose() {
-	c.e.stats.SlowClosed.Add(1)
+	c.loop.e.stats.SlowClosed.Add(1)
 	c.startClose(wsproto.ClosePolicyViolation, "slow consumer")
 }
 

@@ -7,8 +7,8 @@ import "github.com/colibri-bus/colibri/wsproto"
 func (c *conn) checkTimers(now int64) {
 	switch c.state {
 	case stHandshake, stDialing:
-		if t := c.e.cfg.Limits.HandshakeTimeout; t > 0 && now-c.openedNS > int64(t) {
-			c.e.stats.HandshakeTimeouts.Add(1)
+		if t := c.loop.e.cfg.Limits.HandshakeTimeout; t > 0 && now-c.openedNS > int64(t) {
+			c.loop.e.stats.HandshakeTimeouts.Add(1)
 			c.refuse()
 		}
 	case stOpen:
@@ -26,7 +26,7 @@ func (c *conn) checkTimers(now int64) {
 
 // openTimers are the timers of an open WebSocket.
 func (c *conn) openTimers(now int64) {
-	cfg := c.e.cfg
+	cfg := c.loop.e.cfg
 	ws := cfg.WebSockets
 	c.sweepPending()
 	if c.unsent() != nil {
@@ -40,7 +40,7 @@ func (c *conn) openTimers(now int64) {
 		c.sendAck()
 	}
 	if t := ws.IdleTimeout; t > 0 && now-c.lastReadNS > int64(t) {
-		c.e.stats.IdleClosed.Add(1)
+		c.loop.e.stats.IdleClosed.Add(1)
 		c.startClose(wsproto.CloseGoingAway, "idle timeout")
 		return
 	}
@@ -51,7 +51,7 @@ func (c *conn) openTimers(now int64) {
 	if iv := ws.KeepalivePingInterval; ws.SendKeepalivePings && iv > 0 &&
 		now-c.lastReadNS >= int64(iv) && now-c.pingSentNS >= int64(iv) {
 		c.pingSentNS = now
-		c.e.stats.PingsSent.Add(1)
+		c.loop.e.stats.PingsSent.Add(1)
 		c.writeControl(wsproto.OpPing, nil)
 	}
 }
