@@ -38,8 +38,8 @@ func (c *conn) keepsTraffic() bool {
 // keep keeps f for c's peer: in the relay's replay window, numbered, or in
 // the endpoint's mailbox.
 func (c *conn) keep(f *wsproto.SharedFrame, class route.Class) {
-	if c.link() != nil {
-		c.link().number(f, class, c.loop)
+	if k := c.link(); k != nil {
+		k.number(f, class, c.loop)
 		return
 	}
 	c.peer.PutMail(f.Payload(), class)

@@ -132,7 +132,7 @@ func (c *conn) write(f *wsproto.SharedFrame, class route.Class) bool {
 	}
 	lim := &c.loop.e.cfg.Limits
 	budget := c.budget()
-	if c.pend != nil && len(c.pend.B)+len(b) > pendLimit(budget) {
+	if c.pend != nil && c.pendLen()+len(b) > pendLimit(budget) {
 		c.flushPending()
 		if c.state != stOpen { // the write failed and closed the socket
 			return false
@@ -164,8 +164,8 @@ func (c *conn) write(f *wsproto.SharedFrame, class route.Class) bool {
 		}
 		return false // kept, after everything before it
 	}
-	if c.link() != nil {
-		c.link().number(f, class, c.loop)
+	if k := c.link(); k != nil {
+		k.number(f, class, c.loop)
 	}
 	if c.client {
 		c.appendFrame(f.Op(), f.Payload())
@@ -245,11 +245,7 @@ func (c *conn) pendLen() int {
 // queued returns the bytes held for writing on c: gnet's outbound buffer
 // and our pending frames. It brings c's share of e.globalOut up to date.
 func (c *conn) queued() int {
-	n := c.syncOut()
-	if c.pend != nil {
-		n += len(c.pend.B)
-	}
-	return n
+	return c.syncOut() + c.pendLen()
 }
 
 // syncOut accounts gnet's outbound buffer of c in e.globalOut (gnet drains

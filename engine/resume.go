@@ -101,8 +101,8 @@ func (c *conn) Accept() bool {
 
 // Acked implements routing.Sequenced.
 func (c *conn) Acked(n uint64) {
-	if c.link() != nil {
-		c.link().l.Ack(n)
+	if k := c.link(); k != nil {
+		k.l.Ack(n)
 	}
 }
 
