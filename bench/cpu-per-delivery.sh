@@ -3,7 +3,9 @@
 # turn, pinned as bench/run.sh pins them (server on CPU 0 with GOMAXPROCS=1,
 # generator on CPU 1), and the server's CPU split per delivery: user and
 # system nanoseconds, and bytes written and read, from /proc/PID/stat and
-# /proc/PID/io at the end of the run. SERVER is rawgnet or a bridge binary.
+# /proc/PID/io at the end of the run. SERVER is rawgnet, rawgnet-from
+# (rawgnet -from: "from" in each message, the bridge's bytes) or a bridge
+# binary.
 #
 #   go build -o /tmp/bridge ./cmd/bridge
 #   (cd bench && go build -o ../bench/results/tmp/bin/ ./loadgen ./peers/rawgnet)
@@ -20,6 +22,9 @@ for server in "$@"; do
   if [ "$server" = rawgnet ]; then
     GOMAXPROCS=1 nice -n -10 taskset -c 0 "$BIN/rawgnet" -ws 127.0.0.1:9091 -rest 127.0.0.1:8081 >/dev/null 2>&1 &
     pid=$!; rest=127.0.0.1:8081; extra=(-verify-from=false)
+  elif [ "$server" = rawgnet-from ]; then
+    GOMAXPROCS=1 nice -n -10 taskset -c 0 "$BIN/rawgnet" -from -ws 127.0.0.1:9091 -rest 127.0.0.1:8081 >/dev/null 2>&1 &
+    pid=$!; rest=127.0.0.1:8081; extra=()
   else
     GOMAXPROCS=1 nice -n -10 taskset -c 0 "$server" --config bench/bridge.conf --log-level warn >/dev/null 2>&1 &
     pid=$!; rest=127.0.0.1:8180; extra=(-ws-addr 127.0.0.1:9190)

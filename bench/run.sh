@@ -15,7 +15,8 @@
 #
 # Environment:
 #   SERVERS       servers to run, in order (rawgnet gorilla gws nbio bridge
-#                 bridge-base)
+#                 bridge-base; rawgnet-from is rawgnet -from: it puts
+#                 "from" in each message as the bridge does, same bytes)
 #   BASE_REV, BASE_ARGS  bridge-base: the revision built and its arguments
 #   BRIDGE_ARGS   arguments for the bridge ("--config bench/bridge.conf": ports
 #                 9190/8180, every limit the default; "" = the embedded defaults)
@@ -128,7 +129,7 @@ start() {
   mkdir -p "$RESULTS/tmp"
   LGARGS=()
   local rest
-  case $name in rawgnet) rest=127.0.0.1:8081;; gorilla) rest=127.0.0.1:8082;; gws) rest=127.0.0.1:8083;;
+  case $name in rawgnet|rawgnet-from) rest=127.0.0.1:8081;; gorilla) rest=127.0.0.1:8082;; gws) rest=127.0.0.1:8083;;
     nbio) rest=127.0.0.1:8084;; bridge|bridge-base) rest=$BRIDGE_REST;; esac
   if [ -n "${rest:-}" ] && listening "$rest"; then
     echo "$rest is already in use: another server (or another run.sh) is running" >&2; exit 1
@@ -136,6 +137,7 @@ start() {
   case $name in
     rawgnet) REST=127.0.0.1:8081; GOMAXPROCS=1 $PIN0 "$BIN/rawgnet" -ws 127.0.0.1:9091 -rest $REST >"$log" 2>&1 &
              LGARGS=(-verify-from=false) ;;
+    rawgnet-from) REST=127.0.0.1:8081; GOMAXPROCS=1 $PIN0 "$BIN/rawgnet" -from -ws 127.0.0.1:9091 -rest $REST >"$log" 2>&1 & ;;
     gorilla) REST=127.0.0.1:8082; GOMAXPROCS=1 $PIN0 "$BIN/gorilla" -ws 127.0.0.1:9092 -rest $REST >"$log" 2>&1 & ;;
     gws)     REST=127.0.0.1:8083; GOMAXPROCS=1 $PIN0 "$BIN/gws" -ws 127.0.0.1:9093 -rest $REST >"$log" 2>&1 & ;;
     nbio)    REST=127.0.0.1:8084; GOMAXPROCS=1 $PIN0 "$BIN/nbio" -ws 127.0.0.1:9094 -rest $REST >"$log" 2>&1 & ;;
@@ -215,8 +217,8 @@ IFS='|' read -ra VS <<< "$VARIANTS"
 for name in $SERVERS; do
   start "$name"
   for v in "${VS[@]}"; do
-    if [ "$name" = rawgnet ] && [[ " $v " == *" -deflate "* ]]; then
-      echo "== $SCEN rawgnet $v: skipped (rawgnet does not negotiate permessage-deflate)" | tee -a "$RESULTS/$SCEN-$STAMP.txt" >&2
+    if [[ "$name" == rawgnet* ]] && [[ " $v " == *" -deflate "* ]]; then
+      echo "== $SCEN $name $v: skipped (rawgnet does not negotiate permessage-deflate)" | tee -a "$RESULTS/$SCEN-$STAMP.txt" >&2
       continue
     fi
     # shellcheck disable=SC2086

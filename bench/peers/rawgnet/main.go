@@ -22,6 +22,7 @@ func main() {
 	flag.StringVar(&c.Advertise, "advertise", "", "host:port in advertised URLs (default -ws)")
 	flag.StringVar(&c.ServerID, "server-id", "default-id", "server-id in URLs")
 	flag.IntVar(&c.Loops, "loops", 1, "gnet event loops")
+	flag.BoolVar(&c.From, "from", false, `put "from":"<sender>" first in each message, as the bridge does (same bytes on the wire)`)
 	flag.Parse()
 	s, err := rawgnet.Start(c)
 	if err != nil {

@@ -37,6 +37,7 @@ type loopState struct {
 	mu        sync.Mutex
 	dirty     []*wsConn
 	scheduled bool
+	scratch   []byte // the message being forwarded, rewritten (Config.From)
 }
 
 type handler struct {
@@ -212,6 +213,9 @@ func (h *handler) route(wc *wsConn, p []byte) {
 			to = rest[:e]
 		}
 	}
+	if h.s.cfg.From {
+		p = withFrom(wc.loop, p, wc.ep.ID())
+	}
 	var hb [10]byte
 	hdr := appendLen(append(hb[:0], 0x81), len(p))
 	conf := wc.ep.Conference()
@@ -231,6 +235,22 @@ func (h *handler) route(wc *wsConn, p []byte) {
 			rc.enqueue(hdr, p)
 		}
 	}
+}
+
+// withFrom returns p with "from":"<id>" as its first member, as the bridge
+// sends it, built in the loop's scratch buffer (valid until the next
+// message of this loop: enqueue copies it). p is a JSON object, as every
+// message the load generator sends is; it is not checked.
+func withFrom(ls *loopState, p []byte, id string) []byte {
+	b := append(ls.scratch[:0], `{"from":"`...)
+	b = append(b, id...)
+	b = append(b, '"')
+	if len(p) > 2 {
+		b = append(b, ',')
+	}
+	b = append(b, p[1:]...)
+	ls.scratch = b
+	return b
 }
 
 // Close implements routing.Conn: expiry and replacement close the socket.
