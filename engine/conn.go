@@ -19,41 +19,43 @@ import (
 // kept to 256 bytes (TestConnSize): what only relays, application sockets,
 // handovers and closes need is in more, allocated when first needed.
 type conn struct {
-	loop *loop // its engine is loop.e
-	gc   gnet.Conn
+	// What a delivery reads and writes (outbound.go) comes first, on the
+	// record's first cache line: a broadcast touches one line of each
+	// receiver's record, not four (TestConnHotLine).
+	loop    *loop                      // its engine is loop.e
+	pend    *bytebufferpool.ByteBuffer // frames waiting for this round's flush
+	more    *connMore                  // what few connections need (more.go); nil until then
+	flate   *wsproto.Deflate
+	outAcct int   // gnet's outbound bytes of c at the last sync (syncOut), counted in e.globalOut
+	state   state // (lifecycle.go)
+	// client: we dialled (a relay), so our frames are masked.
+	client bool
+	dirty  bool       // in loop.dirty
+	sent   sentCounts // frames queued since the last flush, by class (outbound.go)
+
+	// inherited is what c queued when its handover completed: what the
+	// previous socket had not written, the mailbox, a relay's replay. It
+	// is allowed on top of c's budget (slow.go).
+	inherited int
+	gc        gnet.Conn
 	// addr is the peer's address (a dialled relay's or a TLS peer's, not
 	// the socket's then), set at open and never written again: RemoteAddr
 	// reads it from any goroutine. It is gnet's own record, not a copy.
 	addr net.Addr
 
-	slot      int32      // index in loop.conns; -1 once gnet closed the socket
-	credit    int32      // deliveries c may still route this round (read.go)
-	sent      sentCounts // frames queued since the last flush, by class (outbound.go)
-	closeCode uint16     // code of the close handshake, for metrics
-	state     state
-	// client: we dialled (a relay), so our frames are masked.
-	client bool
-	kind   route.PeerKind // what the path names, before authentication
-	dirty  bool           // in loop.dirty
+	slot      int32          // index in loop.conns; -1 once gnet closed the socket
+	credit    int32          // deliveries c may still route this round (read.go)
+	closeCode uint16         // code of the close handshake, for metrics
+	kind      route.PeerKind // what the path names, before authentication
 	// pendIdle: pend has not been written since the last sweep.
 	pendIdle bool
 	waiting  bool // complete input is left for the next round
 	listed   bool // in loop.backlog
 
 	peer   *route.Peer // the endpoint or relay, once authenticated
-	more   *connMore   // what few connections need (more.go); nil until then
 	reader wsproto.Reader
-	flate  *wsproto.Deflate
 
 	openedNS, lastReadNS, pingSentNS, closeSentNS, overSinceNS int64
-
-	// Outbound (outbound.go).
-	pend    *bytebufferpool.ByteBuffer // frames waiting for this round's flush
-	outAcct int                        // gnet's outbound bytes of c at the last sync (syncOut), counted in e.globalOut
-	// inherited is what c queued when its handover completed: what the
-	// previous socket had not written, the mailbox, a relay's replay. It
-	// is allowed on top of c's budget (slow.go).
-	inherited int
 
 	// Inbound share (read.go).
 	creditRound uint64 // the loop round credit belongs to; 0: none

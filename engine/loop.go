@@ -142,9 +142,13 @@ func (l *loop) resume() {
 
 // markDirty schedules c's pending bytes for the end of this loop round.
 func (l *loop) markDirty(c *conn) {
-	if c.dirty {
-		return
+	if !c.dirty {
+		l.addDirty(c)
 	}
+}
+
+// addDirty lists c, not yet dirty, for the round's flush.
+func (l *loop) addDirty(c *conn) {
 	c.dirty = true
 	l.dirty = append(l.dirty, c)
 	if !l.flushSet {
@@ -193,12 +197,15 @@ func (l *loop) Deliver(f *wsproto.SharedFrame, class route.Class, to []route.Con
 	l.deliveries += uint64(len(to))
 	for _, rc := range to {
 		c := rc.(*conn)
-		if c.loop == l {
-			c.enqueue(f, class)
+		if c.loop != l {
+			g := l.groupFor(c.loop)
+			g.conns = append(g.conns, c)
 			continue
 		}
-		g := l.groupFor(c.loop)
-		g.conns = append(g.conns, c)
+		// enqueue's hot path, in line: an open socket queues the frame.
+		if c.state != stOpen || !c.write(f, class) {
+			c.enqueue(f, class)
+		}
 	}
 	for i := range l.groups {
 		g := &l.groups[i]

@@ -62,3 +62,26 @@ func TestCountSent(t *testing.T) {
 		})
 	}
 }
+
+// TestConnHotLine: the fields a delivery touches (conn.write, countSent,
+// markDirty) end within the record's first 64 bytes, so that a broadcast
+// reads one cache line of each receiver's record.
+func TestConnHotLine(t *testing.T) {
+	var c conn
+	hot := map[string]uintptr{
+		"loop":    unsafe.Offsetof(c.loop) + unsafe.Sizeof(c.loop),
+		"pend":    unsafe.Offsetof(c.pend) + unsafe.Sizeof(c.pend),
+		"more":    unsafe.Offsetof(c.more) + unsafe.Sizeof(c.more),
+		"flate":   unsafe.Offsetof(c.flate) + unsafe.Sizeof(c.flate),
+		"outAcct": unsafe.Offsetof(c.outAcct) + unsafe.Sizeof(c.outAcct),
+		"state":   unsafe.Offsetof(c.state) + unsafe.Sizeof(c.state),
+		"client":  unsafe.Offsetof(c.client) + unsafe.Sizeof(c.client),
+		"dirty":   unsafe.Offsetof(c.dirty) + unsafe.Sizeof(c.dirty),
+		"sent":    unsafe.Offsetof(c.sent) + unsafe.Sizeof(c.sent),
+	}
+	for name, end := range hot {
+		if end > 64 {
+			t.Errorf("conn.%s ends at byte %d, past the first cache line", name, end)
+		}
+	}
+}

@@ -188,7 +188,9 @@ type sentCounts struct {
 	n     [4]uint32 // 0: the slot and those after it are free
 }
 
-// countSent counts one frame of class cl queued on c.
+// countSent counts one frame of class cl queued on c: in its slot, or in
+// the first free one; with every slot taken by other classes the counts
+// are published first.
 func (c *conn) countSent(cl route.Class) {
 	s := &c.sent
 	for i := range s.n {
@@ -270,8 +272,17 @@ func (c *conn) writeControl(op wsproto.OpCode, payload []byte) {
 // if needed.
 func (c *conn) pending() *bytebufferpool.ByteBuffer {
 	if c.pend == nil {
-		c.pend = c.loop.bufs.get()
+		return c.newPending()
 	}
+	return c.pend
+}
+
+// newPending gives c an empty pending buffer from its loop's spares. It is
+// kept out of line so that appendPending, on every delivery, is inlined.
+//
+//go:noinline
+func (c *conn) newPending() *bytebufferpool.ByteBuffer {
+	c.pend = c.loop.bufs.get()
 	return c.pend
 }
 
@@ -287,7 +298,10 @@ func (c *conn) appendFrame(op wsproto.OpCode, payload []byte) {
 }
 
 func (c *conn) appendPending(b []byte) {
-	p := c.pending()
+	p := c.pend
+	if p == nil {
+		p = c.newPending()
+	}
 	p.B = append(p.B, b...)
 }
 
