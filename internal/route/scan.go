@@ -83,23 +83,36 @@ func (s *scanner) skipSpace() {
 // keysSeen remembers the keys of one object for duplicate detection. Small
 // objects are checked pairwise on the stack; large ones spill into a map.
 type keysSeen struct {
-	inline [16]span
-	n      int
-	spill  map[string]struct{}
+	inline  [16]span
+	escaped uint16 // bit i set: inline[i] holds escapes (str said so)
+	n       int
+	spill   map[string]struct{}
 }
 
+// add records key, the raw contents of a string in b that str accepted
+// and reported as escaped or not, and reports false if the object already
+// has a key of the same decoded value.
 func (k *keysSeen) add(b []byte, key span, escaped bool) bool {
 	if k.spill != nil {
 		return k.addSpill(b, key, escaped)
 	}
 	kb := key.of(b)
-	for i := 0; i < k.n; i++ {
-		if keyEqual(k.inline[i].of(b), kb) {
+	for i, seen := range k.inline[:k.n] {
+		seenEscaped := k.escaped>>i&1 != 0
+		if !seenEscaped && !escaped {
+			// The common case, inline: equal as written (lengths first).
+			if string(seen.of(b)) == string(kb) {
+				return false
+			}
+		} else if sameKey(seen.of(b), seenEscaped, kb, escaped) {
 			return false
 		}
 	}
 	if k.n < len(k.inline) {
 		k.inline[k.n] = key
+		if escaped {
+			k.escaped |= 1 << k.n
+		}
 		k.n++
 		return true
 	}
@@ -120,12 +133,17 @@ func (k *keysSeen) addSpill(b []byte, key span, _ bool) bool {
 }
 
 // keyEqual compares two raw (still escaped) keys by their decoded value.
-// Keys without escapes, the common case, are compared as they are; an
-// escaped key of up to 64 bytes is decoded on the stack.
 func keyEqual(a, b []byte) bool {
-	aesc, besc := bytes.IndexByte(a, '\\') >= 0, bytes.IndexByte(b, '\\') >= 0
+	return sameKey(a, bytes.IndexByte(a, '\\') >= 0, b, bytes.IndexByte(b, '\\') >= 0)
+}
+
+// sameKey compares two raw keys by their decoded value, given whether each
+// holds escapes (a backslash). Keys without escapes, the common case, are
+// compared as they are; an escaped key of up to 64 bytes is decoded on the
+// stack.
+func sameKey(a []byte, aesc bool, b []byte, besc bool) bool {
 	if !aesc && !besc {
-		return bytes.Equal(a, b)
+		return string(a) == string(b)
 	}
 	var abuf, bbuf [64]byte
 	if aesc {
