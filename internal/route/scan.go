@@ -2,7 +2,9 @@ package route
 
 import (
 	"bytes"
+	"encoding/binary"
 	"github.com/colibri-bus/colibri/routing"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -411,43 +413,102 @@ func (s *scanner) literal(word string) error {
 	return nil
 }
 
-// str scans a string starting at '"' and returns the span of its contents.
-// The bytes were UTF-8-validated by the frame reader; here only JSON's own
-// rules are checked: no raw control characters, valid escapes.
+// str scans a string starting at '"' and returns the span of its contents
+// and whether they hold escapes. The bytes were UTF-8-validated by the
+// frame reader; here only JSON's own rules are checked: no raw control
+// characters, valid escapes.
 func (s *scanner) str() (span, bool, error) {
-	s.pos++ // opening quote
-	start := s.pos
+	b := s.b
+	start := s.pos + 1 // after the opening quote
 	escaped := false
-	for s.pos < len(s.b) {
-		c := s.b[s.pos]
-		switch {
-		case c == '"':
-			sp := span{int32(start), int32(s.pos)}
-			s.pos++
-			return sp, escaped, nil
-		case c == '\\':
-			escaped = true
-			if s.pos+1 >= len(s.b) {
-				return span{}, false, routing.ErrInvalidJSON
-			}
-			switch s.b[s.pos+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.pos += 2
-			case 'u':
-				if s.pos+6 > len(s.b) || !isHex4(s.b[s.pos+2:s.pos+6]) {
-					return span{}, false, routing.ErrInvalidJSON
-				}
-				s.pos += 6
-			default:
-				return span{}, false, routing.ErrInvalidJSON
-			}
-		case c < 0x20:
+	i := start
+	for {
+		i = plainRun(b, i)
+		if i >= len(b) {
 			return span{}, false, routing.ErrInvalidJSON
-		default:
-			s.pos++
+		}
+		switch b[i] {
+		case '"':
+			s.pos = i + 1
+			return span{int32(start), int32(i)}, escaped, nil
+		case '\\':
+			escaped = true
+			n := escapeLen(b[i:])
+			if n == 0 {
+				return span{}, false, routing.ErrInvalidJSON
+			}
+			i += n
+		default: // a control character
+			return span{}, false, routing.ErrInvalidJSON
 		}
 	}
-	return span{}, false, routing.ErrInvalidJSON
+}
+
+// escapeLen returns the length of the escape that b starts with (b[0] is
+// a backslash): 2 for \" \\ \/ \b \f \n \r \t, 6 for \uXXXX, and 0 if b
+// does not start with a valid escape.
+func escapeLen(b []byte) int {
+	if len(b) < 2 {
+		return 0
+	}
+	switch b[1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 2
+	case 'u':
+		if len(b) < 6 || !isHex4(b[2:6]) {
+			return 0
+		}
+		return 6
+	}
+	return 0
+}
+
+// Each byte of a uint64 set to 0x01, and to 0x80: the constants of the
+// SWAR tests below, which look at the 8 bytes of a uint64 at once.
+const (
+	swarOnes  = 0x0101010101010101
+	swarHighs = 0x8080808080808080
+)
+
+// plainRun returns the index of the first byte at or after i in b that
+// ends a run of plain string contents: a '"', a '\\' or a control
+// character (below 0x20); len(b) if there is none. Every other byte,
+// including each byte of a multi-byte UTF-8 sequence (0x80 and above), is
+// plain. It reads 8 bytes at a time while 8 are left, then one at a time.
+func plainRun(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		if m := specialBytes(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
+			return i
+		}
+	}
+	return i
+}
+
+// specialBytes flags the bytes of v, 8 bytes of a string read little-endian
+// (the first byte lowest), that are not plain to str: '"', '\\' and those
+// below 0x20. It returns v's flagged bytes as their bit 7 set, everything
+// else clear, and it is exact up to and including the first flagged byte:
+// that one is special and none before it is; bytes after it may be flagged
+// wrongly. The caller only uses the first (bits.TrailingZeros64/8).
+//
+// The test for "x has a byte below n" (n <= 0x80) is (x - n*swarOnes) &^ x
+// & swarHighs: a byte below n wraps around in the subtraction to 0x80 or
+// above, with bit 7 clear in x; a byte at or above n, with no borrow coming
+// in, either keeps its bit 7 (0x80 and above, then clear in ^x) or stays
+// below 0x80. Only a borrow out of a byte that was below n can change the
+// bytes above it, hence the exactness up to the first. '"' and '\\' are
+// the bytes below 1 (zero) of v xor-ed with them in every byte. The three
+// tests share the &^ v: '"' and '\\' have bit 7 clear, so the xor keeps
+// bit 7 of v.
+func specialBytes(v uint64) uint64 {
+	quote := v ^ ('"' * swarOnes)
+	backslash := v ^ ('\\' * swarOnes)
+	return ((quote - swarOnes) | (backslash - swarOnes) | (v - 0x20*swarOnes)) &^ v & swarHighs
 }
 
 func isHex4(b []byte) bool {
