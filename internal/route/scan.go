@@ -109,16 +109,20 @@ func (k *keysSeen) add(b []byte, key span, escaped bool) bool {
 	if k.spill != nil {
 		return k.addSpill(b, key, escaped)
 	}
-	kb := key.of(b)
-	for i, seen := range k.inline[:k.n] {
-		seenEscaped := k.escaped>>i&1 != 0
-		if !seenEscaped && !escaped {
-			// The common case, inline: equal as written (lengths first).
-			if string(seen.of(b)) == string(kb) {
+	if k.escaped == 0 && !escaped {
+		// The common case: no key of the object has escapes so far, and
+		// keys are equal as written; the lengths settle most pairs.
+		n := key.end - key.start
+		for _, seen := range k.inline[:k.n] {
+			if seen.end-seen.start == n && string(seen.of(b)) == string(key.of(b)) {
 				return false
 			}
-		} else if sameKey(seen.of(b), seenEscaped, kb, escaped) {
-			return false
+		}
+	} else {
+		for i, seen := range k.inline[:k.n] {
+			if sameKey(seen.of(b), k.escaped>>i&1 != 0, key.of(b), escaped) {
+				return false
+			}
 		}
 	}
 	if k.n < len(k.inline) {
