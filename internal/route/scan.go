@@ -71,26 +71,31 @@ func scan(msg []byte, env *envelope) error {
 	return nil
 }
 
-// skipSpace moves past any JSON whitespace (space, tab, newline, carriage
-// return). Colibri messages hold little, so the common case, a byte above
-// the space at the position, is checked inline and the loop is out of line.
-func (s *scanner) skipSpace() {
-	if s.pos < len(s.b) && s.b[s.pos] > ' ' {
-		return
+// skipSpace returns the position of the first byte at or after i in b
+// that is not JSON whitespace (space, tab, newline, carriage return), or
+// len(b). Colibri messages hold little whitespace, so the common case, a
+// byte above the space at i, is checked inline and the loop is out of line.
+func skipSpace(b []byte, i int) int {
+	if i < len(b) && b[i] > ' ' {
+		return i
 	}
-	s.skipSpaceLoop()
+	return skipSpaceLoop(b, i)
 }
 
 // skipSpaceLoop is skipSpace's loop, kept out of line (noinline) so that
 // the inlined skipSpace stays a compare and a branch.
 //
 //go:noinline
-func (s *scanner) skipSpaceLoop() {
-	b, i := s.b, s.pos
+func skipSpaceLoop(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}
-	s.pos = i
+	return i
+}
+
+// skipSpace moves s.pos past any JSON whitespace.
+func (s *scanner) skipSpace() {
+	s.pos = skipSpace(s.b, s.pos)
 }
 
 // keysSeen remembers the keys of one object for duplicate detection. Small
@@ -266,52 +271,54 @@ func hexEscape(b []byte) rune {
 }
 
 // object scans an object starting at '{'. env is non-nil for the top level.
+// Between the calls to str and value, which move s.pos, it works on a
+// local copy of the position, so that the steps over whitespace and
+// punctuation stay in registers.
 func (s *scanner) object(depth int, env *envelope) error {
 	if depth > maxDepth {
 		return routing.ErrTooDeep
 	}
-	s.pos++ // '{'
-	var seen keysSeen
-	s.skipSpace()
-	if s.pos < len(s.b) && s.b[s.pos] == '}' {
-		s.pos++
+	b := s.b
+	i := skipSpace(b, s.pos+1) // after '{'
+	if i < len(b) && b[i] == '}' {
+		s.pos = i + 1
 		return nil
 	}
+	var seen keysSeen
 	for {
-		s.skipSpace()
-		if s.pos >= len(s.b) || s.b[s.pos] != '"' {
+		if i >= len(b) || b[i] != '"' {
 			return routing.ErrInvalidJSON
 		}
+		s.pos = i
 		key, kesc, err := s.str()
 		if err != nil {
 			return err
 		}
-		if !seen.add(s.b, key, kesc) {
+		if !seen.add(b, key, kesc) {
 			return routing.ErrDuplicateKey
 		}
-		s.skipSpace()
-		if s.pos >= len(s.b) || s.b[s.pos] != ':' {
+		i = skipSpace(b, s.pos)
+		if i >= len(b) || b[i] != ':' {
 			return routing.ErrInvalidJSON
 		}
-		s.pos++
-		s.skipSpace()
-		vstart := s.pos
+		vstart := skipSpace(b, i+1)
+		s.pos = vstart
 		kind, vesc, err := s.value(depth)
 		if err != nil {
 			return err
 		}
 		if env != nil {
-			env.record(s.b, key, span{int32(vstart), int32(s.pos)}, kind, vesc || kesc, kesc)
+			env.record(b, key, span{int32(vstart), int32(s.pos)}, kind, vesc || kesc, kesc)
 		}
-		s.skipSpace()
-		if s.pos >= len(s.b) {
+		i = skipSpace(b, s.pos)
+		if i >= len(b) {
 			return routing.ErrInvalidJSON
 		}
-		switch s.b[s.pos] {
+		switch b[i] {
 		case ',':
-			s.pos++
+			i = skipSpace(b, i+1)
 		case '}':
-			s.pos++
+			s.pos = i + 1
 			return nil
 		default:
 			return routing.ErrInvalidJSON
@@ -389,30 +396,32 @@ func (s *scanner) value(depth int) (kind byte, escaped bool, err error) {
 	return 0, false, routing.ErrInvalidJSON
 }
 
+// array scans an array starting at '['; like object, it keeps the position
+// in a local between the calls to value.
 func (s *scanner) array(depth int) error {
 	if depth > maxDepth {
 		return routing.ErrTooDeep
 	}
-	s.pos++ // '['
-	s.skipSpace()
-	if s.pos < len(s.b) && s.b[s.pos] == ']' {
-		s.pos++
+	b := s.b
+	i := skipSpace(b, s.pos+1) // after '['
+	if i < len(b) && b[i] == ']' {
+		s.pos = i + 1
 		return nil
 	}
 	for {
-		s.skipSpace()
+		s.pos = i
 		if _, _, err := s.value(depth); err != nil {
 			return err
 		}
-		s.skipSpace()
-		if s.pos >= len(s.b) {
+		i = skipSpace(b, s.pos)
+		if i >= len(b) {
 			return routing.ErrInvalidJSON
 		}
-		switch s.b[s.pos] {
+		switch b[i] {
 		case ',':
-			s.pos++
+			i = skipSpace(b, i+1)
 		case ']':
-			s.pos++
+			s.pos = i + 1
 			return nil
 		default:
 			return routing.ErrInvalidJSON
@@ -545,43 +554,48 @@ func isHex4(b []byte) bool {
 }
 
 // number scans a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+// It is called at a '-' or a digit.
 func (s *scanner) number() error {
-	if s.b[s.pos] == '-' {
-		s.pos++
+	b, i := s.b, s.pos
+	if b[i] == '-' {
+		i++
 	}
-	if s.pos >= len(s.b) {
-		return routing.ErrInvalidJSON
-	}
-	if s.b[s.pos] == '0' {
-		s.pos++
-	} else if !s.digits() {
-		return routing.ErrInvalidJSON
-	}
-	if s.pos < len(s.b) && s.b[s.pos] == '.' {
-		s.pos++
-		if !s.digits() {
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else {
+		end := digitsEnd(b, i)
+		if end == i {
 			return routing.ErrInvalidJSON
 		}
+		i = end
 	}
-	if s.pos < len(s.b) && (s.b[s.pos] == 'e' || s.b[s.pos] == 'E') {
-		s.pos++
-		if s.pos < len(s.b) && (s.b[s.pos] == '+' || s.b[s.pos] == '-') {
-			s.pos++
-		}
-		if !s.digits() {
+	if i < len(b) && b[i] == '.' {
+		end := digitsEnd(b, i+1)
+		if end == i+1 {
 			return routing.ErrInvalidJSON
 		}
+		i = end
 	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		end := digitsEnd(b, i)
+		if end == i {
+			return routing.ErrInvalidJSON
+		}
+		i = end
+	}
+	s.pos = i
 	return nil
 }
 
-// digits moves past a run of ASCII digits and reports whether there was one.
-func (s *scanner) digits() bool {
-	b, i := s.b, s.pos
+// digitsEnd returns the end of the run of ASCII digits that starts at i in
+// b: i itself if there is none.
+func digitsEnd(b []byte, i int) int {
 	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
 		i++
 	}
-	ok := i > s.pos
-	s.pos = i
-	return ok
+	return i
 }
