@@ -40,9 +40,11 @@ type envelope struct {
 
 // scanner validates one JSON document strictly (RFC 8259, duplicate keys
 // rejected at every depth, as Jitsi's STRICT_DUPLICATE_DETECTION does).
+// Its methods take the position in b to scan from and return the position
+// after what they scanned, which keeps the position in a register on the
+// way through the message.
 type scanner struct {
-	b   []byte
-	pos int
+	b []byte
 }
 
 // scan validates msg and fills env from its top-level object.
@@ -54,18 +56,18 @@ func scan(msg []byte, env *envelope) error {
 	env.hasEPID = false
 	env.toKind = 0
 	env.escaped = false
-	s.skipSpace()
-	if s.pos >= len(s.b) || s.b[s.pos] != '{' {
-		if s.pos < len(s.b) && (s.b[s.pos] == '[' || s.b[s.pos] == '"') {
+	i := skipSpace(msg, 0)
+	if i >= len(msg) || msg[i] != '{' {
+		if i < len(msg) && (msg[i] == '[' || msg[i] == '"') {
 			return routing.ErrNotObject
 		}
 		return routing.ErrInvalidJSON
 	}
-	if err := s.object(1, env); err != nil {
+	end, err := s.object(i, 1, env)
+	if err != nil {
 		return err
 	}
-	s.skipSpace()
-	if s.pos != len(s.b) {
+	if skipSpace(msg, end) != len(msg) {
 		return routing.ErrInvalidJSON
 	}
 	return nil
@@ -91,11 +93,6 @@ func skipSpaceLoop(b []byte, i int) int {
 		i++
 	}
 	return i
-}
-
-// skipSpace moves s.pos past any JSON whitespace.
-func (s *scanner) skipSpace() {
-	s.pos = skipSpace(s.b, s.pos)
 }
 
 // keysSeen remembers the keys of one object for duplicate detection. Small
@@ -270,58 +267,53 @@ func hexEscape(b []byte) rune {
 	return r
 }
 
-// object scans an object starting at '{'. env is non-nil for the top level.
-// Between the calls to str and value, which move s.pos, it works on a
-// local copy of the position, so that the steps over whitespace and
-// punctuation stay in registers.
-func (s *scanner) object(depth int, env *envelope) error {
+// object scans the object whose '{' is at b[i], nested depth deep, and
+// returns the position after its '}'. env is non-nil for the top level.
+func (s *scanner) object(i, depth int, env *envelope) (int, error) {
 	if depth > maxDepth {
-		return routing.ErrTooDeep
+		return 0, routing.ErrTooDeep
 	}
 	b := s.b
-	i := skipSpace(b, s.pos+1) // after '{'
+	i = skipSpace(b, i+1) // after '{'
 	if i < len(b) && b[i] == '}' {
-		s.pos = i + 1
-		return nil
+		return i + 1, nil
 	}
 	var seen keysSeen
 	for {
 		if i >= len(b) || b[i] != '"' {
-			return routing.ErrInvalidJSON
+			return 0, routing.ErrInvalidJSON
 		}
-		s.pos = i
-		key, kesc, err := s.str()
-		if err != nil {
-			return err
+		end, kesc := s.str(i)
+		if end < 0 {
+			return 0, routing.ErrInvalidJSON
 		}
+		key := span{int32(i + 1), int32(end - 1)} // without the quotes
 		if !seen.add(b, key, kesc) {
-			return routing.ErrDuplicateKey
+			return 0, routing.ErrDuplicateKey
 		}
-		i = skipSpace(b, s.pos)
+		i = skipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
-			return routing.ErrInvalidJSON
+			return 0, routing.ErrInvalidJSON
 		}
 		vstart := skipSpace(b, i+1)
-		s.pos = vstart
-		kind, vesc, err := s.value(depth)
+		vend, kind, vesc, err := s.value(vstart, depth)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if env != nil {
-			env.record(b, key, span{int32(vstart), int32(s.pos)}, kind, vesc || kesc, kesc)
+			env.record(b, key, span{int32(vstart), int32(vend)}, kind, vesc || kesc, kesc)
 		}
-		i = skipSpace(b, s.pos)
+		i = skipSpace(b, vend)
 		if i >= len(b) {
-			return routing.ErrInvalidJSON
+			return 0, routing.ErrInvalidJSON
 		}
 		switch b[i] {
 		case ',':
 			i = skipSpace(b, i+1)
 		case '}':
-			s.pos = i + 1
-			return nil
+			return i + 1, nil
 		default:
-			return routing.ErrInvalidJSON
+			return 0, routing.ErrInvalidJSON
 		}
 	}
 }
@@ -369,90 +361,97 @@ func (env *envelope) record(b []byte, key, val span, kind byte, escaped, keyEsca
 	}
 }
 
-// value scans any JSON value and reports its kind: '"' string, '{' object,
-// '[' array, '0' number, 't'/'f' booleans, 'n' null.
-func (s *scanner) value(depth int) (kind byte, escaped bool, err error) {
-	if s.pos >= len(s.b) {
-		return 0, false, routing.ErrInvalidJSON
+// value scans the value that starts at b[i], inside a container nested
+// depth deep, and returns the position after it, its kind ('"' string,
+// '{' object, '[' array, '0' number, 't'/'f' booleans, 'n' null) and, for
+// a string, whether it holds escapes.
+func (s *scanner) value(i, depth int) (end int, kind byte, escaped bool, err error) {
+	b := s.b
+	if i >= len(b) {
+		return 0, 0, false, routing.ErrInvalidJSON
 	}
-	c := s.b[s.pos]
-	switch {
+	switch c := b[i]; {
 	case c == '"':
-		_, esc, err := s.str()
-		return '"', esc, err
+		end, escaped = s.str(i)
+		kind = '"'
 	case c == '{':
-		return '{', false, s.object(depth+1, nil)
+		end, err = s.object(i, depth+1, nil)
+		return end, '{', false, err
 	case c == '[':
-		return '[', false, s.array(depth + 1)
+		end, err = s.array(i, depth+1)
+		return end, '[', false, err
 	case c == '-' || (c >= '0' && c <= '9'):
-		return '0', false, s.number()
+		end, kind = number(b, i), '0'
 	case c == 't':
-		return 't', false, s.literal("true")
+		end, kind = literal(b, i, "true"), 't'
 	case c == 'f':
-		return 'f', false, s.literal("false")
+		end, kind = literal(b, i, "false"), 'f'
 	case c == 'n':
-		return 'n', false, s.literal("null")
+		end, kind = literal(b, i, "null"), 'n'
+	default:
+		end = -1
 	}
-	return 0, false, routing.ErrInvalidJSON
+	if end < 0 {
+		return 0, 0, false, routing.ErrInvalidJSON
+	}
+	return end, kind, escaped, nil
 }
 
-// array scans an array starting at '['; like object, it keeps the position
-// in a local between the calls to value.
-func (s *scanner) array(depth int) error {
+// array scans the array whose '[' is at b[i], nested depth deep, and
+// returns the position after its ']'.
+func (s *scanner) array(i, depth int) (int, error) {
 	if depth > maxDepth {
-		return routing.ErrTooDeep
+		return 0, routing.ErrTooDeep
 	}
 	b := s.b
-	i := skipSpace(b, s.pos+1) // after '['
+	i = skipSpace(b, i+1) // after '['
 	if i < len(b) && b[i] == ']' {
-		s.pos = i + 1
-		return nil
+		return i + 1, nil
 	}
 	for {
-		s.pos = i
-		if _, _, err := s.value(depth); err != nil {
-			return err
+		end, _, _, err := s.value(i, depth)
+		if err != nil {
+			return 0, err
 		}
-		i = skipSpace(b, s.pos)
+		i = skipSpace(b, end)
 		if i >= len(b) {
-			return routing.ErrInvalidJSON
+			return 0, routing.ErrInvalidJSON
 		}
 		switch b[i] {
 		case ',':
 			i = skipSpace(b, i+1)
 		case ']':
-			s.pos = i + 1
-			return nil
+			return i + 1, nil
 		default:
-			return routing.ErrInvalidJSON
+			return 0, routing.ErrInvalidJSON
 		}
 	}
 }
 
-func (s *scanner) literal(word string) error {
-	if len(s.b)-s.pos < len(word) || string(s.b[s.pos:s.pos+len(word)]) != word {
-		return routing.ErrInvalidJSON
+// literal returns the position after word (true, false or null) if b holds
+// it at i, and -1 if not.
+func literal(b []byte, i int, word string) int {
+	if len(b)-i < len(word) || string(b[i:i+len(word)]) != word {
+		return -1
 	}
-	s.pos += len(word)
-	return nil
+	return i + len(word)
 }
 
-// str scans a string starting at '"' and returns the span of its contents
-// and whether they hold escapes. The bytes were UTF-8-validated by the
+// str scans the string whose opening quote is at b[i] and returns the
+// position after its closing quote, -1 if it is not a valid JSON string,
+// and whether it holds escapes. The bytes were UTF-8-validated by the
 // frame reader; here only JSON's own rules are checked: no raw control
 // characters, valid escapes.
-func (s *scanner) str() (span, bool, error) {
+func (s *scanner) str(i int) (end int, escaped bool) {
 	b := s.b
-	start := s.pos + 1 // after the opening quote
-	escaped := false
-	i := start
+	i++ // the opening quote
 	for {
 		// Move i to the next byte that is not plain string contents: 8
 		// bytes at a time while 8 are left, then one at a time. (Inline
 		// here rather than a function of its own: str is called for every
 		// key and string, and the call measured 15 ns of a 240 ns scan.)
 		if i+8 <= len(b) {
-			m := specialBytes(binary.LittleEndian.Uint64(b[i:]))
+			m := specialBytes(binary.LittleEndian.Uint64(b[i : i+8]))
 			if m == 0 {
 				i += 8
 				continue
@@ -461,22 +460,21 @@ func (s *scanner) str() (span, bool, error) {
 		} else {
 			i = plainTail(b, i)
 			if i == len(b) {
-				return span{}, false, routing.ErrInvalidJSON
+				return -1, false
 			}
 		}
 		switch b[i] {
 		case '"':
-			s.pos = i + 1
-			return span{int32(start), int32(i)}, escaped, nil
+			return i + 1, escaped
 		case '\\':
 			escaped = true
 			n := escapeLen(b[i:])
 			if n == 0 {
-				return span{}, false, routing.ErrInvalidJSON
+				return -1, false
 			}
 			i += n
 		default: // a control character
-			return span{}, false, routing.ErrInvalidJSON
+			return -1, false
 		}
 	}
 }
@@ -553,10 +551,10 @@ func isHex4(b []byte) bool {
 	return true
 }
 
-// number scans a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-// It is called at a '-' or a digit.
-func (s *scanner) number() error {
-	b, i := s.b, s.pos
+// number scans the JSON number that starts at b[i], a '-' or a digit,
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, and returns the position
+// after it, or -1 if it is not a valid number.
+func number(b []byte, i int) int {
 	if b[i] == '-' {
 		i++
 	}
@@ -565,14 +563,14 @@ func (s *scanner) number() error {
 	} else {
 		end := digitsEnd(b, i)
 		if end == i {
-			return routing.ErrInvalidJSON
+			return -1
 		}
 		i = end
 	}
 	if i < len(b) && b[i] == '.' {
 		end := digitsEnd(b, i+1)
 		if end == i+1 {
-			return routing.ErrInvalidJSON
+			return -1
 		}
 		i = end
 	}
@@ -583,12 +581,11 @@ func (s *scanner) number() error {
 		}
 		end := digitsEnd(b, i)
 		if end == i {
-			return routing.ErrInvalidJSON
+			return -1
 		}
 		i = end
 	}
-	s.pos = i
-	return nil
+	return i
 }
 
 // digitsEnd returns the end of the run of ASCII digits that starts at i in

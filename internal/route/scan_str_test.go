@@ -3,7 +3,6 @@ package route
 import (
 	"bytes"
 	"fmt"
-	"github.com/colibri-bus/colibri/routing"
 	"testing"
 )
 
@@ -64,15 +63,15 @@ func checkStr(t *testing.T, msg []byte, pos int) {
 func checkStrAt(t *testing.T, msg []byte, pos int) {
 	t.Helper()
 	wantSpan, wantEsc, wantEnd, wantOK := refStr(msg, pos)
-	s := scanner{b: msg, pos: pos}
-	sp, esc, err := s.str()
+	s := scanner{b: msg}
+	end, esc := s.str(pos)
 	switch {
-	case (err == nil) != wantOK:
-		t.Fatalf("str(%q at %d): error %v, want ok %v", msg, pos, err, wantOK)
-	case err == nil && (sp != wantSpan || esc != wantEsc || s.pos != wantEnd):
-		t.Fatalf("str(%q at %d) = %v, %v, end %d; want %v, %v, end %d", msg, pos, sp, esc, s.pos, wantSpan, wantEsc, wantEnd)
-	case err != nil && err != routing.ErrInvalidJSON:
-		t.Fatalf("str(%q at %d): error %v, want %v", msg, pos, err, routing.ErrInvalidJSON)
+	case (end >= 0) != wantOK:
+		t.Fatalf("str(%q at %d) = %d, want ok %v", msg, pos, end, wantOK)
+	case end >= 0 && (span{int32(pos + 1), int32(end - 1)} != wantSpan || esc != wantEsc || end != wantEnd):
+		t.Fatalf("str(%q at %d) = %d, %v; want %d, %v (contents %v)", msg, pos, end, esc, wantEnd, wantEsc, wantSpan)
+	case end < 0 && (end != -1 || esc):
+		t.Fatalf("str(%q at %d) = %d, %v; want -1, false", msg, pos, end, esc)
 	}
 }
 
