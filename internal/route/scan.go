@@ -296,12 +296,12 @@ func (s *scanner) object(i, depth int, env *envelope) (int, error) {
 			return 0, routing.ErrInvalidJSON
 		}
 		vstart := skipSpace(b, i+1)
-		vend, kind, vesc, err := s.value(vstart, depth)
+		vend, vesc, err := s.value(vstart, depth)
 		if err != nil {
 			return 0, err
 		}
 		if env != nil {
-			env.record(b, key, span{int32(vstart), int32(vend)}, kind, vesc || kesc, kesc)
+			env.record(b, key, span{int32(vstart), int32(vend)}, b[vstart], vesc || kesc, kesc)
 		}
 		i = skipSpace(b, vend)
 		if i >= len(b) {
@@ -322,7 +322,8 @@ func (s *scanner) object(i, depth int, env *envelope) (int, error) {
 // escapes ("fr\u006fm") is the same member to every JSON parser, so it is
 // matched by its decoded name: otherwise a sender's escaped "from" would
 // survive the rewrite next to ours, and parsers that keep the last of
-// duplicate members would read the spoofed one.
+// duplicate members would read the spoofed one. kind is the first byte of
+// the value: '"' a string, 'n' null, anything else another value.
 func (env *envelope) record(b []byte, key, val span, kind byte, escaped, keyEscaped bool) {
 	keyStart := key.start - 1 // the opening quote
 	if env.hasFrom && env.fromNext < 0 {
@@ -362,39 +363,37 @@ func (env *envelope) record(b []byte, key, val span, kind byte, escaped, keyEsca
 }
 
 // value scans the value that starts at b[i], inside a container nested
-// depth deep, and returns the position after it, its kind ('"' string,
-// '{' object, '[' array, '0' number, 't'/'f' booleans, 'n' null) and, for
-// a string, whether it holds escapes.
-func (s *scanner) value(i, depth int) (end int, kind byte, escaped bool, err error) {
+// depth deep, and returns the position after it and, for a string, whether
+// it holds escapes. (Its kind is its first byte, b[i].)
+func (s *scanner) value(i, depth int) (end int, escaped bool, err error) {
 	b := s.b
 	if i >= len(b) {
-		return 0, 0, false, routing.ErrInvalidJSON
+		return 0, false, routing.ErrInvalidJSON
 	}
 	switch c := b[i]; {
 	case c == '"':
 		end, escaped = s.str(i)
-		kind = '"'
 	case c == '{':
 		end, err = s.object(i, depth+1, nil)
-		return end, '{', false, err
+		return end, false, err
 	case c == '[':
 		end, err = s.array(i, depth+1)
-		return end, '[', false, err
+		return end, false, err
 	case c == '-' || (c >= '0' && c <= '9'):
-		end, kind = number(b, i), '0'
+		end = number(b, i)
 	case c == 't':
-		end, kind = literal(b, i, "true"), 't'
+		end = literal(b, i, "true")
 	case c == 'f':
-		end, kind = literal(b, i, "false"), 'f'
+		end = literal(b, i, "false")
 	case c == 'n':
-		end, kind = literal(b, i, "null"), 'n'
+		end = literal(b, i, "null")
 	default:
 		end = -1
 	}
 	if end < 0 {
-		return 0, 0, false, routing.ErrInvalidJSON
+		return 0, false, routing.ErrInvalidJSON
 	}
-	return end, kind, escaped, nil
+	return end, escaped, nil
 }
 
 // array scans the array whose '[' is at b[i], nested depth deep, and
@@ -409,7 +408,7 @@ func (s *scanner) array(i, depth int) (int, error) {
 		return i + 1, nil
 	}
 	for {
-		end, _, _, err := s.value(i, depth)
+		end, _, err := s.value(i, depth)
 		if err != nil {
 			return 0, err
 		}
