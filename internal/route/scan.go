@@ -100,6 +100,7 @@ func skipSpaceLoop(b []byte, i int) int {
 type keysSeen struct {
 	inline  [16]span
 	escaped uint16 // bit i set: inline[i] holds escapes (str said so)
+	lengths uint64 // bit n%64 set: inline holds a key without escapes of n bytes
 	n       int
 	spill   map[string]struct{}
 }
@@ -111,13 +112,17 @@ func (k *keysSeen) add(b []byte, key span, escaped bool) bool {
 	if k.spill != nil {
 		return k.addSpill(b, key, escaped)
 	}
+	n := key.end - key.start
+	lengthBit := uint64(1) << (uint32(n) % 64)
 	if k.escaped == 0 && !escaped {
 		// The common case: no key of the object has escapes so far, and
-		// keys are equal as written; the lengths settle most pairs.
-		n := key.end - key.start
-		for _, seen := range k.inline[:k.n] {
-			if seen.end-seen.start == n && string(seen.of(b)) == string(key.of(b)) {
-				return false
+		// keys are equal as written. Keys of a Colibri object mostly
+		// differ in length, and then lengths tells without a loop.
+		if k.lengths&lengthBit != 0 {
+			for _, seen := range k.inline[:k.n] {
+				if seen.end-seen.start == n && string(seen.of(b)) == string(key.of(b)) {
+					return false
+				}
 			}
 		}
 	} else {
@@ -131,6 +136,8 @@ func (k *keysSeen) add(b []byte, key span, escaped bool) bool {
 		k.inline[k.n] = key
 		if escaped {
 			k.escaped |= 1 << k.n
+		} else {
+			k.lengths |= lengthBit
 		}
 		k.n++
 		return true
