@@ -40,9 +40,10 @@ type envelope struct {
 
 // scanner validates one JSON document strictly (RFC 8259, duplicate keys
 // rejected at every depth, as Jitsi's STRICT_DUPLICATE_DETECTION does).
-// Its methods take the position in b to scan from and return the position
-// after what they scanned, which keeps the position in a register on the
-// way through the message.
+// Its methods for containers (object, array, value) and the functions for
+// the rest (str, number, literal) take the position in b to scan from and
+// return the position after what they scanned, which keeps the position in
+// a register on the way through the message.
 type scanner struct {
 	b []byte
 }
@@ -290,7 +291,7 @@ func (s *scanner) object(i, depth int, env *envelope) (int, error) {
 		if i >= len(b) || b[i] != '"' {
 			return 0, routing.ErrInvalidJSON
 		}
-		end, kesc := s.str(i)
+		end, kesc := str(b, i)
 		if end < 0 {
 			return 0, routing.ErrInvalidJSON
 		}
@@ -379,7 +380,7 @@ func (s *scanner) value(i, depth int) (end int, escaped bool, err error) {
 	}
 	switch c := b[i]; {
 	case c == '"':
-		end, escaped = s.str(i)
+		end, escaped = str(b, i)
 	case c == '{':
 		end, err = s.object(i, depth+1, nil)
 		return end, false, err
@@ -448,8 +449,7 @@ func literal(b []byte, i int, word string) int {
 // and whether it holds escapes. The bytes were UTF-8-validated by the
 // frame reader; here only JSON's own rules are checked: no raw control
 // characters, valid escapes.
-func (s *scanner) str(i int) (end int, escaped bool) {
-	b := s.b
+func str(b []byte, i int) (end int, escaped bool) {
 	i++ // the opening quote
 	for {
 		// Move i to the next byte that is not plain string contents: 8

@@ -63,8 +63,7 @@ func checkStr(t *testing.T, msg []byte, pos int) {
 func checkStrAt(t *testing.T, msg []byte, pos int) {
 	t.Helper()
 	wantSpan, wantEsc, wantEnd, wantOK := refStr(msg, pos)
-	s := scanner{b: msg}
-	end, esc := s.str(pos)
+	end, esc := str(msg, pos)
 	switch {
 	case (end >= 0) != wantOK:
 		t.Fatalf("str(%q at %d) = %d, want ok %v", msg, pos, end, wantOK)
