@@ -304,9 +304,24 @@ func (s *scanner) object(i, depth int, env *envelope) (int, error) {
 			return 0, routing.ErrInvalidJSON
 		}
 		vstart := skipSpace(b, i+1)
-		vend, vesc, err := s.value(vstart, depth)
-		if err != nil {
-			return 0, err
+		// Strings and numbers, most of the values of Colibri messages, are
+		// scanned here rather than through value, whose call measured 5 %
+		// of BenchmarkScan; value takes the rest.
+		var vend int
+		var vesc bool
+		switch {
+		case vstart < len(b) && b[vstart] == '"':
+			vend, vesc = str(b, vstart)
+		case vstart < len(b) && b[vstart]-'0' < 10: // a digit (b[vstart]-'0' wraps below '0')
+			vend = number(b, vstart)
+		default:
+			var err error
+			if vend, vesc, err = s.value(vstart, depth); err != nil {
+				return 0, err
+			}
+		}
+		if vend < 0 { // str or number found it invalid
+			return 0, routing.ErrInvalidJSON
 		}
 		if env != nil {
 			env.record(b, key, span{int32(vstart), int32(vend)}, b[vstart], vesc || kesc, kesc)
