@@ -550,13 +550,13 @@ func plainTail(b []byte, i int) int {
 //
 // The test for "x has a byte below n" (n <= 0x80) is (x - n*swarOnes) &^ x
 // & swarHighs: a byte below n wraps around in the subtraction to 0x80 or
-// above, with bit 7 clear in x; a byte at or above n, with no borrow coming
-// in, either keeps its bit 7 (0x80 and above, then clear in ^x) or stays
-// below 0x80. Only a borrow out of a byte that was below n can change the
-// bytes above it, hence the exactness up to the first. '"' and '\\' are
-// the bytes below 1 (zero) of v xor-ed with them in every byte. The three
-// tests share the &^ v: '"' and '\\' have bit 7 clear, so the xor keeps
-// bit 7 of v.
+// above, and has bit 7 clear in x, so it is flagged; a byte at or above n,
+// with no borrow coming in, is not: below 0x80 it stays below 0x80, and
+// from 0x80 up its bit 7 is clear in ^x. Only a borrow out of a byte that
+// was below n can change the bytes above it, hence the exactness up to the
+// first. '"' and '\\' are the bytes below 1 (zero) of v xor-ed with them in
+// every byte. The three tests share the &^ v: '"' and '\\' have bit 7
+// clear, so the xor keeps bit 7 of v.
 func specialBytes(v uint64) uint64 {
 	quote := v ^ ('"' * swarOnes)
 	backslash := v ^ ('\\' * swarOnes)
