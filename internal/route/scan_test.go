@@ -130,6 +130,33 @@ func TestScanDuplicateKeysByDecodedName(t *testing.T) {
 	checkScan(t, big, scan([]byte(big), &env))
 }
 
+// TestScanDuplicateKeysOfAnyLength: keysSeen skips the pairwise compare
+// for a key whose length (mod 64) no earlier plain key has; keys whose
+// lengths agree mod 64, equal or not, long ones and escaped ones in
+// between must still be told apart as encoding/json tells them.
+func TestScanDuplicateKeysOfAnyLength(t *testing.T) {
+	a1, a65, a129 := "a", strings.Repeat("a", 65), strings.Repeat("a", 129)
+	b65 := strings.Repeat("a", 64) + "b"
+	for _, keys := range [][]string{
+		{a1, a65}, {a65, a1}, {a1, a65, a129}, {a65, b65}, {a65, a65}, {a1, a65, a1},
+		{a65, b65, a129, a65}, {"to", "ab", "to"}, {"to", "ab", "t\\u006f"}, {"t\\u006f", "ab", "to"},
+		{"t\\u006f", "to"}, {"ab", "t\\u006f", "cd", "to"}, {a65, "x\\/", a1, a65},
+	} {
+		in := "{"
+		for i, k := range keys {
+			if i > 0 {
+				in += ","
+			}
+			in += fmt.Sprintf(`"%s":%d`, k, i)
+		}
+		in += "}"
+		var env envelope
+		checkScan(t, in, scan([]byte(in), &env))
+		nested := `{"x":` + in + `,"y":[` + in + `]}`
+		checkScan(t, nested, scan([]byte(nested), &env))
+	}
+}
+
 // The contents of JSON strings that str accepts, decoded by decodeKey as
 // encoding/json decodes them.
 var unescapeCases = []string{
