@@ -305,6 +305,9 @@ func (c *conn) appendFrame(op wsproto.OpCode, payload []byte) {
 	}
 }
 
+// appendPending appends b to the pending buffer. It spells out pending()
+// because through it this function, called for every delivery, is past
+// the compiler's inlining budget.
 func (c *conn) appendPending(b []byte) {
 	p := c.pend
 	if p == nil {
