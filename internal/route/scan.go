@@ -159,11 +159,6 @@ func (k *keysSeen) addSpill(b []byte, key span, _ bool) bool {
 	return true
 }
 
-// keyEqual compares two raw (still escaped) keys by their decoded value.
-func keyEqual(a, b []byte) bool {
-	return sameKey(a, bytes.IndexByte(a, '\\') >= 0, b, bytes.IndexByte(b, '\\') >= 0)
-}
-
 // sameKey compares two raw keys by their decoded value, given whether each
 // holds escapes (a backslash). Keys without escapes, the common case, are
 // compared as they are; an escaped key of up to 64 bytes is decoded on the

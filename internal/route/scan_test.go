@@ -535,3 +535,8 @@ func mutate(r *rand.Rand, doc string) string {
 func nest(d int, open, close, key string) string {
 	return strings.Repeat(open+key, d) + "1" + strings.Repeat(close, d)
 }
+
+// keyEqual is sameKey for two raw keys whose escapes are not known yet.
+func keyEqual(a, b []byte) bool {
+	return sameKey(a, bytes.IndexByte(a, '\\') >= 0, b, bytes.IndexByte(b, '\\') >= 0)
+}
